@@ -1,0 +1,28 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`. Both are idempotent.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+CORES ?= all
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup report clean
+
+setup: $(STAMP)
+
+# Re-install only when the pins change.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,slurm]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/config.yaml
+	$(VENV)/bin/snakemake --cores 1 --configfile config/config.yaml --report results/report.html
+	@echo "Report: $(abspath results/report.html)"
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf results logs benchmarks/train benchmarks/eval checkpoints .snakemake

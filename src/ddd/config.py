@@ -1,0 +1,102 @@
+"""The workflow's config, resolved: defaults filled in, cross-checks a schema cannot express.
+
+``resolve_config(config)`` is called once by the workflow (after JSON-schema validation) and
+returns a :class:`Config` whose methods give each rule its explicit parameters. Nothing here is
+global: package functions receive values, never this object.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from . import recipes
+
+DATASET_DEFAULTS = {
+    "gaussian": {"n_classes": 100, "image_size": 224, "train_per_class": 20000, "val_per_class": 500,
+                 "seed": 1312, "encoding": "unit", "transforms": "small"},
+}
+
+
+class ConfigError(ValueError):
+    """A config that is valid JSON-schema-wise but cannot run."""
+
+
+@dataclass
+class Config:
+    studies: dict = field(default_factory=dict)      # name -> resolved study dict
+    datasets: dict = field(default_factory=dict)     # name -> dataset block (with "name")
+    undefined_kappa: str = "nan"
+    device: str = "auto"
+
+    def _study(self, study: str) -> dict:
+        if study not in self.studies:
+            raise ConfigError(f"unknown study {study!r}; configured: {', '.join(self.studies)}")
+        return self.studies[study]
+
+    def dataset(self, study: str) -> dict:
+        """The dataset block of a study (with ``name``)."""
+        return copy.deepcopy(self.datasets[self._study(study)["dataset"]])
+
+    def recipe(self, study: str, condition: str, instance: int) -> dict:
+        """The resolved recipe of one run; refuses runs the study does not have."""
+        s = self._study(study)
+        if recipes.Run(condition, instance) not in s["runs"]:
+            raise ConfigError(f"study {study!r} has no run {condition}/{instance}; runs: "
+                              f"{', '.join(r.path for r in s['runs'])}")
+        return recipes.resolve(s["family"], condition, instance)
+
+    def runs(self, study: str) -> list:
+        return list(self._study(study)["runs"])
+
+    def entries(self, study: str) -> list[dict]:
+        """Decision makers of a study as dicts (name, condition, path, epoch) for the analysis."""
+        s = self._study(study)
+        return [{"name": dm.name, "condition": dm.condition,
+                 "path": f"results/{study}/runs/{dm.run.path}.h5",
+                 "epoch": s["epochs"] + dm.epoch_offset} for dm in s["decision_makers"]]
+
+
+def resolve_config(config: dict) -> Config:
+    """Fill defaults and check a (schema-valid) config; raise :class:`ConfigError` naming the key."""
+    datasets = {}
+    for name, defaults in DATASET_DEFAULTS.items():
+        block = {**defaults, **(config.get("datasets", {}) or {}).get(name, {})}
+        datasets[name] = {"name": name, **block}
+    cfg = Config(datasets=datasets,
+                 undefined_kappa=(config.get("analysis") or {}).get("undefined_kappa", "nan"),
+                 device=config.get("device", "auto"))
+    studies = config.get("studies") or {}
+    if not studies:
+        raise ConfigError("config has no studies: add one under `studies:` (see config/config.yaml)")
+    for name, study in studies.items():
+        if set(study) != {"train"}:
+            raise ConfigError(f"studies.{name}: exactly one of [train] is needed, got {sorted(study)}")
+        t = study["train"]
+        key = f"{t['dataset']}-{t['family']}"
+        if key not in recipes.FAMILIES:
+            raise ConfigError(f"studies.{name}.train: no family {t['family']!r} on dataset "
+                              f"{t['dataset']!r}; allowed pairs: {', '.join(recipes.FAMILIES)}")
+        conditions = t.get("conditions", "all")
+        conditions = list(recipes.CONDITIONS) if conditions == "all" else list(conditions)
+        bad = [c for c in conditions if c not in recipes.CONDITIONS]
+        if bad:
+            raise ConfigError(f"studies.{name}.train.conditions: unknown {bad}; allowed: "
+                              f"{', '.join(recipes.CONDITIONS)}")
+        fam = recipes.family(t["dataset"], t["family"], recipe=t.get("recipe"),
+                             other_arch_options=t.get("other_arch_options"))
+        r = fam["recipe"]
+        if r.get("epochs", 1) < 1:
+            raise ConfigError(f"studies.{name}.train.recipe.epochs must be >= 1, got {r['epochs']}")
+        if any(m > r["epochs"] for m in r.get("milestones", [])):
+            raise ConfigError(f"studies.{name}.train.recipe.milestones {r['milestones']} exceed epochs "
+                              f"{r['epochs']}")
+        instances = t.get("instances", 5)
+        cfg.studies[name] = {
+            "dataset": t["dataset"], "family": fam, "conditions": conditions,
+            "epochs": r.get("epochs", recipes.BASE_RECIPE["epochs"]), "instances": instances,
+            "runs": recipes.runs(conditions, instances=instances),
+            "decision_makers": recipes.decision_makers(conditions, instances=instances,
+                                                       epochs=r.get("epochs")),
+        }
+    return cfg

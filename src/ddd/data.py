@@ -1,0 +1,320 @@
+"""Evaluation and training datasets.
+
+The embedded dataset is the paper's synthetic *Gaussian noise* set (SPEC section 2): class ``k``
+(0-based) holds images whose pixels are i.i.d. ``N(128, sigma_k^2)`` with ``sigma_k = k + 1``,
+per pixel and RGB channel, rounded and clipped to uint8. Nothing is stored: every image is
+generated from ``(seed, split, index)`` alone, so any image can be regenerated on its own and
+two processes always see the same pixels.
+
+Image order is class-major (``label = index // per_class``), as for ImageNet's validation set.
+Image ids are the decimal indices (SPEC: "the index for generated data").
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+SPLITS = ("train", "val")
+ENCODINGS = ("unit", "standard", "signed_log")
+
+
+def sigma_of_label(label: int | np.ndarray) -> int | np.ndarray:
+    """Standard deviation of class ``label`` (0-based): ``sigma = label + 1``.
+
+    Written out on purpose: the authors' folder names sorted as strings scrambled this mapping.
+    """
+    return label + 1
+
+
+def label_of_sigma(sigma: int | np.ndarray) -> int | np.ndarray:
+    """Inverse of :func:`sigma_of_label`."""
+    return sigma - 1
+
+
+def _image_seed(seed: int, split: str, index: int) -> int:
+    """A 63-bit seed that depends on (seed, split, index) only."""
+    digest = hashlib.blake2b(f"ddd-gaussian/{seed}/{split}/{index}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def encode(images: torch.Tensor, encoding: str) -> torch.Tensor:
+    """Map uint8 pixel values to network input.
+
+    Parameters
+    ----------
+    images : uint8 or float tensor, any shape, values in [0, 255].
+    encoding : ``"unit"`` (x / 255, the authors' ToTensor without normalisation),
+        ``"standard"`` ((x - 128) / 64) or ``"signed_log"`` (sign(d) log(1 + |d|) / log(128)
+        with d = x - 128, which keeps sigma = 1 and sigma = 100 both visible).
+
+    Returns
+    -------
+    float32 tensor of the same shape.
+    """
+    x = images.to(torch.float32)
+    if encoding == "unit":
+        return x / 255.0
+    d = x - 128.0
+    if encoding == "standard":
+        return d / 64.0
+    if encoding == "signed_log":
+        return torch.sign(d) * torch.log1p(d.abs()) / float(np.log(128.0))
+    raise ValueError(f"unknown encoding {encoding!r}; allowed: {', '.join(ENCODINGS)}")
+
+
+@dataclass(frozen=True)
+class GaussianSpec:
+    """Everything that defines a Gaussian-noise dataset (and so its fingerprint).
+
+    Attributes
+    ----------
+    n_classes : number of classes; class k has sigma k + 1.
+    image_size : height = width in pixels.
+    train_per_class, val_per_class : images per class in each split.
+    seed : dataset seed (independent of the training seeds).
+    """
+
+    n_classes: int = 100
+    image_size: int = 224
+    train_per_class: int = 20000
+    val_per_class: int = 500
+    seed: int = 1312
+
+    def __post_init__(self):
+        for key in ("n_classes", "image_size", "train_per_class", "val_per_class"):
+            value = getattr(self, key)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"gaussian dataset: {key} must be a positive integer, got {value!r}")
+
+    def per_class(self, split: str) -> int:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; allowed: {', '.join(SPLITS)}")
+        return self.train_per_class if split == "train" else self.val_per_class
+
+    def fingerprint(self) -> str:
+        """A short hash of the generator version and every parameter."""
+        text = "gaussian-v1/" + "/".join(f"{k}={v}" for k, v in sorted(asdict(self).items()))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def gaussian_image(spec: GaussianSpec, split: str, index: int) -> np.ndarray:
+    """Generate one image.
+
+    Returns
+    -------
+    uint8 array of shape (3, image_size, image_size).
+    """
+    n = spec.n_classes * spec.per_class(split)
+    if not 0 <= index < n:
+        raise IndexError(f"index {index} out of range for the {split} split of {n} images")
+    label = index // spec.per_class(split)
+    gen = torch.Generator().manual_seed(_image_seed(spec.seed, split, index))
+    z = torch.randn((3, spec.image_size, spec.image_size), generator=gen, dtype=torch.float32)
+    pixels = torch.round(128.0 + float(sigma_of_label(label)) * z).clamp_(0, 255)
+    return pixels.to(torch.uint8).numpy()
+
+
+class GaussianNoise(Dataset):
+    """The Gaussian-noise dataset as a torch Dataset, generated on the fly.
+
+    Parameters
+    ----------
+    spec : the dataset's parameters.
+    split : ``"train"`` or ``"val"``.
+    encoding : see :func:`encode`.
+    transform : optional callable applied to the encoded (3, H, W) float tensor.
+    subset : optional array of indices into the split (e.g. one half for "different data").
+
+    Items are ``(image, label)`` with image a float32 tensor (3, H, W) and label an int.
+    """
+
+    def __init__(self, spec: GaussianSpec, split: str, *, encoding: str = "unit",
+                 transform=None, subset: np.ndarray | None = None):
+        spec.per_class(split)  # validates split
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown encoding {encoding!r}; allowed: {', '.join(ENCODINGS)}")
+        self.spec, self.split, self.encoding, self.transform = spec, split, encoding, transform
+        n = spec.n_classes * spec.per_class(split)
+        self.indices = np.arange(n) if subset is None else np.asarray(subset, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int):
+        index = int(self.indices[i])
+        x = encode(torch.from_numpy(gaussian_image(self.spec, self.split, index)), self.encoding)
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, index // self.spec.per_class(self.split)
+
+    @property
+    def targets(self) -> np.ndarray:
+        """int64 array (len,) of labels."""
+        return (self.indices // self.spec.per_class(self.split)).astype(np.int64)
+
+    @property
+    def image_ids(self) -> np.ndarray:
+        """str array (len,) of image ids (the decimal index within the split)."""
+        return np.array([str(i) for i in self.indices])
+
+    @property
+    def class_names(self) -> list[str]:
+        return [f"sigma={sigma_of_label(k)}" for k in range(self.spec.n_classes)]
+
+
+def ideal_observer_accuracy(spec: GaussianSpec, *, n_samples: int = 20000, seed: int = 0) -> np.ndarray:
+    """Per-class accuracy of the maximum-likelihood observer on the sample variance (clipping ignored).
+
+    Simulated: for each class, ``n_samples`` sample variances of ``3 H W`` normal values are drawn
+    and assigned to the sigma with the highest likelihood. Returns a float array (n_classes,).
+    """
+    rng = np.random.default_rng(seed)
+    m = 3 * spec.image_size ** 2
+    sigmas = np.arange(1, spec.n_classes + 1, dtype=float)
+    acc = np.empty(spec.n_classes)
+    for k, s in enumerate(sigmas):
+        v = s ** 2 * rng.chisquare(m, size=n_samples) / m  # sample variance around the known mean
+        loglik = -m / 2 * np.log(sigmas[None, :] ** 2) - m * v[:, None] / (2 * sigmas[None, :] ** 2)
+        acc[k] = np.mean(np.argmax(loglik, axis=1) == k)
+    return acc
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading: one entry point for every dataset, and fast in-memory batching for small images.
+
+GAUSSIAN_TRANSFORMS = ("small", "paper")
+MATERIALISE_LIMIT_BYTES = 4 * 2 ** 30  # generate small datasets once into memory (uint8)
+
+
+@dataclass
+class EvalSet:
+    """What every consumer of an evaluation split needs besides the pixels.
+
+    Attributes
+    ----------
+    targets : int64 (N,); image_ids : str (N,); class_names : list of C names;
+    fingerprint : str identifying the data and its version.
+    """
+    targets: np.ndarray
+    image_ids: np.ndarray
+    class_names: list
+    fingerprint: str
+
+
+def gaussian_spec(config: dict) -> GaussianSpec:
+    """A :class:`GaussianSpec` from the ``gaussian`` block of the config (extra keys ignored)."""
+    keys = ("n_classes", "image_size", "train_per_class", "val_per_class", "seed")
+    return GaussianSpec(**{k: config[k] for k in keys if k in config})
+
+
+class InMemoryBatches:
+    """Batches of a split held in memory as uint8, with vectorised augmentation.
+
+    Parameters
+    ----------
+    images : uint8 tensor (N, 3, H, W); targets : int64 tensor (N,).
+    encoding : see :func:`encode`.
+    flip : random horizontal flips (train).
+
+    ``epoch(batch_size, generator, shuffle)`` yields ``(x float32 (B, 3, H, W), y int64 (B,))``;
+    the generator fixes both the order and the augmentation.
+    """
+
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor, *, encoding: str, flip: bool):
+        self.images, self.targets, self.encoding, self.flip = images, targets, encoding, flip
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def epoch(self, batch_size: int, *, generator: torch.Generator | None = None, shuffle: bool = True):
+        n = len(self.targets)
+        order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            x = encode(self.images[idx], self.encoding)
+            if self.flip:
+                flip = torch.rand(len(idx), generator=generator) < 0.5
+                x = torch.where(flip[:, None, None, None], x.flip(3), x)
+            yield x, self.targets[idx]
+
+
+class LoaderBatches:
+    """Batches through a torch DataLoader (large or on-the-fly datasets); same interface."""
+
+    def __init__(self, dataset, *, num_workers: int = 0, pin_memory: bool = False):
+        self.dataset, self.num_workers, self.pin_memory = dataset, num_workers, pin_memory
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def epoch(self, batch_size: int, *, generator: torch.Generator | None = None, shuffle: bool = True):
+        loader = torch.utils.data.DataLoader(
+            self.dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+            num_workers=self.num_workers, pin_memory=self.pin_memory,
+            persistent_workers=False)
+        yield from loader
+
+
+def _paper_transform(size: int, *, train: bool):
+    from torchvision.transforms import v2
+    steps = [v2.RandomResizedCrop(224, antialias=True)]
+    if train:
+        steps.append(v2.RandomHorizontalFlip())
+    return v2.Compose(steps)
+
+
+def load_split(config: dict, split: str, *, subset: np.ndarray | None = None, num_workers: int = 0,
+               pin_memory: bool = False):
+    """Batches and metadata of one split of the configured dataset.
+
+    Parameters
+    ----------
+    config : the dataset's config block, with ``name`` (``"gaussian"``) and its parameters.
+    split : ``"train"`` or ``"val"``.
+    subset : optional indices into the split (training on half the data).
+
+    Returns
+    -------
+    (batches, EvalSet) where batches has ``epoch(batch_size, generator=, shuffle=)``.
+    """
+    name = config.get("name")
+    if name != "gaussian":
+        raise ValueError(f"unknown dataset {name!r}; allowed: gaussian")
+    spec = gaussian_spec(config)
+    transforms = config.get("transforms", "small")
+    if transforms not in GAUSSIAN_TRANSFORMS:
+        raise ValueError(f"gaussian.transforms must be one of {GAUSSIAN_TRANSFORMS}, got {transforms!r}")
+    encoding = config.get("encoding", "unit")
+    ds = GaussianNoise(spec, split, encoding=encoding, subset=subset,
+                       transform=_paper_transform(spec.image_size, train=split == "train")
+                       if transforms == "paper" else None)
+    meta = EvalSet(ds.targets, ds.image_ids, ds.class_names,
+                   f"{spec.fingerprint()}-{encoding}-{transforms}")
+    if transforms == "small" and len(ds) * 3 * spec.image_size ** 2 <= MATERIALISE_LIMIT_BYTES:
+        images = torch.from_numpy(np.stack([gaussian_image(spec, split, int(i)) for i in ds.indices]))
+        batches = InMemoryBatches(images, torch.from_numpy(ds.targets), encoding=encoding,
+                                  flip=split == "train")
+    else:
+        batches = LoaderBatches(ds, num_workers=num_workers, pin_memory=pin_memory)
+    return batches, meta
+
+
+def half_split(n: int, half: int, *, seed: int = 1312) -> np.ndarray:
+    """Indices of one of two disjoint random halves of ``range(n)`` (``half`` in {1, 2}), sorted."""
+    if half not in (1, 2):
+        raise ValueError(f"half must be 1 or 2, got {half}")
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[: n // 2] if half == 1 else perm[n // 2:])
+
+
+def dataset_size(config: dict, split: str) -> int:
+    """Number of images in a split of the configured dataset, without loading it."""
+    if config.get("name") != "gaussian":
+        raise ValueError(f"unknown dataset {config.get('name')!r}; allowed: gaussian")
+    spec = gaussian_spec(config)
+    return spec.n_classes * spec.per_class(split)

@@ -1,0 +1,54 @@
+# Helpers of the workflow: config validation, wildcard constraints and input functions.
+# Logic lives in the ddd package (src/ddd); this file only maps config to paths and params.
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+# Rules and scripts import the package from the checkout, whether or not it is pip-installed
+# (the conda envs of --sdm conda hold only the dependencies); see config/README.md.
+SRC = str(Path(workflow.basedir).parent / "src")
+if SRC not in sys.path:
+    sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
+
+from ddd import recipes  # noqa: E402
+from ddd.config import resolve_config  # noqa: E402
+
+# Defaults are documentation only: the family decides unset recipe keys (ddd.config).
+validate(config, "../schemas/config.schema.yaml", set_default=False)
+CFG = resolve_config(config)  # checks what a schema cannot (dataset/family pairs, epochs, ...)
+
+
+wildcard_constraints:
+    study="|".join(map(re.escape, CFG.studies)) or "NO_STUDY",
+    condition="|".join(recipes.CONDITIONS),
+    instance=r"\d+",
+
+
+def final_outputs():
+    """Everything the default target asks for: per study, its summary, tables and figures."""
+    out = []
+    for study in CFG.studies:
+        out += [f"results/{study}/summary.json", f"results/{study}/split.tsv",
+                f"results/{study}/kappa_vs_base.tsv"]
+        out += expand("results/{study}/figures/{fig}.{ext}", study=study,
+                      fig=["fig02_correct_histogram", "fig03_kappa_vs_base"], ext=["png", "pdf"])
+    return out
+
+
+def run_recipe(wildcards):
+    return CFG.recipe(wildcards.study, wildcards.condition, int(wildcards.instance))
+
+
+def run_dataset(wildcards):
+    return CFG.dataset(wildcards.study)
+
+
+def study_run_files(wildcards):
+    return sorted({e["path"] for e in CFG.entries(wildcards.study)})
+
+
+def study_entries(wildcards):
+    return CFG.entries(wildcards.study)

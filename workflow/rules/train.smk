@@ -1,0 +1,23 @@
+rule train_run:
+    """Train one network of one condition; record its decisions at every epoch."""
+    output:
+        decisions="results/{study}/runs/{condition}/{instance}.h5",
+        network="results/{study}/networks/{condition}/{instance}.pt",
+    params:
+        recipe=run_recipe,
+        dataset=run_dataset,
+        checkpoint_dir="checkpoints/{study}/{condition}/{instance}",
+        device=config.get("device", "auto"),
+    log:
+        "logs/{study}/train_run/{condition}/{instance}.log",
+    benchmark:
+        "benchmarks/{study}/train_run/{condition}/{instance}.tsv"
+    threads: 1
+    resources:
+        gpu=1 if config.get("device", "auto") != "cpu" else 0,
+        runtime=60,
+        mem_mb=4000,
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/train_run.py"

@@ -1,0 +1,12 @@
+"""Adapter: Figure 3, kappa of every run with the base (ddd.figures.kappa.figure_03)."""
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+from ddd.figures.kappa import figure_03
+from ddd.logs import to_file
+
+to_file(snakemake.log[0])
+figure_03(snakemake.input.kappas, snakemake.input.summary,
+          png=snakemake.output.png, pdf=snakemake.output.pdf)

@@ -1,0 +1,19 @@
+"""Adapter: train one run (ddd.train.train_run) with the rule's params."""
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+from ddd.logs import to_file
+from ddd.train import train_run
+
+to_file(snakemake.log[0])
+train_run(
+    snakemake.params.recipe,
+    snakemake.params.dataset,
+    output=snakemake.output.decisions,
+    network_output=snakemake.output.network,
+    checkpoint_dir=snakemake.params.checkpoint_dir,
+    device=snakemake.params.device,
+    threads=snakemake.threads,
+)
