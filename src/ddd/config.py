@@ -68,7 +68,8 @@ def resolve_config(config: dict) -> Config:
                  device=config.get("device", "auto"))
     studies = config.get("studies") or {}
     if not studies:
-        raise ConfigError("config has no studies: add one under `studies:` (see config/config.yaml)")
+        raise ConfigError("config has no studies: run from the repository root (profiles/default loads "
+                          "config/config.yaml) or pass --configfile; a config needs `studies:`")
     for name, study in studies.items():
         if set(study) != {"train"}:
             raise ConfigError(f"studies.{name}: exactly one of [train] is needed, got {sorted(study)}")
@@ -96,7 +97,6 @@ def resolve_config(config: dict) -> Config:
             "dataset": t["dataset"], "family": fam, "conditions": conditions,
             "epochs": r.get("epochs", recipes.BASE_RECIPE["epochs"]), "instances": instances,
             "runs": recipes.runs(conditions, instances=instances),
-            "decision_makers": recipes.decision_makers(conditions, instances=instances,
-                                                       epochs=r.get("epochs")),
+            "decision_makers": recipes.decision_makers(conditions, instances=instances),
         }
     return cfg

@@ -122,9 +122,14 @@ def _resnet50(num_classes, *, width=64, stem="imagenet"):
 
 @register_model("densenet121")
 def _densenet121(num_classes, *, stem="imagenet"):
+    if stem not in STEMS:
+        raise ValueError(f"unknown stem {stem!r}; allowed: {', '.join(STEMS)}")
     net = tvm.densenet121(num_classes=num_classes)
-    if stem != "imagenet":  # CIFAR variant: 3x3 stride-1 first conv, max-pool kept
+    if stem != "imagenet":  # CIFAR variant: 3x3 stride-1 first conv (max-pool kept for "cifar")
         net.features.conv0 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        nn.init.kaiming_normal_(net.features.conv0.weight)  # as torchvision initialises convs
+        if stem == "cifar_nopool":
+            net.features.pool0 = nn.Identity()
     return net
 
 

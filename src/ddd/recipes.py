@@ -20,7 +20,7 @@ BASE_RECIPE: dict = {
     "batch_size": 256,          # images per optimiser batch
     "batch_splits": 1,          # "different batch size": each batch fed as this many chunks, one step each
     "lr": 0.1,                  # peak learning rate
-    "schedule": "step",         # "step": x gamma at each milestone; "onecycle": linear warm-up, cosine down to 0 at E
+    "schedule": "step",         # "step": x gamma at each milestone; "onecycle": linear warm-up, cosine down to lr*gamma^2 at E
     "milestones": [10, 20],     # epochs at which the step schedule multiplies the LR by gamma
     "gamma": 0.1,
     "warmup_fraction": 0.25,    # onecycle: fraction of the E epochs spent warming up
@@ -133,6 +133,9 @@ def resolve(family: dict, condition: str, instance: int) -> dict:
     if condition not in CONDITIONS or condition in ("plus_1_epoch", "plus_10_epochs", "half_data"):
         raise ValueError(f"condition {condition!r} is not trained on its own; trained: "
                          f"{', '.join(trained_conditions(CONDITIONS))}")
+    most = len(LR_SCALES) if condition in MULTI_INSTANCE else 2 if condition == "different_data" else 1
+    if not 1 <= instance <= most:
+        raise ValueError(f"condition {condition!r} has instances 1..{most}, got {instance}")
     unknown = set(family["recipe"]) - set(BASE_RECIPE)
     if unknown:
         raise ValueError(f"unknown recipe keys {sorted(unknown)}; allowed: {', '.join(BASE_RECIPE)}")
@@ -143,7 +146,7 @@ def resolve(family: dict, condition: str, instance: int) -> dict:
     return recipe
 
 
-def decision_makers(conditions, *, instances: int, epochs: int) -> list[DecisionMaker]:
+def decision_makers(conditions, *, instances: int) -> list[DecisionMaker]:
     """The distinct decision makers of a family, in condition order.
 
     Plus-epoch conditions are the base run's later epochs; half data contributes nothing of its
@@ -152,9 +155,12 @@ def decision_makers(conditions, *, instances: int, epochs: int) -> list[Decision
     by_cond: dict[str, list[Run]] = {}
     for r in runs(conditions, instances=instances):
         by_cond.setdefault(r.condition, []).append(r)
+    wanted = set(conditions) | {"base"}
+    if "half_data" in wanted:  # half data is judged on the networks of different data
+        wanted.add("different_data")
     out = []
     for c in CONDITIONS:
-        if c not in conditions and c != "base":
+        if c not in wanted:
             continue
         if c in PLUS_EPOCHS:
             out.append(DecisionMaker(c, c, Run("base", 1), PLUS_EPOCHS[c]))
@@ -204,5 +210,5 @@ def family(dataset: str, name: str, *, recipe: dict | None = None, other_arch_op
         fam["other_arch_options"] = copy.deepcopy(other_arch_options)
     if "epochs" in (recipe or {}) and "milestones" not in (recipe or {}):
         e = fam["recipe"]["epochs"]  # keep the paper's schedule shape: /10 at 1/3 and 2/3
-        fam["recipe"]["milestones"] = [round(e / 3), round(2 * e / 3)]
+        fam["recipe"]["milestones"] = sorted({min(e, max(1, round(e / 3))), min(e, max(1, round(2 * e / 3)))})
     return fam

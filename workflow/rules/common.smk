@@ -1,17 +1,16 @@
 # Helpers of the workflow: config validation, wildcard constraints and input functions.
 # Logic lives in the ddd package (src/ddd); this file only maps config to paths and params.
-import os
 import sys
 from pathlib import Path
 
 from snakemake.utils import validate
 
-# Rules and scripts import the package from the checkout, whether or not it is pip-installed
-# (the conda envs of --sdm conda hold only the dependencies); see config/README.md.
+# The Snakefile imports the package from the checkout, whether or not it is pip-installed;
+# scripts do the same through scripts/_ddd_path.py (the conda envs of --sdm conda hold only
+# the dependencies, and Snakemake blocks PYTHONPATH there); see config/README.md.
 SRC = str(Path(workflow.basedir).parent / "src")
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 
 from ddd import recipes  # noqa: E402
 from ddd.config import resolve_config  # noqa: E402
@@ -36,6 +35,15 @@ def final_outputs():
         out += expand("results/{study}/figures/{fig}.{ext}", study=study,
                       fig=["fig02_correct_histogram", "fig03_kappa_vs_base"], ext=["png", "pdf"])
     return out
+
+
+def train_gpus():
+    """GPUs a training job asks for: 1 on CUDA, 0 on CPU ("auto" looks for CUDA here)."""
+    if CFG.device == "auto":
+        import torch
+
+        return int(torch.cuda.is_available())
+    return int(CFG.device == "cuda")
 
 
 def run_recipe(wildcards):

@@ -7,14 +7,14 @@ rule train_run:
         recipe=run_recipe,
         dataset=run_dataset,
         checkpoint_dir="checkpoints/{study}/{condition}/{instance}",
-        device=config.get("device", "auto"),
+        device=CFG.device,
     log:
         "logs/{study}/train_run/{condition}/{instance}.log",
     benchmark:
         "benchmarks/{study}/train_run/{condition}/{instance}.tsv"
     threads: 1
     resources:
-        gpu=1 if config.get("device", "auto") != "cpu" else 0,
+        gpu=train_gpus(),
         runtime=60,
         mem_mb=4000,
     conda:

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
+import _ddd_path  # noqa: F401  (puts the checkout's src/ on sys.path)
 from ddd.logs import to_file
 from ddd.study import Entry, summarize, write_summary
 

@@ -1,0 +1,325 @@
+"""Tests of the workflow config: the JSON schema, config/config.yaml and ddd.config.resolve_config."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from ddd import recipes
+from ddd.config import DATASET_DEFAULTS, ConfigError, resolve_config
+from ddd.models import make_model
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+CONFIG_FILE = ROOT / "config" / "config.yaml"
+STUDY = "gaussian-resnet18"
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return yaml.safe_load(open(SCHEMA))
+
+
+@pytest.fixture
+def cfg():
+    return yaml.safe_load(open(CONFIG_FILE))
+
+
+def minimal(**train):
+    return {"studies": {"s": {"train": {"dataset": "gaussian", "family": "resnet18", **train}}}}
+
+
+def check(config):
+    validate(config, SCHEMA, set_default=False)
+
+
+# --- the default config ------------------------------------------------------------------------------
+
+
+def test_default_config_is_schema_valid(cfg):
+    check(copy.deepcopy(cfg))
+
+
+def test_default_config_resolves(cfg):
+    c = resolve_config(cfg)
+    assert list(c.studies) == [STUDY]
+    s = c.studies[STUDY]
+    assert s["instances"] == 2 and s["epochs"] == 8 and s["dataset"] == "gaussian"
+    assert s["conditions"] == list(recipes.CONDITIONS)
+    assert c.runs(STUDY) == recipes.runs(recipes.CONDITIONS, instances=2)
+    assert len(c.runs(STUDY)) == 16
+    assert c.device == "auto" and c.undefined_kappa == "nan"
+    ds = c.dataset(STUDY)
+    assert ds == {"name": "gaussian", "n_classes": 100, "image_size": 8, "train_per_class": 1000,
+                  "val_per_class": 50, "seed": 1312, "encoding": "signed_log", "transforms": "small"}
+    ds["seed"] = 0  # a copy
+    assert c.dataset(STUDY)["seed"] == 1312
+
+
+def test_default_config_recipes(cfg):
+    c = resolve_config(cfg)
+    base = c.recipe(STUDY, "base", 1)
+    assert (base["epochs"], base["extra_epochs"], base["lr"], base["schedule"], base["weight_decay"]) == \
+        (8, 10, 0.2, "onecycle", 0.0005)
+    assert base["arch"] == "resnet18" and base["arch_options"] == {"width": 16, "stem": "cifar"}
+    assert base["milestones"] == [3, 5]  # scaled to E = 8 (unused by onecycle)
+    arch = c.recipe(STUDY, "architecture", 1)
+    assert arch["arch"] == "resnet50" and arch["arch_options"] == {"width": 16, "stem": "cifar"}
+    assert [c.recipe(STUDY, "learning_rate", i)["lr"] for i in (1, 2)] == [0.296, 0.298]
+    # every run resolves, and every architecture it names builds and runs on the configured images
+    built = {}
+    size = c.dataset(STUDY)["image_size"]
+    import torch
+    for r in c.runs(STUDY):
+        rec = c.recipe(STUDY, r.condition, r.instance)
+        key = (rec["arch"], tuple(sorted(rec["arch_options"].items())))
+        if key not in built:
+            model = make_model(rec["arch"], c.dataset(STUDY)["n_classes"], **rec["arch_options"]).eval()
+            with torch.no_grad():
+                built[key] = model(torch.zeros(1, 3, size, size)).shape
+    assert set(built.values()) == {(1, 100)} and len(built) == 2
+
+
+def test_default_config_entries(cfg):
+    c = resolve_config(cfg)
+    entries = c.entries(STUDY)
+    names = [e["name"] for e in entries]
+    assert len(names) == len(set(names)) == 18  # 16 networks + plus 1 / plus 10 epochs
+    by = {e["name"]: e for e in entries}
+    assert by["base"] == {"name": "base", "condition": "base", "path": f"results/{STUDY}/runs/base/1.h5",
+                          "epoch": 8}
+    assert by["plus_1_epoch"]["path"] == by["base"]["path"] and by["plus_1_epoch"]["epoch"] == 9
+    assert by["plus_10_epochs"]["epoch"] == 18
+    assert by["init/2"]["path"] == f"results/{STUDY}/runs/init/2.h5" and by["init/2"]["epoch"] == 8
+    assert "half_data" not in {e["condition"] for e in entries}
+
+
+def test_config_refuses_runs_and_studies_it_does_not_have(cfg):
+    c = resolve_config(cfg)
+    with pytest.raises(ConfigError, match="no run init/3"):
+        c.recipe(STUDY, "init", 3)  # instances: 2
+    with pytest.raises(ConfigError, match="no run plus_1_epoch/1"):
+        c.recipe(STUDY, "plus_1_epoch", 1)
+    with pytest.raises(ConfigError, match="unknown study 'nope'"):
+        c.runs("nope")
+    with pytest.raises(ConfigError, match="unknown study"):
+        c.dataset("nope")
+
+
+# --- resolve_config: defaults and errors -------------------------------------------------------------
+
+
+def test_minimal_config_gets_the_papers_defaults():
+    config = minimal()
+    check(copy.deepcopy(config))
+    c = resolve_config(config)
+    s = c.studies["s"]
+    assert s["instances"] == 5 and len(s["runs"]) == 31 and s["epochs"] == 30
+    assert c.dataset("s") == {"name": "gaussian", **DATASET_DEFAULTS["gaussian"]}
+    assert c.recipe("s", "base", 1)["milestones"] == [10, 20]
+    assert c.device == "auto" and c.undefined_kappa == "nan"
+
+
+def test_condition_subset():
+    c = resolve_config(minimal(conditions=["optimizer", "plus_10_epochs"], instances=3))
+    assert [r.path for r in c.runs("s")] == ["base/1", "optimizer/1"]
+    assert [e["name"] for e in c.entries("s")] == ["base", "plus_10_epochs", "optimizer"]
+
+
+def test_config_does_not_modify_its_input(cfg):
+    before = copy.deepcopy(cfg)
+    c = resolve_config(cfg)
+    c.recipe(STUDY, "base", 1)["arch_options"]["width"] = 3
+    assert cfg == before
+    assert resolve_config(cfg).recipe(STUDY, "base", 1)["arch_options"]["width"] == 16
+
+
+@pytest.mark.parametrize("family", ["vgg11", "densenet121"])
+def test_unknown_dataset_family_pair(family):
+    config = minimal()
+    config["studies"]["s"]["train"]["family"] = family
+    check(copy.deepcopy(config))  # schema-valid, but no such family on the Gaussian set
+    with pytest.raises(ConfigError, match=rf"studies\.s\.train: no family '{family}' on dataset 'gaussian'"):
+        resolve_config(config)
+
+
+def test_milestones_beyond_epochs():
+    config = minimal(recipe={"epochs": 5, "milestones": [3, 6]})
+    check(copy.deepcopy(config))
+    with pytest.raises(ConfigError, match=r"studies\.s\.train\.recipe\.milestones \[3, 6\] exceed epochs 5"):
+        resolve_config(config)
+    resolve_config(minimal(recipe={"epochs": 6, "milestones": [3, 6]}))  # == E is allowed
+
+
+def test_no_studies():
+    for config in ({}, {"studies": {}}, {"studies": None}, {"device": "cpu"}):
+        with pytest.raises(ConfigError, match="no studies"):
+            resolve_config(config)
+
+
+def test_study_kind_and_conditions_errors():
+    with pytest.raises(ConfigError, match=r"studies\.s: exactly one of \[train\]"):
+        resolve_config({"studies": {"s": {}}})
+    with pytest.raises(ConfigError, match=r"studies\.s\.train\.conditions: unknown \['warp'\]"):
+        resolve_config(minimal(conditions=["base", "warp"]))
+    with pytest.raises(ConfigError, match="epochs must be >= 1"):
+        resolve_config(minimal(recipe={"epochs": 0}))
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
+
+
+def test_dataset_and_analysis_overrides():
+    config = minimal()
+    config["datasets"] = {"gaussian": {"image_size": 16, "encoding": "standard"}}
+    config["analysis"] = {"undefined_kappa": "mvh"}
+    config["device"] = "cpu"
+    check(copy.deepcopy(config))
+    c = resolve_config(config)
+    ds = c.dataset("s")
+    assert ds["image_size"] == 16 and ds["encoding"] == "standard" and ds["n_classes"] == 100
+    assert c.undefined_kappa == "mvh" and c.device == "cpu"
+
+
+# --- schema validation -------------------------------------------------------------------------------
+
+
+def _refused(config, *needles):
+    with pytest.raises(WorkflowError) as err:
+        check(config)
+    for needle in needles:
+        assert needle in str(err.value), (needle, str(err.value)[:500])
+
+
+def test_schema_refuses_unknown_top_level_key(cfg):
+    cfg["learning_rate"] = 0.1
+    _refused(cfg, "'learning_rate' was unexpected")
+
+
+def test_schema_refuses_unknown_recipe_key(cfg):
+    cfg["studies"][STUDY]["train"]["recipe"]["learnin_rate"] = 0.1
+    _refused(cfg, "'learnin_rate' was unexpected", "recipe")
+
+
+def test_schema_refuses_unknown_keys_elsewhere(cfg):
+    for where in ("study", "train", "dataset", "arch_options"):
+        c = copy.deepcopy(cfg)
+        t = c["studies"][STUDY]["train"]
+        {"study": c["studies"][STUDY], "train": t, "dataset": c["datasets"]["gaussian"],
+         "arch_options": t["recipe"]["arch_options"]}[where]["bogus_key"] = 1
+        _refused(c, "'bogus_key' was unexpected")
+
+
+def test_schema_refuses_wrong_type(cfg):
+    cfg["studies"][STUDY]["train"]["recipe"]["epochs"] = "ten"
+    _refused(cfg, "'ten' is not of type 'integer'", "epochs")
+
+
+def test_schema_refuses_negative_epochs(cfg):
+    cfg["studies"][STUDY]["train"]["recipe"]["epochs"] = -3
+    _refused(cfg, "-3 is less than the minimum of 1", "epochs")
+
+
+def test_schema_refuses_unknown_condition(cfg):
+    cfg["studies"][STUDY]["train"]["conditions"] = ["base", "warp_speed"]
+    _refused(cfg, "warp_speed", "conditions")
+
+
+@pytest.mark.parametrize("path, value, needle", [
+    (("train", "instances"), 6, "instances"),
+    (("train", "instances"), 0, "instances"),
+    (("train", "dataset"), "mnist", "'mnist'"),
+    (("train", "recipe", "schedule"), "cosine", "'cosine'"),
+    (("train", "recipe", "lr"), 0, "lr"),
+    (("train", "recipe", "milestones"), [0, 5], "milestones"),
+    (("train", "recipe", "arch_options", "stem"), "big", "'big'"),
+    (("train", "recipe", "arch_options", "width"), 0, "width"),
+    (("train", "conditions"), [], "conditions"),
+    (("train", "conditions"), ["base", "base"], "conditions"),
+])
+def test_schema_refuses_bad_values(cfg, path, value, needle):
+    node = cfg["studies"][STUDY]
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    _refused(cfg, needle)
+
+
+def test_schema_refuses_bad_top_level_values(cfg):
+    for key, value in (("device", "tpu"), ("analysis", {"undefined_kappa": "zero"})):
+        c = copy.deepcopy(cfg)
+        c[key] = value
+        _refused(c, repr(value) if isinstance(value, str) else "'zero'")
+    c = copy.deepcopy(cfg)
+    c["studies"]["bad name!"] = c["studies"][STUDY]
+    _refused(c, "bad name!")
+    c = copy.deepcopy(cfg)
+    del c["studies"][STUDY]["train"]["family"]
+    _refused(c, "'family' is a required property")
+
+
+def _properties(node, path="$"):
+    """Yield (path, schema) for every entry of every `properties` mapping, recursively."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties":
+                for name, sub in value.items():
+                    yield f"{path}.{name}", sub
+                    yield from _properties(sub, f"{path}.{name}")
+            else:
+                yield from _properties(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, item in enumerate(node):
+            yield from _properties(item, f"{path}[{i}]")
+
+
+def test_every_schema_property_has_description_and_default(schema):
+    props = list(_properties(schema))
+    paths = [p for p, _ in props]
+    assert len(props) > 30
+    assert any("$defs" in p for p in paths)  # the walk reaches $defs
+    missing = [p for p, sub in props if "description" not in sub or "default" not in sub]
+    assert not missing, missing
+    # the walk itself finds an undocumented key, however deep
+    probe = {"$defs": {"x": {"properties": {"a": {"type": "object", "description": "", "default": {},
+                                                   "properties": {"b": {"default": 1}}}}}}}
+    assert [p for p, sub in _properties(probe) if "description" not in sub] == ["$/$defs/x.a.b"]
+    # the schema's own additionalProperties (a study) is documented as well
+    study = schema["properties"]["studies"]["additionalProperties"]
+    assert "description" in study and "default" in study
+
+
+def test_schema_defaults_agree_with_the_code(schema):
+    """A default in the schema is the value the code uses when the key is absent."""
+    train = schema["properties"]["studies"]["additionalProperties"]["properties"]["train"]["properties"]
+    for key, sub in train["recipe"]["properties"].items():
+        if key != "arch_options":
+            assert sub["default"] == recipes.BASE_RECIPE[key], key
+    assert train["recipe"]["properties"]["milestones"]["default"] == \
+        recipes.FAMILIES["gaussian-resnet18"]["recipe"]["milestones"]
+    assert train["instances"]["default"] == resolve_config(minimal()).studies["s"]["instances"] == 5
+    assert train["conditions"]["default"] == "all"
+    gauss = schema["properties"]["datasets"]["properties"]["gaussian"]["properties"]
+    assert {k: v["default"] for k, v in gauss.items()} == DATASET_DEFAULTS["gaussian"]
+    assert schema["properties"]["device"]["default"] == resolve_config(minimal()).device
+    assert schema["properties"]["analysis"]["properties"]["undefined_kappa"]["default"] == \
+        resolve_config(minimal()).undefined_kappa
+    arch = schema["$defs"]["arch_options"]["properties"]
+    assert (arch["width"]["default"], arch["stem"]["default"]) == (64, "imagenet")
+    # enums agree with the code
+    conds = train["conditions"]["oneOf"][1]["items"]["enum"]
+    assert tuple(conds) == recipes.CONDITIONS
+    pairs = {f"{d}-{f}" for d in train["dataset"]["enum"] for f in train["family"]["enum"]}
+    assert pairs & set(recipes.FAMILIES) == {"gaussian-resnet18"}
+
+
+def test_paper_configs_are_valid():
+    """config/paper/*.yaml (if any) pass the schema and resolve."""
+    for path in sorted((ROOT / "config" / "paper").glob("*.yaml")):
+        config = yaml.safe_load(open(path))
+        check(copy.deepcopy(config))
+        resolve_config(config)

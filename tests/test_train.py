@@ -1,0 +1,93 @@
+"""Training: one run end to end, resumption bit for bit, corrupt checkpoints, the LR schedule."""
+import glob
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from ddd import recipes
+from ddd.decisions import read_decisions
+from ddd.train import lr_at, train_run
+
+DATASET = {"name": "gaussian", "n_classes": 4, "image_size": 4, "train_per_class": 24,
+           "val_per_class": 6, "seed": 7, "encoding": "signed_log", "transforms": "small"}
+FAMILY = recipes.family("gaussian", "resnet18",
+                        recipe={"epochs": 3, "batch_size": 16, "lr": 0.05,
+                                "arch_options": {"width": 4, "stem": "cifar"}},
+                        other_arch_options={"width": 4, "stem": "cifar"})
+
+
+def _run(tmp_path, name, condition="data_order", instance=1, **kw):
+    recipe = recipes.resolve(FAMILY, condition, instance)
+    out = tmp_path / f"{name}.h5"
+    train_run(recipe, DATASET, output=str(out), network_output=str(tmp_path / f"{name}.pt"),
+              checkpoint_dir=str(tmp_path / f"ckpt_{name}"), device="cpu", progress=False, **kw)
+    return out
+
+
+def test_decisions_file_holds_every_epoch(tmp_path):
+    d = read_decisions(_run(tmp_path, "a"))
+    assert d.predictions.shape == (4, 24)  # E + 1 evaluations x N images
+    assert d.epochs.tolist() == [0, 1, 2, 3]
+    assert d.targets.tolist() == np.repeat(np.arange(4), 6).tolist()
+    assert d.image_ids.tolist() == [str(i) for i in range(24)]
+    assert d.probabilities.shape == (24, 4) and d.probabilities.dtype == np.float16
+    assert np.allclose(d.probabilities.astype(float).sum(1), 1, atol=1e-2)
+    assert d.attrs["recipe"]["condition"] == "data_order"
+    assert d.attrs["torch_version"] == torch.__version__
+    assert d.attrs["dataset_fingerprint"] and d.attrs["device"] == "cpu"
+    assert not (tmp_path / "ckpt_a").exists()  # checkpoints are removed after success
+    assert (tmp_path / "a.pt").exists()
+
+
+def test_base_trains_ten_extra_epochs(tmp_path):
+    d = read_decisions(_run(tmp_path, "base", condition="base"))
+    assert d.predictions.shape[0] == 3 + 10 + 1
+
+
+def test_resume_gives_identical_decisions(tmp_path):
+    full = read_decisions(_run(tmp_path, "full"))
+    # the interrupted run stops after epoch 1, leaving only a checkpoint
+    assert not os.path.exists(_run(tmp_path, "cut", stop_after=1))
+    assert glob.glob(str(tmp_path / "ckpt_cut" / "epoch_*.pt"))
+    resumed = read_decisions(_run(tmp_path, "cut"))
+    np.testing.assert_array_equal(full.predictions, resumed.predictions)
+    np.testing.assert_array_equal(full.probabilities, resumed.probabilities)
+    a = torch.load(tmp_path / "full.pt")
+    b = torch.load(tmp_path / "cut.pt")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_corrupt_checkpoint_falls_back(tmp_path, caplog):
+    full = read_decisions(_run(tmp_path, "full"))
+    _run(tmp_path, "cut", stop_after=2)
+    newest = sorted(glob.glob(str(tmp_path / "ckpt_cut" / "epoch_*.pt")))[-1]
+    with open(newest, "r+b") as fh:  # truncate: a kill during a (non-atomic) write
+        fh.truncate(100)
+    with caplog.at_level("WARNING"):
+        resumed = read_decisions(_run(tmp_path, "cut"))
+    assert "unusable" in caplog.text
+    np.testing.assert_array_equal(full.predictions, resumed.predictions)
+
+
+def test_runs_that_should_share_randomness_do(tmp_path):
+    a = read_decisions(_run(tmp_path, "h1", condition="hardware", instance=1))
+    b = read_decisions(_run(tmp_path, "h2", condition="hardware", instance=2))
+    np.testing.assert_array_equal(a.predictions, b.predictions)  # CPU is deterministic
+    c = read_decisions(_run(tmp_path, "o2", condition="data_order", instance=2))
+    assert not np.array_equal(a.predictions[1:], c.predictions[1:])
+    np.testing.assert_array_equal(a.predictions[0], c.predictions[0])  # same init
+
+
+def test_lr_schedules():
+    r = dict(recipes.BASE_RECIPE, epochs=30, milestones=[10, 20])
+    assert lr_at(r, 0) == pytest.approx(0.1)
+    assert lr_at(r, 10) == pytest.approx(0.01)
+    assert lr_at(r, 25) == pytest.approx(0.001)
+    assert lr_at(r, 35) == pytest.approx(0.001)  # after E: stays at the final rate
+    o = dict(r, schedule="onecycle", warmup_fraction=0.25, epochs=8)
+    assert lr_at(o, 0) == pytest.approx(0.1 / 25)
+    assert lr_at(o, 2) == pytest.approx(0.1)
+    assert lr_at(o, 8) == pytest.approx(0.1 * 0.01)
+    assert lr_at(o, 18) == pytest.approx(0.1 * 0.01)

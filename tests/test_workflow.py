@@ -1,0 +1,119 @@
+"""End to end: the workflow on the tiny config (.test/config/config.yaml), and bad configs."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ddd.decisions import read_decisions
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow" / "Snakefile")]
+TINY = ROOT / ".test" / "config" / "config.yaml"
+
+
+def _workdir(tmp_path, config: dict | None = None) -> Path:
+    (tmp_path / "config").mkdir(parents=True, exist_ok=True)
+    if config is None:
+        shutil.copy(TINY, tmp_path / "config" / "config.yaml")
+    else:
+        (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    return tmp_path
+
+
+def _snakemake(workdir: Path, *args, timeout=600):
+    return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--cores", "2",
+                           "--configfile", str(workdir / "config" / "config.yaml"), *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    wd = _workdir(tmp_path_factory.mktemp("tiny"))
+    res = _snakemake(wd)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return wd
+
+
+@pytest.mark.slow
+def test_every_declared_output_exists(tiny_run):
+    wd, study = tiny_run, "tiny-gaussian"
+    sys.path.insert(0, str(ROOT / "src"))
+    from ddd.config import resolve_config
+
+    cfg = resolve_config(yaml.safe_load(TINY.read_text()))
+    runs = cfg.runs(study)
+    assert len(runs) == 16  # instances: 2
+    for run in runs:
+        for path in (f"results/{study}/runs/{run.path}.h5", f"results/{study}/networks/{run.path}.pt",
+                     f"logs/{study}/train_run/{run.path}.log", f"benchmarks/{study}/train_run/{run.path}.tsv"):
+            assert (wd / path).stat().st_size > 0, path
+        d = read_decisions(wd / f"results/{study}/runs/{run.path}.h5")
+        assert d.predictions.shape == ((13 if run.condition == "base" else 3), 50)
+    for path in ("summary.json", "split.tsv", "kappa_vs_base.tsv",
+                 "figures/fig02_correct_histogram.png", "figures/fig02_correct_histogram.pdf",
+                 "figures/fig03_kappa_vs_base.png", "figures/fig03_kappa_vs_base.pdf"):
+        assert (wd / "results" / study / path).stat().st_size > 0, path
+    assert not list((wd / "checkpoints").rglob("*.pt")) if (wd / "checkpoints").exists() else True
+
+    s = json.loads((wd / f"results/{study}/summary.json").read_text())
+    for key in ("n_images", "n_decision_makers", "mean_accuracy", "accuracy", "kappa_vs_base", "split"):
+        assert key in s
+    assert s["n_images"] == 50
+    for rule in ("strict", "all_but_one"):
+        fr = s["split"][rule]
+        assert fr["trivial"] + fr["impossible"] + fr["in_between"] == pytest.approx(1)
+    # hardware runs are identical to the base on CPU: merged before the split, and said so
+    assert {"hardware/1", "hardware/2"} <= set(s["identical_to_compared"])
+    assert "hardware/1" not in s["accuracy"] and s["n_decision_makers"] == len(s["accuracy"])
+    assert s["kappa_vs_base"]["hardware"] == pytest.approx(1.0)
+    assert set(s["kappa_vs_base"]) == {"base", "plus_1_epoch", "plus_10_epochs", "optimizer", "batch_size",
+                                       "init", "learning_rate", "hardware", "data_order", "architecture",
+                                       "half_data", "combined", "different_data"}
+
+
+@pytest.mark.slow
+def test_rerun_does_nothing_and_report_builds(tiny_run):
+    res = _snakemake(tiny_run, "-n")
+    assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr
+    res = _snakemake(tiny_run, "--report", str(tiny_run / "report.html"))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tiny_run / "report.html").stat().st_size > 10_000
+
+
+def _bad(tmp_path, mutate):
+    config = yaml.safe_load(TINY.read_text())
+    mutate(config)
+    wd = _workdir(tmp_path, config)
+    res = _snakemake(wd, "-n", timeout=120)
+    assert res.returncode != 0
+    assert not (wd / "results").exists()
+    return res.stdout + res.stderr
+
+
+def test_unknown_key_is_refused(tmp_path):
+    out = _bad(tmp_path, lambda c: c["studies"]["tiny-gaussian"]["train"]["recipe"].update(epoch=3))
+    assert "epoch" in out and "Additional properties" in out
+
+
+def test_wrong_type_and_negative_epochs_are_refused(tmp_path):
+    out = _bad(tmp_path, lambda c: c["studies"]["tiny-gaussian"]["train"]["recipe"].update(epochs=-1))
+    assert "epochs" in out and "-1" in out
+    out = _bad(tmp_path / "b", lambda c: c["datasets"]["gaussian"].update(image_size="big"))
+    assert "image_size" in out or "big" in out
+
+
+def test_unknown_condition_is_refused(tmp_path):
+    out = _bad(tmp_path, lambda c: c["studies"]["tiny-gaussian"]["train"].update(conditions=["base", "dropout"]))
+    assert "dropout" in out and "different_data" in out  # names the allowed values
+
+
+def test_lint_reports_nothing(tmp_path):
+    wd = _workdir(tmp_path)
+    res = _snakemake(wd, "--lint", timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "Lints for" not in res.stdout + res.stderr
