@@ -131,3 +131,157 @@ def test_independent_observers_near_zero():
     rng = np.random.default_rng(42)
     a, b = rng.random(20000) < 0.7, rng.random(20000) < 0.7
     assert abs(error_consistency(a, b)) < 0.03
+
+
+# --- counts, bootstrap, p-values, spread -------------------------------------------------------
+
+from scipy import stats  # noqa: E402
+
+from ddd.consistency import (bootstrap_kappa, condition_spread, kappa_p_value, pair_counts,  # noqa: E402
+                             pair_table, p_values_from_counts)
+
+
+def test_pair_counts_and_table_exact():
+    rng = np.random.default_rng(7)
+    c = rng.random((5, 301)) < rng.uniform(0.1, 0.9, size=(5, 1))
+    mask = rng.random(301) < 0.4
+    n, both = pair_counts(c, mask=mask)
+    assert n == mask.sum() and both.dtype == np.int64
+    np.testing.assert_array_equal(both, (c[:, mask][:, None] & c[:, mask][None]).sum(-1))
+    t = pair_table(n, both[0, 0], both[1, 1], both[0, 1])
+    assert t["kappa"] == error_consistency(c[0, mask], c[1, mask])
+    empty = pair_table(0, 0, 0, 0)
+    assert empty["n"] == 0 and empty["kappa_undefined"] and np.isnan(empty["kappa"]) and np.isnan(empty["p_a"])
+    with pytest.raises(ValueError, match="impossible counts"):
+        pair_table(10, 3, 4, 5)
+
+
+def test_bootstrap_matches_explicit_index_resampling():
+    rng = np.random.default_rng(11)
+    a = rng.random(200) < 0.7
+    b = np.where(rng.random(200) < 0.4, a, rng.random(200) < 0.6)
+    res = bootstrap_kappa(a, b, n_boot=300, ci=0.9, seed=5)
+    idx = np.random.default_rng(5).integers(0, 200, size=(300, 200))  # one chunk: 2**22 // 200 >= 300
+    ks = np.array([error_consistency(a[i], b[i]) for i in idx])
+    assert res["kappa"] == error_consistency(a, b)
+    assert res["ci_low"] == pytest.approx(np.percentile(ks, 5), abs=1e-12)
+    assert res["ci_high"] == pytest.approx(np.percentile(ks, 95), abs=1e-12)
+    assert res["sd"] == pytest.approx(ks.std(ddof=1), abs=1e-12)
+    assert res == bootstrap_kappa(a, b, n_boot=300, ci=0.9, seed=5)  # seeded
+    # the same pair inside a larger set gets the same interval
+    c = np.stack([rng.random(200) < 0.5, a, b])
+    row = pairwise(c, ci=0.9, n_boot=300, seed=5).iloc[2]
+    assert (row.a, row.b) == (1, 2)
+    np.testing.assert_allclose([row.kappa_ci_low, row.kappa_ci_high, row.kappa_sd],
+                               [res["ci_low"], res["ci_high"], res["sd"]], rtol=0, atol=1e-14)
+
+
+def test_bootstrap_sd_matches_sampling_sd():
+    # known answer: the bootstrap sd of one data set estimates the sd of kappa over fresh data sets
+    rng = np.random.default_rng(3)
+    n = 2000
+
+    def draw():
+        a = rng.random(n) < 0.75
+        return a, np.where(rng.random(n) < 0.3, a, rng.random(n) < 0.75)  # copy 30 %: kappa ~ 0.3
+
+    true_sd = np.std([error_consistency(*draw()) for _ in range(300)], ddof=1)
+    res = bootstrap_kappa(*draw(), n_boot=1000, seed=0)
+    assert 0.75 < res["sd"] / true_sd < 1.33
+    assert res["ci_low"] < 0.3 < res["ci_high"] and res["n_boot_undefined"] == 0
+
+
+def test_bootstrap_undefined_resamples_and_validation():
+    a = np.zeros(20, bool)
+    a[0] = True  # most resamples miss image 0 -> both 0 % right -> undefined
+    res = bootstrap_kappa(a, a, n_boot=200, seed=1)
+    assert res["kappa"] == 1.0 and 0 < res["n_boot_undefined"] < 200
+    with pytest.raises(ValueError, match="ci must be"):
+        bootstrap_kappa(a, a, ci=95)
+    with pytest.raises(ValueError, match="n_boot"):
+        bootstrap_kappa(a, a, n_boot=1)
+
+
+def test_p_value_known_answers():
+    rng = np.random.default_rng(0)
+    a = rng.random(500) < 0.7
+    assert kappa_p_value(a, a) < 1e-50
+    assert kappa_p_value(a, ~a, alternative="less") < 1e-50 and kappa_p_value(a, ~a) == pytest.approx(1.0)
+    # independent observers: p roughly uniform (discrete, hence slightly conservative)
+    c = rng.random((25, 1000)) < 0.7
+    p = pairwise(c, p_value=True)["p_value"].to_numpy()
+    assert len(p) == 300 and 0.4 < p.mean() < 0.6 and 0.02 <= (p < 0.05).mean() <= 0.09
+    assert stats.kstest(p, "uniform").pvalue > 0.01
+    # one observer perfect: kappa exactly 0, p = 1; both perfect: undefined, p NaN
+    ones = np.ones(500, bool)
+    assert kappa_p_value(ones, a) == 1.0 and math.isnan(kappa_p_value(ones, ones))
+    with pytest.raises(ValueError, match="alternative"):
+        kappa_p_value(a, a, alternative="bigger")
+
+
+def test_p_value_matches_permutation_estimate():
+    rng = np.random.default_rng(4)
+    a = rng.random(60) < 0.6
+    b = np.where(rng.random(60) < 0.25, a, rng.random(60) < 0.6)
+    perms = np.argsort(rng.random((20000, 60)), axis=1)
+    k_obs = (a & b).sum()
+    k_null = (a[None, :] & b[perms]).sum(axis=1)
+    for alt, hit in (("greater", k_null >= k_obs), ("less", k_null <= k_obs)):
+        p_mc = hit.mean()
+        assert abs(kappa_p_value(a, b, alternative=alt) - p_mc) < 4 * math.sqrt(p_mc * (1 - p_mc) / 20000) + 1e-3
+    greater, less = kappa_p_value(a, b), kappa_p_value(a, b, alternative="less")
+    pmf = stats.hypergeom.pmf(k_obs, 60, a.sum(), b.sum())
+    assert greater + less - pmf == pytest.approx(1.0)
+    assert kappa_p_value(a, b, alternative="two-sided") == pytest.approx(min(1, 2 * min(greater, less)))
+    np.testing.assert_allclose(p_values_from_counts([60, 60], a.sum(), b.sum(), [k_obs, k_obs]), greater)
+
+
+def test_klein2025_method():
+    rng = np.random.default_rng(2)
+    a = rng.random(400) < 0.7
+    b = rng.random(400) < 0.7
+    p_ind = kappa_p_value(a, b, method="klein2025", alternative="two-sided", n_sim=4000, seed=1)
+    assert p_ind == kappa_p_value(a, b, method="klein2025", alternative="two-sided", n_sim=4000, seed=1)
+    assert abs(p_ind - kappa_p_value(a, b, alternative="two-sided")) < 0.15
+    assert kappa_p_value(a, a, method="klein2025", alternative="two-sided", n_sim=2000) == 0.0
+    with pytest.raises(ValueError, match="two-sided"):
+        kappa_p_value(a, b, method="klein2025")
+    with pytest.raises(ValueError, match="method"):
+        kappa_p_value(a, b, method="bootstrap")
+
+
+def test_pairwise_optional_columns():
+    rng = np.random.default_rng(9)
+    c = rng.random((4, 300)) < 0.6
+    base = pairwise(c)
+    full = pairwise(c, ci=0.95, n_boot=200, seed=0, p_value=True, alternative="two-sided")
+    assert list(full.columns[:len(base.columns)]) == list(base.columns)
+    assert list(full.columns[len(base.columns):]) == ["kappa_ci_low", "kappa_ci_high", "kappa_sd",
+                                                      "kappa_boot_undefined", "p_value"]
+    assert base.equals(full[base.columns])
+    assert ((full.kappa_ci_low <= full.kappa) & (full.kappa <= full.kappa_ci_high)).all()
+
+
+def test_condition_spread_separates_runs_from_images():
+    rng = np.random.default_rng(12)
+    n = 3000
+    base = rng.random(n) < 0.7
+
+    def run(copy):
+        return np.where(rng.random(n) < copy, base, rng.random(n) < 0.7)
+
+    # runs that differ only by sampling noise: sd over runs ~ sd over images
+    same, per_run = condition_spread(np.stack([run(0.4) for _ in range(30)]), reference=base, n_boot=300)
+    assert len(per_run) == 30 and (per_run.a == "reference").all()
+    assert 0.6 < same["sd_over_runs"] / same["sd_over_images"] < 1.6
+    assert same["kappa_mean"] == pytest.approx(0.4, abs=0.03)
+    assert same["ci_width_over_images"] == pytest.approx(2 * 1.96 * same["sd_over_images"], rel=0.15)
+    # runs that really differ: spread over runs far larger than over images
+    differ, _ = condition_spread(np.stack([run(p) for p in np.linspace(0.1, 0.7, 10)]), reference=base,
+                                 n_boot=200)
+    assert differ["sd_over_runs"] > 5 * differ["sd_over_images"]
+    # without a reference: distinct pairs of runs
+    s, pairs = condition_spread(np.stack([run(0.5) for _ in range(4)]), n_boot=100)
+    assert s["n_kappas"] == 6 == len(pairs)
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        condition_spread(base[None], n_boot=100)

@@ -91,3 +91,25 @@ def test_lr_schedules():
     assert lr_at(o, 2) == pytest.approx(0.1)
     assert lr_at(o, 8) == pytest.approx(0.1 * 0.01)
     assert lr_at(o, 18) == pytest.approx(0.1 * 0.01)
+
+
+@pytest.mark.parametrize("kind", ["imagenet", "cifar100"])
+def test_trains_on_local_image_datasets(tmp_path, kind, fake_imagenet, fake_cifar_pickle):
+    root = fake_imagenet if kind == "imagenet" else fake_cifar_pickle
+    dataset = {"name": kind, "kind": kind, "root": str(root)}
+    fam = recipes.family(kind, "resnet18", recipe={"epochs": 1, "batch_size": 4, "lr": 0.01,
+                                                   "arch_options": {"width": 4, "stem": "cifar"}})
+    recipe = recipes.resolve(fam, "different_data", 1)  # half of the training images
+    out = tmp_path / "d.h5"
+    train_run(recipe, dataset, output=str(out), network_output=str(tmp_path / "n.pt"),
+              checkpoint_dir=str(tmp_path / "ckpt"), device="cpu", progress=False)
+    d = read_decisions(out)
+    from ddd.imagedata import ImageFolderSplit, load_cifar100_pickle
+    if kind == "imagenet":
+        ids = ImageFolderSplit(root, "val", name="imagenet").image_ids
+        assert d.image_ids[0].startswith("n01440764/ILSVRC2012_val_")
+    else:
+        ids = load_cifar100_pickle(root, "val")[2]
+    assert d.image_ids.tolist() == list(ids)
+    assert d.predictions.shape == (2, len(ids))
+    assert d.attrs["dataset_fingerprint"].startswith(kind)

@@ -46,6 +46,10 @@ class Config:
                               f"{', '.join(r.path for r in s['runs'])}")
         return recipes.resolve(s["family"], condition, instance)
 
+    def base_arch(self, study: str) -> str:
+        """The base architecture of a training study."""
+        return self._study(study)["family"]["recipe"]["arch"]
+
     def runs(self, study: str) -> list:
         return list(self._study(study)["runs"])
 
@@ -62,7 +66,16 @@ def resolve_config(config: dict) -> Config:
     datasets = {}
     for name, defaults in DATASET_DEFAULTS.items():
         block = {**defaults, **(config.get("datasets", {}) or {}).get(name, {})}
-        datasets[name] = {"name": name, **block}
+        datasets[name] = {"name": name, "kind": name, **block}
+    for kind in ("imagenet", "cifar100"):
+        datasets[kind] = {"name": kind, "kind": kind, "root": config.get(f"{kind}_root"),
+                          "config_key": f"{kind}_root"}
+    for name, root in (config.get("imagefolders") or {}).items():
+        if name in datasets:
+            raise ConfigError(f"imagefolders.{name}: the name is taken by a built-in dataset; "
+                              f"choose another (built-in: {', '.join(sorted(datasets))})")
+        datasets[name] = {"name": name, "kind": "imagefolder", "root": root,
+                          "config_key": f"imagefolders.{name}"}
     cfg = Config(datasets=datasets,
                  undefined_kappa=(config.get("analysis") or {}).get("undefined_kappa", "nan"),
                  device=config.get("device", "auto"))
@@ -74,7 +87,13 @@ def resolve_config(config: dict) -> Config:
         if set(study) != {"train"}:
             raise ConfigError(f"studies.{name}: exactly one of [train] is needed, got {sorted(study)}")
         t = study["train"]
-        key = f"{t['dataset']}-{t['family']}"
+        if t["dataset"] not in datasets:
+            raise ConfigError(f"studies.{name}.train.dataset: unknown dataset {t['dataset']!r}; "
+                              f"allowed: {', '.join(sorted(datasets))} (add a folder under `imagefolders:`)")
+        ds = datasets[t["dataset"]]
+        _check_dataset(ds)
+        recipe_kind = "imagenet" if ds["kind"] == "imagefolder" else ds["kind"]  # 224 px recipes
+        key = f"{recipe_kind}-{t['family']}"
         if key not in recipes.FAMILIES:
             raise ConfigError(f"studies.{name}.train: no family {t['family']!r} on dataset "
                               f"{t['dataset']!r}; allowed pairs: {', '.join(recipes.FAMILIES)}")
@@ -84,7 +103,7 @@ def resolve_config(config: dict) -> Config:
         if bad:
             raise ConfigError(f"studies.{name}.train.conditions: unknown {bad}; allowed: "
                               f"{', '.join(recipes.CONDITIONS)}")
-        fam = recipes.family(t["dataset"], t["family"], recipe=t.get("recipe"),
+        fam = recipes.family(recipe_kind, t["family"], recipe=t.get("recipe"),
                              other_arch_options=t.get("other_arch_options"))
         r = fam["recipe"]
         if r.get("epochs", 1) < 1:
@@ -100,3 +119,17 @@ def resolve_config(config: dict) -> Config:
             "decision_makers": recipes.decision_makers(conditions, instances=instances),
         }
     return cfg
+
+
+def _check_dataset(ds: dict) -> None:
+    """A local dataset's root is set and laid out as expected (fast: no image is opened)."""
+    if ds["kind"] == "gaussian":
+        return
+    from .imagedata import DatasetLayoutError, check_layout
+    if not ds.get("root"):
+        raise ConfigError(f"{ds['config_key']} is not set: point it at your local copy, e.g. "
+                          f"--config {ds['config_key']}=/data/{ds['name']} (nothing is downloaded)")
+    try:
+        check_layout(ds["kind"], ds["root"], config_key=ds["config_key"])
+    except DatasetLayoutError as err:
+        raise ConfigError(str(err)) from None

@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 SPLITS = ("train", "val")
-ENCODINGS = ("unit", "standard", "signed_log")
+ENCODINGS = ("unit", "standard", "signed_log", "imagenet")
 
 
 def sigma_of_label(label: int | np.ndarray) -> int | np.ndarray:
@@ -50,7 +50,8 @@ def encode(images: torch.Tensor, encoding: str) -> torch.Tensor:
     images : uint8 or float tensor, any shape, values in [0, 255].
     encoding : ``"unit"`` (x / 255, the authors' ToTensor without normalisation),
         ``"standard"`` ((x - 128) / 64) or ``"signed_log"`` (sign(d) log(1 + |d|) / log(128)
-        with d = x - 128, which keeps sigma = 1 and sigma = 100 both visible).
+        with d = x - 128, which keeps sigma = 1 and sigma = 100 both visible) or ``"imagenet"``
+        (x / 255 normalised with ImageNet's mean and std; images (..., 3, H, W)).
 
     Returns
     -------
@@ -64,6 +65,9 @@ def encode(images: torch.Tensor, encoding: str) -> torch.Tensor:
         return d / 64.0
     if encoding == "signed_log":
         return torch.sign(d) * torch.log1p(d.abs()) / float(np.log(128.0))
+    if encoding == "imagenet":  # x / 255, then ImageNet mean/std (CIFAR-100, as the paper)
+        from .imagedata import normalize_imagenet
+        return normalize_imagenet(x.div_(255.0))
     raise ValueError(f"unknown encoding {encoding!r}; allowed: {', '.join(ENCODINGS)}")
 
 
@@ -229,13 +233,27 @@ class InMemoryBatches:
     images : uint8 tensor (N, 3, H, W); targets : int64 tensor (N,).
     encoding : see :func:`encode`.
     flip : random horizontal flips (train).
+    crop_padding : random crops of the original size from the image zero-padded by this many
+        pixels on each side (CIFAR's ``RandomCrop(32, padding=4)``); 0: none.
 
     ``epoch(batch_size, generator, shuffle)`` yields ``(x float32 (B, 3, H, W), y int64 (B,))``;
     the generator fixes both the order and the augmentation.
     """
 
-    def __init__(self, images: torch.Tensor, targets: torch.Tensor, *, encoding: str, flip: bool):
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor, *, encoding: str, flip: bool,
+                 crop_padding: int = 0):
         self.images, self.targets, self.encoding, self.flip = images, targets, encoding, flip
+        self.crop_padding = crop_padding
+
+    def _crop(self, images: torch.Tensor, generator) -> torch.Tensor:
+        b, _, h, w = images.shape
+        p = self.crop_padding
+        padded = torch.nn.functional.pad(images, (p, p, p, p))
+        oy = torch.randint(0, 2 * p + 1, (b,), generator=generator)
+        ox = torch.randint(0, 2 * p + 1, (b,), generator=generator)
+        rows = (oy[:, None] + torch.arange(h))[:, None, :, None]
+        cols = (ox[:, None] + torch.arange(w))[:, None, None, :]
+        return padded[torch.arange(b)[:, None, None, None], torch.arange(3)[None, :, None, None], rows, cols]
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -245,7 +263,10 @@ class InMemoryBatches:
         order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
-            x = encode(self.images[idx], self.encoding)
+            images = self.images[idx]
+            if self.crop_padding:
+                images = self._crop(images, generator)
+            x = encode(images, self.encoding)
             if self.flip:
                 flip = torch.rand(len(idx), generator=generator) < 0.5
                 x = torch.where(flip[:, None, None, None], x.flip(3), x)
@@ -284,25 +305,45 @@ def load_split(config: dict, split: str, *, subset: np.ndarray | None = None, nu
 
     Parameters
     ----------
-    config : the dataset's config block, with ``name`` (``"gaussian"``) and its parameters.
+    config : the dataset's config block: ``kind`` (``"gaussian"``, ``"cifar100"``, ``"imagenet"``
+        or ``"imagefolder"``; default ``name``), and its parameters (``root`` for local copies).
     split : ``"train"`` or ``"val"``.
     subset : optional indices into the split (training on half the data).
+    num_workers, pin_memory : DataLoader settings for datasets read from files.
 
     Returns
     -------
     (batches, EvalSet) where batches has ``epoch(batch_size, generator=, shuffle=)``.
     """
-    name = config.get("name")
-    if name != "gaussian":
-        raise ValueError(f"unknown dataset {name!r}; allowed: gaussian")
+    kind = config.get("kind", config.get("name"))
+    if kind == "gaussian":
+        return _gaussian_split(config, split, subset=subset, num_workers=num_workers, pin_memory=pin_memory)
+    if kind not in ("cifar100", "imagenet", "imagefolder"):
+        raise ValueError(f"unknown dataset kind {kind!r}; allowed: gaussian, cifar100, imagenet, imagefolder")
+    from . import imagedata as img
+    root, train = config["root"], split == "train"
+    fp = f"{kind}-{img.fingerprint(kind, root, split)}"
+    if kind == "cifar100" and img.cifar100_source(root).kind == "pickle":
+        images, targets, ids, names = img.load_cifar100_pickle(root, split)
+        if subset is not None:
+            images, targets, ids = images[subset], targets[subset], ids[subset]
+        batches = InMemoryBatches(torch.from_numpy(images), torch.from_numpy(targets), encoding="imagenet",
+                                  flip=train, crop_padding=4 if train else 0)
+        return batches, EvalSet(targets, ids, list(names), fp)
+    transform = (img.cifar_transform if kind == "cifar100" else img.imagenet_transform)(train=train)
+    ds = img.ImageFolderSplit(root, split, transform=transform, subset=subset, name=kind)
+    return (LoaderBatches(ds, num_workers=num_workers, pin_memory=pin_memory),
+            EvalSet(np.asarray(ds.targets), np.asarray(ds.image_ids), list(ds.class_names), fp))
+
+
+def _gaussian_split(config: dict, split: str, *, subset, num_workers: int, pin_memory: bool):
     spec = gaussian_spec(config)
     transforms = config.get("transforms", "small")
     if transforms not in GAUSSIAN_TRANSFORMS:
         raise ValueError(f"gaussian.transforms must be one of {GAUSSIAN_TRANSFORMS}, got {transforms!r}")
     encoding = config.get("encoding", "unit")
     ds = GaussianNoise(spec, split, encoding=encoding, subset=subset,
-                       transform=_paper_transform(train=split == "train")
-                       if transforms == "paper" else None)
+                       transform=_paper_transform(train=split == "train") if transforms == "paper" else None)
     meta = EvalSet(ds.targets, ds.image_ids, ds.class_names,
                    f"{spec.fingerprint()}-{encoding}-{transforms}")
     if transforms == "small" and len(ds) * 3 * spec.image_size ** 2 <= MATERIALISE_LIMIT_BYTES:
@@ -323,8 +364,10 @@ def half_split(n: int, half: int, *, seed: int = 1312) -> np.ndarray:
 
 
 def dataset_size(config: dict, split: str) -> int:
-    """Number of images in a split of the configured dataset, without loading it."""
-    if config.get("name") != "gaussian":
-        raise ValueError(f"unknown dataset {config.get('name')!r}; allowed: gaussian")
-    spec = gaussian_spec(config)
-    return spec.n_classes * spec.per_class(split)
+    """Number of images in a split of the configured dataset (no image is read)."""
+    kind = config.get("kind", config.get("name"))
+    if kind == "gaussian":
+        spec = gaussian_spec(config)
+        return spec.n_classes * spec.per_class(split)
+    from .imagedata import split_size
+    return split_size(kind, config["root"], split)

@@ -9,12 +9,17 @@ This is the only module that knows the on-disk format. One HDF5 file per run hol
 ``probabilities`` optional float16 ``(N, C)``: class probabilities of the final row.
 ``features``      optional float16 ``(K, D)`` with ``feature_ids`` ``(K,)``: penultimate activations
                   on a subset of the images.
+``image_info/*``  optional per-image columns ``(N,)`` (strings or numbers) in the group
+                  ``image_info``, e.g. ``condition`` for imported model-vs-human data.
 
 File attributes: ``format = "ddd-decisions"``, ``format_version = 1``, ``recipe`` (JSON of the
 resolved recipe) and whatever the writer adds. Scalars and strings are stored as they are; dicts,
 lists, tuples and None as JSON strings whose names are listed in the ``json_attrs`` attribute, so
 reading decodes exactly those. Files are written to ``path + ".tmp"`` and renamed into place, so an
 interrupted write never leaves a file that looks complete.
+
+Reading many files one epoch at a time (the all-pairs engine, ``ddd.engine``): :func:`read_ids_epochs`
+reads only ids and epochs, :func:`read_correct_rows` only one row of ``predictions`` per file.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class Decisions:
     features: np.ndarray | None = None
     feature_ids: np.ndarray | None = None
     path: str | None = None
+    image_info: dict | None = None
 
     @property
     def n_images(self) -> int:
@@ -102,7 +108,8 @@ def _int_array(x, name: str, ndim: int) -> np.ndarray:
 
 
 def write_decisions(path, predictions, targets, image_ids, *, epochs=None, recipe: dict,
-                    probabilities=None, features=None, feature_ids=None, attrs: dict | None = None) -> None:
+                    probabilities=None, features=None, feature_ids=None, attrs: dict | None = None,
+                    image_info: dict | None = None) -> None:
     """Validate and atomically write one decisions file.
 
     Parameters
@@ -117,6 +124,8 @@ def write_decisions(path, predictions, targets, image_ids, *, epochs=None, recip
     probabilities : float array (N, C), optional; then every prediction must lie in ``[0, C)``
     features : float array (K, D), optional, together with unique ``feature_ids`` (K,) drawn from ``image_ids``
     attrs : dict, optional further file attributes (str/int/float/bool or JSON-serialisable)
+    image_info : dict, optional ``{column: array (N,)}`` of per-image strings or numbers (same order as
+        ``image_ids``), stored in the group ``image_info``
     """
     path = os.fspath(path)
     predictions = _int_array(predictions, "predictions", 2)
@@ -153,6 +162,15 @@ def write_decisions(path, predictions, targets, image_ids, *, epochs=None, recip
         unknown = np.setdiff1d(feature_ids, image_ids)
         if unknown.size:
             raise ValueError(f"feature_ids not among image_ids: {unknown[:5].tolist()}")
+    info = {}
+    for key, col in (image_info or {}).items():
+        col = np.asarray(col)
+        if not isinstance(key, str) or not key or "/" in key:
+            raise ValueError(f"image_info keys must be non-empty strings without '/', got {key!r}")
+        if col.shape != (n,) or col.dtype.kind not in "USbiuf":
+            raise ValueError(f"image_info[{key!r}] must be a 1-D array of N={n} strings or numbers, "
+                             f"got {col.dtype} shape {col.shape}")
+        info[key] = col
     attrs = dict(attrs or {})
     clash = sorted(set(attrs) & set(_RESERVED))
     if clash:
@@ -172,6 +190,12 @@ def write_decisions(path, predictions, targets, image_ids, *, epochs=None, recip
             if features is not None:
                 f.create_dataset("features", data=features.astype(np.float16), compression="gzip")
                 f.create_dataset("feature_ids", data=feature_ids.tolist(), dtype=h5py.string_dtype())
+            for key, col in info.items():
+                if col.dtype.kind in "US":
+                    f.create_dataset(f"image_info/{key}", data=col.astype(str).tolist(),
+                                     dtype=h5py.string_dtype())
+                else:
+                    f.create_dataset(f"image_info/{key}", data=col)
             json_attrs = ["recipe"]
             f.attrs["format"] = FORMAT
             f.attrs["format_version"] = FORMAT_VERSION
@@ -250,6 +274,8 @@ def read_decisions(path, *, load_probabilities: bool = True) -> Decisions:
             if "features" in f:
                 optional["features"] = f["features"][()]
                 optional["feature_ids"] = _strings(f["feature_ids"])
+            if "image_info" in f:
+                optional["image_info"] = _read_info(f)
             return Decisions(predictions=f["predictions"][()], targets=f["targets"][()].astype(np.int64),
                              image_ids=ids, epochs=f["epochs"][()].astype(np.int64), attrs=attrs,
                              path=path, **optional)
@@ -292,3 +318,63 @@ def check_same_images(ids_a, ids_b, *, names: tuple[str, str] = ("a", "b")) -> N
         i = int(differ[0])
         raise ValueError(f"image ids of {names[0]} and {names[1]} are in different order: first at position {i} "
                          f"({a[i]!r} vs {b[i]!r}), {differ.size} positions differ")
+
+
+def _read_info(f) -> dict:
+    return {k: (_strings(d) if h5py.check_string_dtype(d.dtype) else d[()]) for k, d in f["image_info"].items()}
+
+
+def read_image_info(path) -> dict:
+    """Per-image columns ``{name: array (N,)}`` stored with ``image_info`` (empty dict if none)."""
+    path = os.fspath(path)
+    with _open(path) as f:
+        try:
+            return _read_info(f) if "image_info" in f else {}
+        except (OSError, KeyError) as e:
+            raise DecisionsFormatError(f"{path}: cannot read image_info (truncated or corrupt?): {e}") from e
+
+
+def read_ids_epochs(path) -> tuple[np.ndarray, np.ndarray]:
+    """``(image_ids, epochs)``: str ``(N,)`` and int64 ``(E+1,)`` of a decisions file, without reading predictions."""
+    path = os.fspath(path)
+    with _open(path) as f:
+        try:
+            return _read_ids(f, path), f["epochs"][()].astype(np.int64)
+        except (OSError, KeyError) as e:
+            raise DecisionsFormatError(f"{path}: cannot read contents (truncated or corrupt?): {e}") from e
+
+
+def read_correct_rows(paths, epochs, *, out=None) -> np.ndarray:
+    """Correctness of many decisions files at one epoch each, reading only that row of each file.
+
+    Image ids are *not* read; check them once beforehand (:func:`read_ids_epochs`, :func:`check_same_images`).
+
+    Parameters
+    ----------
+    paths : sequence of M paths, files over the same N images
+    epochs : sequence of M epoch numbers (``epochs[i]`` is read from ``paths[i]``)
+    out : bool array (M, N), optional, filled in place (no allocation)
+
+    Returns
+    -------
+    bool (M, N): ``correct[i] = predictions[row of epochs[i]] == targets`` of ``paths[i]``
+    """
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        raise ValueError("read_correct_rows needs at least one path")
+    if len(epochs) != len(paths):
+        raise ValueError(f"got {len(paths)} paths but {len(epochs)} epochs")
+    for i, (path, epoch) in enumerate(zip(paths, epochs)):
+        with _open(path) as f:
+            try:
+                pred, n = f["predictions"], f["predictions"].shape[1]
+                if out is None:
+                    out = np.empty((len(paths), n), dtype=bool)
+                if out.shape != (len(paths), n) or out.dtype != bool:
+                    raise ValueError(f"out must be bool ({len(paths)}, {n}), got {out.dtype} {out.shape}; "
+                                     f"{path} has N={n} images")
+                row = _row_of(f["epochs"][()], int(epoch), path)
+                np.equal(pred[row], f["targets"][()], out=out[i])
+            except (OSError, KeyError) as e:
+                raise DecisionsFormatError(f"{path}: cannot read contents (truncated or corrupt?): {e}") from e
+    return out

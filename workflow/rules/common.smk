@@ -50,6 +50,13 @@ def run_recipe(wildcards):
     return CFG.recipe(wildcards.study, wildcards.condition, int(wildcards.instance))
 
 
+def run_priority(wildcards):
+    """Longest runs first (the base trains E + 10 epochs; the other architecture is larger),
+    so that no long job is left alone at the end of a local run."""
+    r = run_recipe(wildcards)
+    return (r["epochs"] + r["extra_epochs"]) * (2 if r["arch"] != CFG.base_arch(wildcards.study) else 1)
+
+
 def run_dataset(wildcards):
     return CFG.dataset(wildcards.study)
 

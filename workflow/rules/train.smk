@@ -13,6 +13,7 @@ rule train_run:
     benchmark:
         "benchmarks/{study}/train_run/{condition}/{instance}.tsv"
     threads: 1
+    priority: run_priority
     resources:
         gpu=train_gpus(),
         runtime=60,

@@ -1,0 +1,196 @@
+"""Speed and memory of the all-pairs error-consistency engine (issue: >= 100x a per-pair loop).
+
+(a) ``ddd.engine.all_pairs`` (reading 1-epoch decisions files) and ``ddd.consistency.pairwise`` (in
+    memory) against a straightforward per-pair pandas loop written the way model-vs-human computes
+    error consistency (``modelvshuman/plotting/analyses.py::ErrorConsistency.analysis``: per pair,
+    accuracies from DataFrames, sort both by image id, compare ``is_correct``), on ``--loop-makers``
+    decision makers x ``--images`` images (default 100 x 50,000; trials in a different order per
+    decision maker). Reports seconds, the speed ratio and the largest difference of p_a, p_b,
+    c_obs, c_exp and kappa over all pairs (must be <= 1e-12).
+(b) every pair of ``--makers`` x ``--images`` x ``--epochs`` (default 1,000 x 50,000 x 91) read epoch
+    by epoch from synthetic decisions files (written with ``ddd.decisions.write_decisions`` in a
+    temporary directory, or ``--workdir``), on the whole set and one 40 % subset, summary per
+    epoch, subset and 13 groups (no pairs TSV: 91 M rows would be ~15 GB). The engine runs in a
+    child process so that its peak resident memory (``ru_maxrss``) and peak traced allocations
+    (``tracemalloc``, numpy arrays included) are its own.
+
+    python benchmarks/consistency.py [--part a|b|all] [--makers 1000] [--epochs 91] [--images 50000]
+
+Prints the JSON result and writes it to ``benchmarks/results/consistency.json`` (parts run now
+replace those keys; others are kept).
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
+from ddd.consistency import pairwise  # noqa: E402
+from ddd.decisions import write_decisions  # noqa: E402
+from ddd.engine import all_pairs  # noqa: E402
+
+RESULT = os.path.join(os.path.dirname(__file__), "results", "consistency.json")
+CLASSES = 1000
+
+
+def synthetic(rng, n_makers: int, n_images: int, n_epochs: int, difficulty: np.ndarray, targets: np.ndarray):
+    """Yield (E, N) int16 predictions per decision maker: right with probability sigmoid(skill - difficulty)."""
+    for _ in range(n_makers):
+        skill = rng.normal(1.0, 0.3) + np.linspace(-2.0, 0.0, n_epochs)[:, None]
+        right = rng.random((n_epochs, n_images), dtype=np.float32) < 1 / (1 + np.exp(difficulty[None] - skill))
+        wrong = (targets + rng.integers(1, CLASSES, size=n_images)) % CLASSES
+        yield np.where(right, targets[None], wrong[None]).astype(np.int16)
+
+
+def mvh_loop(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Error consistency of every pair, one pair at a time with pandas (model-vs-human's way)."""
+    rows = []
+    for x in range(len(frames)):
+        for y in range(x + 1, len(frames)):
+            df1, df2 = frames[x], frames[y]
+            p1 = len(df1.loc[df1.object_response == df1.category]) / len(df1)
+            p2 = len(df2.loc[df2.object_response == df2.category]) / len(df2)
+            expected = p1 * p2 + (1 - p1) * (1 - p2)
+            df1 = df1.sort_values(by="image_id").reset_index()
+            df2 = df2.sort_values(by="image_id").reset_index()
+            assert df1["image_id"].equals(df2["image_id"])
+            df1["is_correct"] = df1.object_response == df1.category
+            df2["is_correct"] = df2.object_response == df2.category
+            observed = (df1.is_correct == df2.is_correct).sum() / len(df1)
+            kappa = 1.0 if observed == 1.0 else (observed - expected) / (1.0 - expected)
+            rows.append((x, y, p1, p2, observed, expected, kappa))
+    return pd.DataFrame(rows, columns=["a", "b", "p_a", "p_b", "c_obs", "c_exp", "kappa"])
+
+
+def part_a(args, work: str) -> dict:
+    rng = np.random.default_rng(0)
+    m, n = args.loop_makers, args.images
+    ids = np.array([f"n{i // 50:05d}_{i:06d}.JPEG" for i in range(n)])
+    targets = rng.integers(0, CLASSES, n)
+    preds = np.concatenate(list(synthetic(rng, m, n, 1, rng.normal(0, 1.5, n), targets)))
+    makers = []
+    for k in range(m):
+        path = os.path.join(work, f"a{k:03d}.h5")
+        write_decisions(path, preds[k:k + 1], targets, ids, recipe={})
+        makers.append((f"m{k:03d}", path))
+    t0 = time.perf_counter()
+    all_pairs(makers, pairs_path=os.path.join(work, "a_pairs.tsv"))
+    t_engine = time.perf_counter() - t0
+    engine = pd.read_csv(os.path.join(work, "a_pairs.tsv"), sep="\t")  # values as written (full precision)
+    t0 = time.perf_counter()
+    mem = pairwise(preds == targets[None])
+    t_memory = time.perf_counter() - t0
+    frames = []
+    for k in range(m):  # each decision maker's trials in its own order, as in model-vs-human raw data
+        order = rng.permutation(n)
+        frames.append(pd.DataFrame({"image_id": ids[order], "object_response": preds[k, order],
+                                    "category": targets[order]}))
+    t0 = time.perf_counter()
+    loop = mvh_loop(frames)
+    t_loop = time.perf_counter() - t0
+    cols = ["p_a", "p_b", "c_obs", "c_exp", "kappa"]
+    diff_file = float(np.max(np.abs(engine[cols].to_numpy() - loop[cols].to_numpy())))
+    diff_memory = float(np.max(np.abs(mem[cols].to_numpy() - loop[cols].to_numpy())))
+    return {"decision_makers": m, "images": n, "pairs": len(loop), "loop_s": round(t_loop, 3),
+            "engine_from_hdf5_s": round(t_engine, 3), "pairwise_in_memory_s": round(t_memory, 3),
+            "speedup_engine_from_hdf5": round(t_loop / t_engine, 1),
+            "speedup_pairwise_in_memory": round(t_loop / t_memory, 1),
+            "max_abs_diff_engine": diff_file, "max_abs_diff_pairwise": diff_memory,
+            "identical_to_1e-12": bool(max(diff_file, diff_memory) <= 1e-12)}
+
+
+def generate_b(args, work: str) -> dict:
+    rng = np.random.default_rng(1)
+    m, n, e = args.makers, args.images, args.epochs
+    ids = np.array([f"img{i:06d}" for i in range(n)])
+    targets = rng.integers(0, CLASSES, n)
+    difficulty = rng.normal(0, 1.5, n)
+    np.save(os.path.join(work, "subset.npy"), np.abs(difficulty - 1.0) < 0.8)  # ~40 % of the images
+    t0 = time.perf_counter()
+    for k, preds in enumerate(synthetic(rng, m, n, e, difficulty, targets)):
+        write_decisions(os.path.join(work, f"b{k:04d}.h5"), preds, targets, ids, recipe={})
+        if k % 100 == 99:
+            print(f"  wrote {k + 1}/{m} files, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
+    size = sum(os.path.getsize(os.path.join(work, f)) for f in os.listdir(work) if f.startswith("b"))
+    return {"generate_s": round(time.perf_counter() - t0, 1), "files_gb": round(size / 1e9, 2)}
+
+
+def run_b(args, work: str) -> dict:
+    """In the child process: the engine alone, with its time and peak memory."""
+    makers = [(f"m{k:04d}", os.path.join(work, f"b{k:04d}.h5")) for k in range(args.makers)]
+    subset = np.load(os.path.join(work, "subset.npy"))
+    groups = {name: f"condition{k % 13:02d}" for k, (name, _) in enumerate(makers)}
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    summary = all_pairs(makers, subsets={"in_between": subset}, groups=groups,
+                        summary_path=os.path.join(work, "b_summary.tsv"))
+    seconds = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    pairs = args.makers * (args.makers - 1) // 2
+    epoch_matrix = args.makers * args.images  # bytes of one epoch's bool matrix
+    return {"seconds": round(seconds, 1), "seconds_per_epoch": round(seconds / args.epochs, 2),
+            "pair_rows": pairs * args.epochs * 2, "summary_rows": len(summary),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_traced_mb": round(peak / 2 ** 20, 1), "one_epoch_matrix_mb": round(epoch_matrix / 2 ** 20, 1),
+            "all_epochs_matrix_mb": round(epoch_matrix * args.epochs / 2 ** 20, 1)}
+
+
+def part_b(args, work: str) -> dict:
+    out = {"decision_makers": args.makers, "images": args.images, "epochs": args.epochs,
+           "subsets": ["all", "in_between"]}
+    out.update(generate_b(args, work))
+    cmd = [sys.executable, __file__, "--part", "b-run", "--workdir", work, "--makers", str(args.makers),
+           "--images", str(args.images), "--epochs", str(args.epochs)]
+    child = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    out.update(json.loads(child.stdout))
+    full = (1000, 50000, 91)
+    if (args.makers, args.images, args.epochs) != full:  # reading ~ M E N, products ~ M^2 E N
+        out["note"] = "reduced size; extrapolation to 1000 x 50000 x 91 assumes time ~ M^2 x N x E (upper bound)"
+        out["extrapolated_full_s"] = round(out["seconds"] * (1000 / args.makers) ** 2 * (50000 / args.images)
+                                           * (91 / args.epochs), 0)
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--part", choices=["a", "b", "all", "b-run"], default="all")
+    p.add_argument("--loop-makers", type=int, default=100)
+    p.add_argument("--makers", type=int, default=1000)
+    p.add_argument("--epochs", type=int, default=91)
+    p.add_argument("--images", type=int, default=50000)
+    p.add_argument("--workdir", help="directory for the synthetic files (default: a temporary one, removed)")
+    args = p.parse_args()
+    if args.part == "b-run":
+        print(json.dumps(run_b(args, args.workdir)))
+        return
+    work = args.workdir or tempfile.mkdtemp(prefix="ddd-bench-")
+    os.makedirs(work, exist_ok=True)
+    result = json.load(open(RESULT)) if os.path.exists(RESULT) else {}
+    result["machine"] = {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(),
+                         "python": platform.python_version(), "numpy": np.__version__}
+    try:
+        if args.part in ("a", "all"):
+            result["a_engine_vs_per_pair_loop"] = part_a(args, work)
+        if args.part in ("b", "all"):
+            result["b_all_pairs_streaming"] = part_b(args, work)
+    finally:
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(os.path.dirname(RESULT), exist_ok=True)
+    with open(RESULT, "w") as fh:
+        json.dump(result, fh, indent=2)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
