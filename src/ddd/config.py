@@ -50,6 +50,24 @@ class Config:
         """The base architecture of a training study."""
         return self._study(study)["family"]["recipe"]["arch"]
 
+    def train_resources(self, study: str, condition: str, instance: int) -> dict:
+        """SLURM-style resources of one training job: ``runtime`` (minutes) and ``mem_mb``.
+
+        Runtime = 1.5 x the family's GPU minutes per paper-scale epoch x the run's epochs x the
+        share of the paper's training pixels this config uses (Gaussian sizes scale it; local
+        image datasets count as the paper's), at least 10 minutes. Jobs killed at the limit
+        resume from their last checkpoint when resubmitted (--retries).
+        """
+        s = self._study(study)
+        fam = s["family"]
+        r = self.recipe(study, condition, instance)
+        scale = 1.0
+        ds = self.datasets[s["dataset"]]
+        if ds["kind"] == "gaussian":
+            scale = (ds["n_classes"] * ds["train_per_class"] * ds["image_size"] ** 2) / (100 * 20000 * 224 ** 2)
+        minutes = 1.5 * fam["gpu_minutes_per_epoch"] * (r["epochs"] + r["extra_epochs"]) * scale
+        return {"runtime": max(10, int(minutes + 0.5)), "mem_mb": fam["mem_mb"] if scale >= 0.1 else 4000}
+
     def runs(self, study: str) -> list:
         return list(self._study(study)["runs"])
 

@@ -179,19 +179,26 @@ def _check_conditions(conditions) -> None:
 # The paper's five families (SPEC section 3), keyed "<dataset>-<family>". "recipe" overrides
 # BASE_RECIPE; the "different architecture" has its own options and overrides (DenseNet-121 on
 # ImageNet trains with batch 64).
+# "gpu_minutes_per_epoch": an estimate of one training epoch plus its evaluation at the paper's
+# data size on one 2080 Ti-class GPU (the paper's hardware), from published throughputs; it
+# sizes the SLURM runtime of each job (ddd.config.Config.train_resources) and the README's
+# GPU-hour table. "mem_mb": host memory of a training job (DataLoader workers included).
 FAMILIES: dict[str, dict] = {
     "imagenet-resnet18": {"recipe": {"arch": "resnet18", "epochs": 90, "milestones": [30, 60]},
-                          "other_arch": "densenet121", "other_overrides": {"batch_size": 64}},
+                          "other_arch": "densenet121", "other_overrides": {"batch_size": 64},
+                          "gpu_minutes_per_epoch": 24, "mem_mb": 32000},
     "imagenet-vgg11": {"recipe": {"arch": "vgg11", "epochs": 30, "milestones": [10, 20]},
-                       "other_arch": "alexnet"},
+                       "other_arch": "alexnet", "gpu_minutes_per_epoch": 55, "mem_mb": 32000},
     "imagenet-densenet121": {"recipe": {"arch": "densenet121", "epochs": 30, "milestones": [10, 20],
                                         "batch_size": 64},
-                             "other_arch": "resnet50", "other_overrides": {"batch_size": 64}},
+                             "other_arch": "resnet50", "other_overrides": {"batch_size": 64},
+                             "gpu_minutes_per_epoch": 60, "mem_mb": 32000},
     "cifar100-resnet18": {"recipe": {"arch": "resnet18", "arch_options": {"stem": "cifar"},
                                      "epochs": 30, "milestones": [10, 20]},
-                          "other_arch": "densenet121", "other_arch_options": {"stem": "cifar"}},
+                          "other_arch": "densenet121", "other_arch_options": {"stem": "cifar"},
+                          "gpu_minutes_per_epoch": 1, "mem_mb": 8000},
     "gaussian-resnet18": {"recipe": {"arch": "resnet18", "epochs": 30, "milestones": [10, 20]},
-                          "other_arch": "resnet50"},
+                          "other_arch": "resnet50", "gpu_minutes_per_epoch": 35, "mem_mb": 16000},
 }
 
 

@@ -95,6 +95,37 @@ def evaluate(model, batches, *, device, batch_size: int, seed: int, channels_las
     return p, (torch.cat(probs).cpu().numpy() if with_probabilities else None)
 
 
+def train_epoch(model, optimizer, batches, recipe: dict, *, epoch: int, device, generator=None,
+                progress: bool = False) -> torch.Tensor:
+    """One training epoch (1-based ``epoch``) over ``batches``; returns the mean loss (a tensor).
+
+    Each batch is fed as ``recipe["batch_splits"]`` chunks with one optimiser step each; the LR
+    follows :func:`lr_at` per step. No host synchronisation inside the epoch.
+    """
+    cuda = torch.device(device).type == "cuda"
+    n_batches = math.ceil(len(batches) / recipe["batch_size"])
+    steps_per_epoch = n_batches * recipe["batch_splits"]
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and recipe["bf16"])
+    loss_sum, step = torch.zeros((), device=device), 0
+    bar = tqdm(batches.epoch(recipe["batch_size"], generator=generator, shuffle=True), total=n_batches,
+               disable=not progress, desc=f"epoch {epoch}", file=sys.stderr, mininterval=5)
+    for x, y in bar:
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        for xc, yc in zip(x.chunk(recipe["batch_splits"]), y.chunk(recipe["batch_splits"])):
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(recipe, epoch - 1 + step / steps_per_epoch)
+            with autocast:
+                loss = F.cross_entropy(model(xc), yc)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach()
+            step += 1
+    return loss_sum / max(step, 1)
+
+
 def _atomic_save(obj, path: str) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     torch.save(obj, tmp)
@@ -145,7 +176,7 @@ def train_run(recipe: dict, dataset: dict, *, output: str, network_output: str, 
     if recipe["epochs"] < 1 or recipe["batch_size"] < recipe["batch_splits"]:
         raise ValueError("recipe needs epochs >= 1 and batch_size >= batch_splits")
 
-    workers = max(0, threads - 1) if cuda else 0
+    workers = max(0, threads - 1)  # DataLoader workers for file datasets; the main thread trains
     val, val_meta = load_split(dataset, "val", num_workers=workers, pin_memory=cuda)
     subset = None
     if recipe["train_subset"] != "all":  # "half1" / "half2": disjoint halves, seeded
@@ -177,38 +208,18 @@ def train_run(recipe: dict, dataset: dict, *, output: str, network_output: str, 
         predictions, first = [p0], 1
         log.info("epoch 0: accuracy %.4f", np.mean(p0 == val_meta.targets))
 
-    steps_per_epoch = math.ceil(len(train) / recipe["batch_size"]) * recipe["batch_splits"]
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda and recipe["bf16"])
     for epoch in range(first, total_epochs + 1):
         epoch_start = time.time()
         seed = recipe["order_seed"] + recipe["order_stride"] * recipe["instance"] + epoch - 1
         torch.manual_seed(seed)
-        generator = torch.Generator().manual_seed(seed)
-        loss_sum = torch.zeros((), device=dev)
-        step = 0
-        batches = train.epoch(recipe["batch_size"], generator=generator, shuffle=True)
-        bar = tqdm(batches, total=math.ceil(len(train) / recipe["batch_size"]), disable=not progress,
-                   desc=f"epoch {epoch}/{total_epochs}", file=sys.stderr, mininterval=5)
-        for x, y in bar:
-            x, y = x.to(dev, non_blocking=True), y.to(dev, non_blocking=True)
-            if cuda:
-                x = x.contiguous(memory_format=torch.channels_last)
-            for xc, yc in zip(x.chunk(recipe["batch_splits"]), y.chunk(recipe["batch_splits"])):
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(recipe, epoch - 1 + step / steps_per_epoch)
-                with autocast:
-                    loss = F.cross_entropy(model(xc), yc)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                loss_sum += loss.detach()
-                step += 1
+        loss_mean = train_epoch(model, optimizer, train, recipe, epoch=epoch, device=dev,
+                                generator=torch.Generator().manual_seed(seed), progress=progress)
         final = epoch == total_epochs
         p, probs = evaluate(model, val, device=dev, batch_size=eval_batch_size, seed=recipe["eval_seed"],
                             channels_last=cuda, with_probabilities=final)
         predictions.append(p)
         log.info("epoch %d: loss %.4f accuracy %.4f lr %.5f (%.1f s)", epoch,
-                 (loss_sum / max(step, 1)).item(), np.mean(p == val_meta.targets),
+                 loss_mean.item(), np.mean(p == val_meta.targets),
                  lr_at(recipe, epoch), time.time() - epoch_start)
         if not final:
             _atomic_save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),

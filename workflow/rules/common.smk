@@ -57,6 +57,14 @@ def run_priority(wildcards):
     return (r["epochs"] + r["extra_epochs"]) * (2 if r["arch"] != CFG.base_arch(wildcards.study) else 1)
 
 
+def run_runtime(wildcards):
+    return CFG.train_resources(wildcards.study, wildcards.condition, int(wildcards.instance))["runtime"]
+
+
+def run_mem_mb(wildcards):
+    return CFG.train_resources(wildcards.study, wildcards.condition, int(wildcards.instance))["mem_mb"]
+
+
 def run_dataset(wildcards):
     return CFG.dataset(wildcards.study)
 

@@ -16,8 +16,8 @@ rule train_run:
     priority: run_priority
     resources:
         gpu=train_gpus(),
-        runtime=60,
-        mem_mb=4000,
+        runtime=run_runtime,
+        mem_mb=run_mem_mb,
     conda:
         "../envs/torch.yaml"
     script:
