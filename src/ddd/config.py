@@ -46,6 +46,10 @@ class Config:
                               f"{', '.join(r.path for r in s['runs'])}")
         return recipes.resolve(s["family"], condition, instance)
 
+    def family_name(self, study: str) -> str:
+        """The family id of a training study (``resnet18``, ``vgg11``, ``densenet121``)."""
+        return self._study(study)["family_name"]
+
     def base_arch(self, study: str) -> str:
         """The base architecture of a training study."""
         return self._study(study)["family"]["recipe"]["arch"]
@@ -131,7 +135,7 @@ def resolve_config(config: dict) -> Config:
                               f"{r['epochs']}")
         instances = t.get("instances", 5)
         cfg.studies[name] = {
-            "dataset": t["dataset"], "family": fam, "conditions": conditions,
+            "dataset": t["dataset"], "family": fam, "family_name": t["family"], "conditions": conditions,
             "epochs": r.get("epochs", recipes.BASE_RECIPE["epochs"]), "instances": instances,
             "runs": recipes.runs(conditions, instances=instances),
             "decision_makers": recipes.decision_makers(conditions, instances=instances),

@@ -27,6 +27,7 @@ BASE_RECIPE: dict = {
     "momentum": 0.9,
     "nesterov": False,          # "different optimiser": SGD with Nesterov momentum
     "weight_decay": 1e-4,       # on all parameters, as the authors
+    "bn_momentum": 0.1,         # BatchNorm running-statistics momentum (PyTorch's default, the paper's)
     "global_seed": 1312,        # set once at the start of the job
     "init_seed": 1312,          # "different initialisation": 1312 + instance
     "order_seed": 1312,         # before training epoch e: reseed order_seed + order_stride * instance + e

@@ -188,6 +188,9 @@ def train_run(recipe: dict, dataset: dict, *, output: str, network_output: str, 
     torch.manual_seed(recipe["global_seed"])
     torch.manual_seed(recipe["init_seed"])
     model = make_model(recipe["arch"], n_classes, **recipe["arch_options"]).to(dev)
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.momentum = recipe["bn_momentum"]
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=recipe["lr"], momentum=recipe["momentum"],

@@ -27,14 +27,26 @@ wildcard_constraints:
 
 
 def final_outputs():
-    """Everything the default target asks for: per study, its summary, tables and figures."""
+    """Everything the default target asks for: per study, its summary, tables and every figure
+    that applies to it (ddd.figures.catalog; e.g. the KL figure only for the Gaussian set)."""
+    from ddd.figures.catalog import TABLES, applicable_figures
+
     out = []
     for study in CFG.studies:
         out += [f"results/{study}/summary.json", f"results/{study}/split.tsv",
                 f"results/{study}/kappa_vs_base.tsv"]
-        out += expand("results/{study}/figures/{fig}.{ext}", study=study,
-                      fig=["fig02_correct_histogram", "fig03_kappa_vs_base"], ext=["png", "pdf"])
+        figures = [f for f, (ok, _) in sorted(applicable_figures(CFG.dataset(study)).items()) if ok]
+        out += expand("results/{study}/figures/{fig}.{ext}", study=study, fig=figures, ext=["png", "pdf"])
+        for table, (_, exts) in TABLES.items():
+            out += expand("results/{study}/tables/{table}.{ext}", study=study, table=table, ext=exts)
     return out
+
+
+def paper_preset(wildcards):
+    """The paper's family whose published numbers the headline table sets beside this study's."""
+    from ddd.tables import paper_preset as preset
+
+    return preset(CFG.dataset(wildcards.study)["kind"], CFG.family_name(wildcards.study))
 
 
 def train_gpus():

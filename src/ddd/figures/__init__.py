@@ -5,7 +5,17 @@ One module per figure family, styling in one place (:mod:`ddd.figures.style`):
 - :mod:`ddd.figures.histogram`: Figure 2 / 17, how many decision makers classify each
   evaluation image correctly, against the binomial expectation for independent decision makers;
 - :mod:`ddd.figures.kappa`: Figure 3 / 10 / 11 / 16, error consistency (kappa) of every run
-  with the base, per condition.
+  with the base, per condition;
+- :mod:`ddd.figures.correctness`: Figures 4 and 5, correctness image x epoch (one run; mean over runs);
+- :mod:`ddd.figures.matrix`: Figure 6, kappa between conditions on all and on in-between images;
+- :mod:`ddd.figures.gaussian`: Figure 8, KL between neighbouring Gaussian classes and class accuracy;
+- :mod:`ddd.figures.accuracy`: Figure 9 (final accuracy per condition) and 15 (class accuracies);
+- :mod:`ddd.figures.changes`: Figure 12, decisions that change from one epoch to the next;
+- :mod:`ddd.figures.examples`: Figures 13 / 14, an impossible and a trivial example image;
+- :mod:`ddd.figures.common`: shared inputs and :class:`~ddd.figures.common.FigureNotApplicable`;
+- :mod:`ddd.figures.catalog`: which figures a study can have (``applicable_figures``).
+
+Tables (Table 1, headline numbers) are in :mod:`ddd.tables`.
 
 Importing the package selects matplotlib's non-interactive Agg backend, so figures render on
 headless machines (workflow jobs, CI).

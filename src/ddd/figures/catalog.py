@@ -1,0 +1,96 @@
+"""Which figures and tables a study can have, decided from its dataset block before anything runs.
+
+The workflow asks for a figure only where it applies (issue: "a figure that a study cannot have is
+simply not requested"). ``dataset`` is the study's dataset block from the config
+(``ddd.config.Config.dataset``: ``name``, ``kind``, ``root``, ...) or a decisions file's ``dataset``
+attribute; both carry the keys used here.
+
+Every figure function raises :class:`ddd.figures.common.FigureNotApplicable` when, at run time, it
+finds it cannot be made (no base decision maker, no pixels); the rule's script catches it and
+logs the reason.
+"""
+
+from __future__ import annotations
+
+from .common import FigureNotApplicable
+from .examples import examples_available
+from .gaussian import is_gaussian
+
+__all__ = ["FIGURES", "TABLES", "applicable_figures", "FigureNotApplicable"]
+
+#: Figure output names (``results/<study>/figures/<name>.{png,pdf}``) -> ``module:function``.
+FIGURES = {
+    "fig04_run_correctness": "ddd.figures.correctness:figure_04",
+    "fig05_mean_correctness": "ddd.figures.correctness:figure_05",
+    "fig06_consistency_matrix": "ddd.figures.matrix:figure_06",
+    "fig08_gaussian_kl": "ddd.figures.gaussian:figure_08",
+    "fig09_accuracy": "ddd.figures.accuracy:figure_09",
+    "fig12_decision_changes": "ddd.figures.changes:figure_12",
+    "fig13_example_images": "ddd.figures.examples:figure_13",
+    "fig15_class_accuracy": "ddd.figures.accuracy:figure_15",
+}
+#: Table output names (``results/<study>/tables/<name>.<ext>``) -> (``module:function``, extensions).
+TABLES = {
+    "table1_class_accuracy": ("ddd.tables:table_1", ("csv", "tex", "md")),
+    "headline": ("ddd.tables:headline", ("csv", "md")),
+}
+
+
+def applicable_figures(dataset: dict | None) -> dict[str, tuple[bool, str]]:
+    """``{figure name: (applies, reason)}`` for a study with this dataset block.
+
+    Fig 8 needs the Gaussian set; Fig 13 needs pixels (:func:`ddd.figures.examples.examples_available`:
+    Gaussian always, folder datasets and CIFAR-100 when their root exists here). The others apply
+    to every training study (they raise ``FigureNotApplicable`` at run time without a base run).
+    """
+    out = {name: (True, "") for name in FIGURES}
+    if not is_gaussian(dataset or {}):
+        kind = (dataset or {}).get("kind", (dataset or {}).get("name"))
+        out["fig08_gaussian_kl"] = (False, f"the KL figure needs the Gaussian set, not {kind!r}")
+    ok, reason = examples_available(dataset or {})
+    out["fig13_example_images"] = (ok, "" if ok else reason)
+    return out
+
+
+FIGURES.update({
+    "fig02_correct_histogram": "ddd.figures.histogram:figure_02",
+    "fig03_kappa_vs_base": "ddd.figures.kappa:figure_03",
+})
+
+
+def render(name: str, *, inputs: dict, outputs: dict, options: dict | None = None) -> bool:
+    """Make figure or table ``name`` (a key of :data:`FIGURES` or :data:`TABLES`).
+
+    Calls its function with ``inputs``, ``options`` and ``outputs`` as keyword arguments (their
+    names are the function's parameters: ``entries``, ``split_tsv``, ``summary_json``,
+    ``kappa_tsv``; ``png``/``pdf`` or ``csv``/``tex``/``md``). When the function finds at run time
+    that the study cannot have it (:class:`FigureNotApplicable`), the reason is logged and written
+    into every declared output instead, so the workflow still completes. Returns whether the real
+    figure was made.
+    """
+    import importlib
+    import logging
+    import os
+
+    target = FIGURES.get(name) or (TABLES.get(name) or (None,))[0]
+    if target is None:
+        raise ValueError(f"unknown figure or table {name!r}; known: {', '.join(sorted(FIGURES) + sorted(TABLES))}")
+    module, function = target.split(":")
+    fn = getattr(importlib.import_module(module), function)
+    try:
+        fn(**inputs, **(options or {}), **outputs)
+        return True
+    except FigureNotApplicable as err:
+        logging.getLogger(__name__).warning("%s not made: %s", name, err)
+        for path in outputs.values():
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            if path.endswith((".png", ".pdf")):
+                import matplotlib.pyplot as plt
+                fig = plt.figure(figsize=(6, 1.5))
+                fig.text(0.5, 0.5, f"{name}: not applicable\n{err}", ha="center", va="center", wrap=True)
+                fig.savefig(path)
+                plt.close(fig)
+            else:
+                with open(path, "w") as fh:
+                    fh.write(f"{name} not applicable: {err}\n")
+        return False

@@ -1,0 +1,133 @@
+"""Table 1 and the headline table, from synthetic studies with known answers."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ddd.consistency import bootstrap_kappa, error_consistency
+from ddd.tables import (HEADLINE_COLUMNS, PAPER, class_accuracy_table, condition_kappa_ci, headline, table_1)
+from test_figures_more import E, RUNS, final_correct, make_study
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    return make_study(tmp_path_factory.mktemp("tables_study"))
+
+
+def test_class_accuracy_table_ties_by_index():
+    acc = np.array([0.5, 0.9, 0.5, 0.1, np.nan, 0.9, 0.1, 0.5])
+    t = class_accuracy_table(acc, [f"c{i}" for i in range(8)], k=3)
+    assert t["highest_index"].tolist() == [1, 5, 0]          # 0.9, 0.9 (by index), then 0.5 (lowest index)
+    assert t["lowest_index"].tolist() == [3, 6, 0]           # worst first, ties by index
+    assert t["highest_class"].tolist() == ["c1", "c5", "c0"]
+    assert t["rank"].tolist() == [1, 2, 3]
+    # fewer than 2k classes with images: k shrinks so that the columns do not overlap
+    small = class_accuracy_table(np.array([0.2, 0.8, 0.5]), k=10)
+    assert len(small) == 1 and small["highest_class"][0] == "class 1" and small["lowest_class"][0] == "class 0"
+    with pytest.raises(ValueError):
+        class_accuracy_table(np.array([np.nan, np.nan]))
+
+
+def test_table_1_files(study, tmp_path):
+    out = {k: str(tmp_path / f"table1.{k}") for k in ("csv", "tex", "md")}
+    t = table_1(study["entries"], **out, study="synthetic")
+    acc = [final_correct(0)[k * 25:(k + 1) * 25].mean() for k in range(4)]   # base run, 4 classes of 25
+    assert t["highest_accuracy"][0] == pytest.approx(max(acc))
+    assert len(t) == 2
+    back = pd.read_csv(out["csv"])
+    assert back["highest_class"].tolist() == t["highest_class"].tolist()
+    tex = open(out["tex"]).read()
+    assert r"\begin{tabular}" in tex and "sigma=" in tex
+    assert open(out["md"]).read().startswith("| Rank |")
+
+
+def test_condition_kappa_ci_point_and_interval():
+    rng = np.random.default_rng(3)
+    c = rng.random((4, 300)) < 0.6
+    c[3] = c[0]                                    # identical to the base: kappa 1, zero-width interval
+    pairs = [(0, 1), (0, 2), (0, 3)]
+    res = condition_kappa_ci(c, pairs, ["a", "a", "ident"], n_boot=200, seed=5)
+    a = res.set_index("group").loc["a"]
+    assert a["kappa"] == pytest.approx((error_consistency(c[0], c[1]) + error_consistency(c[0], c[2])) / 2)
+    assert a["ci_low"] < a["kappa"] < a["ci_high"] and a["n_pairs"] == 2
+    ident = res.set_index("group").loc["ident"]
+    assert ident["kappa"] == ident["ci_low"] == ident["ci_high"] == 1.0
+    again = condition_kappa_ci(c, pairs, ["a", "a", "ident"], n_boot=200, seed=5)
+    pd.testing.assert_frame_equal(res, again)
+    # one pair: the same resamples as ddd.consistency's bootstrap give the same interval
+    one = condition_kappa_ci(c, [(0, 1)], ["x"], n_boot=200, seed=5).iloc[0]
+    ref = bootstrap_kappa(c[0], c[1], n_boot=200, seed=5)
+    assert one["ci_low"] == pytest.approx(ref["ci_low"]) and one["ci_high"] == pytest.approx(ref["ci_high"])
+    # undefined everywhere: NaN, counted
+    allright = np.ones((2, 50), dtype=bool)
+    u = condition_kappa_ci(allright, [(0, 1)], ["u"], n_boot=20).iloc[0]
+    assert np.isnan(u["kappa"]) and u["n_boot_undefined"] == 20
+
+
+def test_headline_numbers(study, tmp_path):
+    out = {"csv": str(tmp_path / "headline.csv"), "md": str(tmp_path / "headline.md")}
+    df = headline(study["entries"], study["summary"], study["kappas"], **out, paper="imagenet-resnet18",
+                  n_boot=100)
+    assert tuple(df.columns) == HEADLINE_COLUMNS
+    v = df.set_index("key")
+    summary = json.load(open(study["summary"]))
+    for rule in ("strict", "all_but_one"):
+        for cat in ("trivial", "impossible", "in_between"):
+            assert v.loc[f"split.{rule}.{cat}", "value"] == pytest.approx(summary["split"][rule][cat])
+    # the trivial images (40 of 100) are trivial under both rules, at least
+    assert v.loc["split.strict.trivial", "value"] >= 0.4
+    assert v.loc["split.strict.trivial", "paper"] == pytest.approx(0.482)
+    assert v.loc["accuracy.mean", "value"] == pytest.approx(summary["mean_accuracy"])
+    # every run changes only at 0 -> 1 (all wrong -> final): the base's mean over E transitions
+    assert v.loc["changes.label_change.base", "value"] == pytest.approx(final_correct(0).mean() / E)
+    assert v.loc["changes.correctness_flip.base", "paper"] != v.loc["changes.correctness_flip.base", "paper"]  # NaN
+    assert v.loc["changes.label_change.base", "paper"] == pytest.approx(0.1237)
+    c = {i: final_correct(i) for i in range(len(RUNS))}
+    assert v.loc["kappa.init", "value"] == pytest.approx((error_consistency(c[0], c[1])
+                                                          + error_consistency(c[0], c[2])) / 2)
+    assert v.loc["kappa.different_data", "value"] == pytest.approx(error_consistency(c[4], c[5]))
+    assert v.loc["kappa.half_data", "n"] == 2
+    assert v.loc["kappa.init", "ci_low"] < v.loc["kappa.init", "value"] < v.loc["kappa.init", "ci_high"]
+    assert v.loc["kappa.base", "paper"] == pytest.approx(1.0)
+    back = pd.read_csv(out["csv"])
+    assert back["key"].tolist() == df["key"].tolist()
+    md = open(out["md"]).read()
+    assert "| Paper |" in md and "48.2 %" in md and "[1]" in md
+
+
+def test_headline_without_paper_and_unknown_preset(single_study, tmp_path):
+    out = {"csv": str(tmp_path / "h.csv"), "md": str(tmp_path / "h.md")}
+    df = headline(single_study["entries"], single_study["summary"], single_study["kappas"], **out, n_boot=20)
+    assert df["paper"].isna().all()
+    v = df.set_index("key")
+    assert v.loc["split.strict.trivial", "value"] == pytest.approx(final_correct(0).mean())
+    assert np.isnan(v.loc["split.all_but_one.trivial", "value"])  # the rule needs 3 decision makers
+    assert "at least 3" in v.loc["split.all_but_one.trivial", "note"]
+    assert "| Paper |" not in open(out["md"]).read()
+    with pytest.raises(ValueError, match="unknown paper preset"):
+        headline(single_study["entries"], single_study["summary"], single_study["kappas"], **out, paper="nope")
+    assert set(PAPER) >= {"imagenet-resnet18", "imagenet-sota", "gaussian-resnet18"}
+
+
+@pytest.fixture(scope="module")
+def single_study(tmp_path_factory):
+    from test_figures_more import trajectory, write_run
+
+    from ddd.study import Entry, summarize, write_summary
+    root = tmp_path_factory.mktemp("tables_single")
+    write_run(root / "base.h5", trajectory(final_correct(0), E + 1))
+    entries = [{"name": "base", "condition": "base", "path": str(root / "base.h5"), "epoch": E}]
+    s, sp, k = summarize([Entry(**e) for e in entries], study="single")
+    out = {"entries": entries, "summary": str(root / "s.json"), "split": str(root / "s.tsv"),
+           "kappas": str(root / "k.tsv")}
+    write_summary(s, sp, k, summary_path=out["summary"], split_path=out["split"], kappa_path=out["kappas"])
+    return out
+
+
+def test_paper_preset():
+    from ddd.tables import paper_preset
+    assert paper_preset("imagenet", "resnet18") == "imagenet-resnet18"
+    assert paper_preset("gaussian", "resnet18") == "gaussian-resnet18"
+    assert paper_preset("imagefolder", "resnet18") is None

@@ -1,0 +1,17 @@
+"""Adapter: make the figure or table named after the rule (ddd.figures.catalog.render)."""
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+import _ddd_path  # noqa: F401  (puts the checkout's src/ on sys.path)
+from ddd.figures.catalog import render
+from ddd.logs import to_file
+
+to_file(snakemake.log[0])
+render(
+    snakemake.rule,
+    inputs={k: v for k, v in snakemake.input.items() if k != "runs"},
+    outputs=dict(snakemake.output.items()),
+    options=dict(snakemake.params.items()),
+)
