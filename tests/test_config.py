@@ -1,6 +1,7 @@
 """Tests of the workflow config: the JSON schema, config/config.yaml and ddd.config.resolve_config."""
 
 import copy
+import re
 from pathlib import Path
 
 import pytest
@@ -53,22 +54,27 @@ def test_default_config_resolves(cfg):
     assert len(c.runs(STUDY)) == 16
     assert c.device == "auto" and c.undefined_kappa == "nan"
     ds = c.dataset(STUDY)
-    assert ds == {"name": "gaussian", "n_classes": 100, "image_size": 8, "train_per_class": 1000,
+    assert ds == {"name": "gaussian", "kind": "gaussian", "n_classes": 100, "image_size": 8, "train_per_class": 1000,
                   "val_per_class": 50, "seed": 1312, "encoding": "signed_log", "transforms": "small"}
     ds["seed"] = 0  # a copy
     assert c.dataset(STUDY)["seed"] == 1312
 
 
 def test_default_config_recipes(cfg):
+    lr = cfg["studies"][STUDY]["train"]["recipe"]["lr"]  # the configured peak LR (0.1 at present)
     c = resolve_config(cfg)
     base = c.recipe(STUDY, "base", 1)
     assert (base["epochs"], base["extra_epochs"], base["lr"], base["schedule"], base["weight_decay"]) == \
-        (8, 10, 0.2, "onecycle", 0.0005)
+        (8, 10, lr, "onecycle", 0.0005)
     assert base["arch"] == "resnet18" and base["arch_options"] == {"width": 16, "stem": "cifar"}
     assert base["milestones"] == [3, 5]  # scaled to E = 8 (unused by onecycle)
     arch = c.recipe(STUDY, "architecture", 1)
     assert arch["arch"] == "resnet50" and arch["arch_options"] == {"width": 16, "stem": "cifar"}
-    assert [c.recipe(STUDY, "learning_rate", i)["lr"] for i in (1, 2)] == [0.296, 0.298]
+    # "different learning rate": 1.48 and 1.49 x the configured LR (0.148, 0.149 for LR 0.1)
+    assert [c.recipe(STUDY, "learning_rate", i)["lr"] for i in (1, 2)] == \
+        [pytest.approx(1.48 * lr, rel=1e-9), pytest.approx(1.49 * lr, rel=1e-9)]
+    if lr == 0.1:
+        assert [c.recipe(STUDY, "learning_rate", i)["lr"] for i in (1, 2)] == [0.148, 0.149]
     # every run resolves, and every architecture it names builds and runs on the configured images
     built = {}
     size = c.dataset(STUDY)["image_size"]
@@ -118,9 +124,80 @@ def test_minimal_config_gets_the_papers_defaults():
     c = resolve_config(config)
     s = c.studies["s"]
     assert s["instances"] == 5 and len(s["runs"]) == 31 and s["epochs"] == 30
-    assert c.dataset("s") == {"name": "gaussian", **DATASET_DEFAULTS["gaussian"]}
+    assert c.dataset("s") == {"name": "gaussian", "kind": "gaussian", **DATASET_DEFAULTS["gaussian"]}
     assert c.recipe("s", "base", 1)["milestones"] == [10, 20]
     assert c.device == "auto" and c.undefined_kappa == "nan"
+    # the built-in image datasets are known, without a root until one is configured
+    assert c.datasets["imagenet"] == {"name": "imagenet", "kind": "imagenet", "root": None,
+                                      "config_key": "imagenet_root"}
+    assert c.datasets["cifar100"] == {"name": "cifar100", "kind": "cifar100", "root": None,
+                                      "config_key": "cifar100_root"}
+    assert sorted(c.datasets) == ["cifar100", "gaussian", "imagenet"]
+
+
+def test_image_dataset_blocks(fake_imagenet, fake_cifar_pickle, fake_imagefolder):
+    config = {"imagenet_root": str(fake_imagenet), "cifar100_root": str(fake_cifar_pickle),
+              "imagefolders": {"pets": str(fake_imagefolder)},
+              "studies": {"i": {"train": {"dataset": "imagenet", "family": "vgg11"}},
+                          "c": {"train": {"dataset": "cifar100", "family": "resnet18"}},
+                          "p": {"train": {"dataset": "pets", "family": "densenet121"}}}}
+    check(copy.deepcopy(config))
+    c = resolve_config(config)
+    assert c.dataset("i") == {"name": "imagenet", "kind": "imagenet", "root": str(fake_imagenet),
+                              "config_key": "imagenet_root"}
+    assert c.dataset("c") == {"name": "cifar100", "kind": "cifar100", "root": str(fake_cifar_pickle),
+                              "config_key": "cifar100_root"}
+    assert c.dataset("p") == {"name": "pets", "kind": "imagefolder", "root": str(fake_imagefolder),
+                              "config_key": "imagefolders.pets"}
+    # an image folder trains with the ImageNet recipes (224 px): DenseNet-121 at batch 64
+    assert c.base_arch("p") == "densenet121" and c.recipe("p", "base", 1)["batch_size"] == 64
+    assert c.recipe("c", "base", 1)["arch_options"] == {"stem": "cifar"}
+    c.dataset("p")["root"] = "elsewhere"  # a copy
+    assert c.dataset("p")["root"] == str(fake_imagefolder)
+
+
+def test_unknown_dataset_is_refused_by_resolve_config():
+    config = minimal()
+    config["studies"]["s"]["train"]["dataset"] = "mnist"
+    check(copy.deepcopy(config))  # any string passes the schema: image folders are named by the user
+    with pytest.raises(ConfigError, match=re.escape(
+            "studies.s.train.dataset: unknown dataset 'mnist'; allowed: cifar100, gaussian, imagenet")):
+        resolve_config(config)
+    # a configured image folder is allowed, and named in the message
+    config["imagefolders"] = {"pets": "/nowhere"}
+    config["studies"]["s"]["train"]["dataset"] = "mnist"
+    with pytest.raises(ConfigError, match=re.escape("allowed: cifar100, gaussian, imagenet, pets")):
+        resolve_config(config)
+
+
+def test_imagefolder_may_not_shadow_a_built_in_dataset(fake_imagefolder):
+    config = minimal()
+    config["imagefolders"] = {"imagenet": str(fake_imagefolder)}
+    check(copy.deepcopy(config))
+    with pytest.raises(ConfigError, match=re.escape(
+            "imagefolders.imagenet: the name is taken by a built-in dataset")):
+        resolve_config(config)
+
+
+@pytest.mark.parametrize("dataset, family, key", [
+    ("imagenet", "resnet18", "imagenet_root"),
+    ("cifar100", "resnet18", "cifar100_root"),
+    ("pets", "vgg11", "imagefolders.pets"),
+])
+def test_image_dataset_root_is_checked(tmp_path, dataset, family, key):
+    config = {"studies": {"s": {"train": {"dataset": dataset, "family": family}}}}
+    if dataset == "pets":
+        config["imagefolders"] = {"pets": ""}
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)} is not set"):
+        resolve_config(copy.deepcopy(config))
+    # given, the root's layout is checked (an empty folder has none); the message names path and key
+    if dataset == "pets":
+        config["imagefolders"] = {"pets": str(tmp_path)}
+    else:
+        config[key] = str(tmp_path)
+    with pytest.raises(ConfigError, match="Expected layout") as err:
+        resolve_config(config)
+    assert str(tmp_path) in str(err.value) and f"`{key}`" in str(err.value)
 
 
 def test_condition_subset():
@@ -232,7 +309,6 @@ def test_schema_refuses_unknown_condition(cfg):
 @pytest.mark.parametrize("path, value, needle", [
     (("train", "instances"), 6, "instances"),
     (("train", "instances"), 0, "instances"),
-    (("train", "dataset"), "mnist", "'mnist'"),
     (("train", "recipe", "schedule"), "cosine", "'cosine'"),
     (("train", "recipe", "lr"), 0, "lr"),
     (("train", "recipe", "milestones"), [0, 5], "milestones"),
@@ -260,6 +336,18 @@ def test_schema_refuses_bad_top_level_values(cfg):
     c = copy.deepcopy(cfg)
     del c["studies"][STUDY]["train"]["family"]
     _refused(c, "'family' is a required property")
+    # dataset roots: a string or null; image folders: name -> path string
+    for key, value, needle in (("imagenet_root", 3, "3 is not of type 'string', 'null'"),
+                               ("cifar100_root", ["a"], "['a'] is not of type 'string', 'null'"),
+                               ("imagefolders", {"pets": 3}, "3 is not of type 'string'"),
+                               ("imagefolders", {"pets": None}, "None is not of type 'string'"),
+                               ("imagefolders", {"bad name!": "/x"}, "'bad name!' does not match")):
+        c = copy.deepcopy(cfg)
+        c[key] = value
+        _refused(c, needle)
+    c = copy.deepcopy(cfg)
+    c.update(imagenet_root=None, cifar100_root="/data/cifar100", imagefolders={"pets": "/data/pets"})
+    check(c)
 
 
 def _properties(node, path="$"):
@@ -310,16 +398,53 @@ def test_schema_defaults_agree_with_the_code(schema):
         resolve_config(minimal()).undefined_kappa
     arch = schema["$defs"]["arch_options"]["properties"]
     assert (arch["width"]["default"], arch["stem"]["default"]) == (64, "imagenet")
+    # dataset roots and image folders: unset by default, as the code reads them
+    top = schema["properties"]
+    resolved = resolve_config(minimal())
+    for key in ("imagenet_root", "cifar100_root"):
+        assert top[key]["default"] is None and top[key]["type"] == ["string", "null"], key
+        assert resolved.datasets[key.removesuffix("_root")]["root"] is None
+    assert top["imagefolders"]["default"] == {} and top["imagefolders"]["type"] == "object"
+    assert top["imagefolders"]["additionalProperties"] == {"type": "string"}
+    assert sorted(resolved.datasets) == ["cifar100", "gaussian", "imagenet"]  # no image folder by default
+    # the dataset is any string (resolve_config checks it), with the default the code documents
+    assert train["dataset"]["default"] == "gaussian" and train["dataset"]["type"] == "string"
+    assert "enum" not in train["dataset"]
+    for name in resolved.datasets:
+        assert name in train["dataset"]["description"], name
     # enums agree with the code
     conds = train["conditions"]["oneOf"][1]["items"]["enum"]
     assert tuple(conds) == recipes.CONDITIONS
-    pairs = {f"{d}-{f}" for d in train["dataset"]["enum"] for f in train["family"]["enum"]}
-    assert pairs & set(recipes.FAMILIES) == {"gaussian-resnet18"}
+    assert set(train["family"]["enum"]) == {key.split("-", 1)[1] for key in recipes.FAMILIES}
+    # every family of the paper is reachable from a built-in dataset and a schema family
+    pairs = {f"{d}-{f}" for d in resolved.datasets for f in train["family"]["enum"]}
+    assert pairs & set(recipes.FAMILIES) == set(recipes.FAMILIES)
 
 
-def test_paper_configs_are_valid():
-    """config/paper/*.yaml (if any) pass the schema and resolve."""
-    for path in sorted((ROOT / "config" / "paper").glob("*.yaml")):
+def test_paper_configs_are_valid(fake_imagenet, fake_cifar_pickle):
+    """config/paper/*.yaml pass the schema and resolve once their dataset root is set (to a fake copy)."""
+    roots = {"imagenet_root": str(fake_imagenet), "cifar100_root": str(fake_cifar_pickle)}
+    paths = sorted((ROOT / "config" / "paper").glob("*.yaml"))
+    assert {p.stem for p in paths} >= {"imagenet-resnet18", "imagenet-vgg11", "imagenet-densenet121",
+                                       "cifar100-resnet18", "gaussian-resnet18"}
+    for path in paths:
         config = yaml.safe_load(open(path))
         check(copy.deepcopy(config))
-        resolve_config(config)
+        (study, spec), = config["studies"].items()
+        dataset = spec["train"]["dataset"]
+        key = f"{dataset}_root"
+        if dataset == "gaussian":
+            assert not set(roots) & set(config), path.name
+            c = resolve_config(config)
+        else:
+            assert key in roots, path.name
+            # the preset ships without a root: resolving it names the key to set
+            assert config[key] is None, path.name
+            with pytest.raises(ConfigError, match=rf"^{key} is not set"):
+                resolve_config(copy.deepcopy(config))
+            config[key] = roots[key]
+            check(copy.deepcopy(config))
+            c = resolve_config(config)
+            assert c.dataset(study) == {"name": dataset, "kind": dataset, "root": roots[key], "config_key": key}
+        assert c.family_name(study) == spec["train"]["family"]
+        assert len(c.runs(study)) == 31, path.name

@@ -67,7 +67,7 @@ def encode(images: torch.Tensor, encoding: str) -> torch.Tensor:
         return torch.sign(d) * torch.log1p(d.abs()) / float(np.log(128.0))
     if encoding == "imagenet":  # x / 255, then ImageNet mean/std (CIFAR-100, as the paper)
         from .imagedata import normalize_imagenet
-        return normalize_imagenet(x.div_(255.0))
+        return normalize_imagenet(x / 255.0)
     raise ValueError(f"unknown encoding {encoding!r}; allowed: {', '.join(ENCODINGS)}")
 
 
@@ -369,5 +369,7 @@ def dataset_size(config: dict, split: str) -> int:
     if kind == "gaussian":
         spec = gaussian_spec(config)
         return spec.n_classes * spec.per_class(split)
+    if kind not in ("cifar100", "imagenet", "imagefolder"):
+        raise ValueError(f"unknown dataset kind {kind!r}; allowed: gaussian, cifar100, imagenet, imagefolder")
     from .imagedata import split_size
     return split_size(kind, config["root"], split)
