@@ -4,7 +4,7 @@ import pytest
 
 import ddd.engine as engine
 from ddd.consistency import pairwise, p_values_from_counts
-from ddd.decisions import read_correct_rows, read_ids_epochs, write_decisions
+from ddd.decisions import EpochReader, read_correct_rows, read_ids_epochs, write_decisions
 from ddd.engine import COLUMNS, SUMMARY_COLUMNS, all_pairs, iter_pairs, summarize_pairs
 
 N, EPOCHS = 400, 4
@@ -28,16 +28,18 @@ def study(tmp_path):
     return makers, correct, ids, targets
 
 
-def test_matches_pairwise_every_epoch_and_subset(study):
+@pytest.mark.parametrize("overlap", [True, False])  # disjoint subsets: "all" = their sum + the rest
+def test_matches_pairwise_every_epoch_and_subset(study, overlap):
     makers, correct, ids, _ = study
     rng = np.random.default_rng(1)
     sub = rng.random(N) < 0.3
-    frame = pd.concat(iter_pairs(makers, subsets={"in_between": sub, "few": ids[:7].tolist()}, p_value=True))
+    few = np.isin(ids, ids[:7]) if overlap else np.isin(ids, ids[~sub][:7])
+    frame = pd.concat(iter_pairs(makers, subsets={"in_between": sub, "few": ids[few].tolist()}, p_value=True))
     assert list(frame.columns) == [*COLUMNS, "p_value"]
     assert len(frame) == EPOCHS * 3 * 10
     names = [m[0] for m in makers]
     for (epoch, subset), block in frame.groupby(["epoch", "subset"], sort=False):
-        mask = {"all": np.ones(N, bool), "in_between": sub, "few": np.isin(ids, ids[:7])}[subset]
+        mask = {"all": np.ones(N, bool), "in_between": sub, "few": few}[subset]
         c = np.stack([correct[n][epoch] for n in names])[:, mask]
         ref = pairwise(c, names=names, p_value=True)
         assert block.a.astype(str).tolist() == ref.a.tolist() and block.b.astype(str).tolist() == ref.b.tolist()
@@ -49,11 +51,12 @@ def test_epoch_selection_mapping_and_streaming(study, monkeypatch):
     makers, correct, *_ = study
     calls = []
 
-    def spy(paths, epochs, *, out=None):
-        calls.append(len(paths))
-        return read_correct_rows(paths, epochs, out=out)
+    class Spy(EpochReader):
+        def read(self, paths, epochs, *, out=None):
+            calls.append(len(paths))
+            return super().read(paths, epochs, out=out)
 
-    monkeypatch.setattr(engine, "read_correct_rows", spy)
+    monkeypatch.setattr(engine, "EpochReader", Spy)
     late = {"name": "late", "path": makers[0][1], "epochs": {1: 3}}  # run0's epoch 3 compared as epoch 1
     frame = pd.concat(iter_pairs([*makers[:3], late, (makers[3][0], makers[3][1], [0, 2])]))
     assert calls == [4, 4, 4, 3]  # one read of one row per decision maker per epoch
@@ -166,3 +169,27 @@ def test_accepts_study_entries(study):
     names = [m[0] for m in makers]
     ref = pairwise(np.stack([correct[n][3] for n in names]), names=names)
     np.testing.assert_array_equal(frame.kappa.to_numpy(), ref.kappa.to_numpy())
+
+
+def test_epoch_reader_matches_rows_and_bounds_memory(study):
+    makers, correct, *_ = study
+    paths = [p for _, p in makers]
+    reader = EpochReader()
+    rng = np.random.default_rng(2)
+    for _ in range(10):  # any access pattern gives the same rows as reading them one by one
+        epochs = rng.integers(0, EPOCHS, len(paths))
+        np.testing.assert_array_equal(reader.read(paths, epochs), read_correct_rows(paths, epochs))
+    cached = sum(band[1].nbytes for band in reader._bands.values())
+    assert cached <= len(paths) * N  # never more than one epoch's (M, N) bool matrix
+    with pytest.raises(ValueError, match="epoch 9 not in"):
+        reader.read(paths[:1], [9])
+
+
+def test_unicode_image_ids(tmp_path):
+    ids = np.array(["bär_1.png", "café/2.png", "日本_3.png"])
+    for name, order in (("u1", [0, 1, 2]), ("u2", [0, 1, 2]), ("u3", [1, 0, 2])):
+        write_decisions(tmp_path / f"{name}.h5", np.array([[0, 1, 0]]), np.zeros(3, int), ids[order], recipe={})
+    mk = [(n, str(tmp_path / f"{n}.h5")) for n in ("u1", "u2", "u3")]
+    assert len(pd.concat(iter_pairs(mk[:2]))) == 1
+    with pytest.raises(ValueError, match="different order"):
+        list(iter_pairs(mk))

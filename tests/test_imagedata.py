@@ -268,3 +268,15 @@ def test_fingerprint_cifar_pickle(tmp_path, fake_datasets):
     assert fp != fingerprint("cifar100", root, "val")
     fake_datasets.cifar_pickle(tmp_path, n_train=4, n_test=3, seed=11)  # same sizes, other pixels
     assert fingerprint("cifar100", root, "train") != fp
+
+
+def test_cifar_pickle_written_by_numpy1_and_python2(tmp_path, fake_datasets):
+    """The release was written by Python 2 and numpy 1.x: globals under numpy.core, protocol 0/2."""
+    root = fake_datasets.cifar_pickle(tmp_path, n_train=4, n_test=3)
+    for protocol in (0, 2):
+        d = fake_datasets.cifar_pickle_dict(3, seed=4, batch_label="testing batch 1 of 1")
+        content = pickle.dumps(d, protocol=protocol).replace(b"numpy._core.", b"numpy.core.")
+        assert b"numpy.core.multiarray" in content
+        (root / "cifar-100-python" / "test").write_bytes(content)
+        images, *_ = load_cifar100_pickle(root, "val")
+        np.testing.assert_array_equal(images, d[b"data"].reshape(3, 3, 32, 32))

@@ -117,3 +117,32 @@ def test_lint_reports_nothing(tmp_path):
     res = _snakemake(wd, "--lint", timeout=120)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "Lints for" not in res.stdout + res.stderr
+
+
+@pytest.mark.slow
+def test_imported_study(tmp_path):
+    """A study made of CSV files: aligned by id (rows shuffled), analysed like a trained one."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    targets = np.arange(60) % 6
+    hard = np.arange(60) >= 40  # images 40.. are impossible, 0..19 trivial, 20..39 random
+    (tmp_path / "decisions").mkdir()
+    for k in range(4):
+        right = np.where(np.arange(60) < 20, True, np.where(hard, False, rng.random(60) < 0.5))
+        pred = np.where(right, targets, (targets + 1) % 6)
+        order = rng.permutation(60)
+        lines = ["image_id,target,prediction"] + [f"img{i:02d},{targets[i]},{pred[i]}" for i in order]
+        (tmp_path / "decisions" / f"model{k}.csv").write_text("\n".join(lines) + "\n")
+    config = {"studies": {"mine": {"external": {"format": "csv", "files": [str(tmp_path / "decisions" / "*.csv")]}}}}
+    wd = _workdir(tmp_path / "wd", config)
+    res = _snakemake(wd)
+    assert res.returncode == 0, res.stderr[-3000:]
+    s = json.loads((wd / "results/mine/summary.json").read_text())
+    assert s["n_images"] == 60 and s["n_decision_makers"] == 4
+    assert s["split"]["strict"]["trivial"] >= 20 / 60 and s["split"]["strict"]["impossible"] >= 20 / 60
+    import pandas as pd
+
+    pairs = pd.read_csv(wd / "results/mine/consistency/pairs.tsv", sep="\t")
+    assert set(pairs["subset"]) == {"all", "in_between"} and len(pairs[pairs.subset == "all"]) == 6
+    assert (wd / "results/mine/figures/fig02_correct_histogram.png").stat().st_size > 0

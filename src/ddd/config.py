@@ -8,6 +8,7 @@ global: package functions receive values, never this object.
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 
 from . import recipes
@@ -27,6 +28,7 @@ class Config:
     studies: dict = field(default_factory=dict)      # name -> resolved study dict
     datasets: dict = field(default_factory=dict)     # name -> dataset block (with "name")
     undefined_kappa: str = "nan"
+    n_boot: int = 1000
     device: str = "auto"
 
     def _study(self, study: str) -> dict:
@@ -75,9 +77,27 @@ class Config:
     def runs(self, study: str) -> list:
         return list(self._study(study)["runs"])
 
+    def kind(self, study: str) -> str:
+        """``"train"`` or ``"external"``."""
+        return self._study(study)["kind"]
+
+    def external(self, study: str) -> dict:
+        """An imported study's ``files`` (globs expanded), ``format`` and ``intersect``."""
+        return copy.deepcopy(self._study(study)["external"])
+
+    def run_files(self, study: str) -> list[str]:
+        """What the analysis rules take as input: the runs' decisions files, or the folder of an
+        imported study's converted files."""
+        if self.kind(study) == "external":
+            return [f"results/{study}/runs/imported"]
+        return sorted({e["path"] for e in self.entries(study)})
+
     def entries(self, study: str) -> list[dict]:
         """Decision makers of a study as dicts (name, condition, path, epoch) for the analysis."""
         s = self._study(study)
+        if s["kind"] == "external":
+            return [{"name": n, "condition": "imported", "path": f"results/{study}/runs/imported/{n}.h5",
+                     "epoch": 0} for n in s["names"]]
         return [{"name": dm.name, "condition": dm.condition,
                  "path": f"results/{study}/runs/{dm.run.path}.h5",
                  "epoch": s["epochs"] + dm.epoch_offset} for dm in s["decision_makers"]]
@@ -100,14 +120,18 @@ def resolve_config(config: dict) -> Config:
                           "config_key": f"imagefolders.{name}"}
     cfg = Config(datasets=datasets,
                  undefined_kappa=(config.get("analysis") or {}).get("undefined_kappa", "nan"),
+                 n_boot=(config.get("analysis") or {}).get("bootstrap_resamples", 1000),
                  device=config.get("device", "auto"))
     studies = config.get("studies") or {}
     if not studies:
         raise ConfigError("config has no studies: run from the repository root (profiles/default loads "
                           "config/config.yaml) or pass --configfile; a config needs `studies:`")
     for name, study in studies.items():
-        if set(study) != {"train"}:
-            raise ConfigError(f"studies.{name}: exactly one of [train] is needed, got {sorted(study)}")
+        if len(study) != 1 or set(study) - {"train", "external"}:
+            raise ConfigError(f"studies.{name}: exactly one of [train, external] is needed, got {sorted(study)}")
+        if "external" in study:
+            cfg.studies[name] = _external_study(name, study["external"])
+            continue
         t = study["train"]
         if t["dataset"] not in datasets:
             raise ConfigError(f"studies.{name}.train.dataset: unknown dataset {t['dataset']!r}; "
@@ -135,6 +159,7 @@ def resolve_config(config: dict) -> Config:
                               f"{r['epochs']}")
         instances = t.get("instances", 5)
         cfg.studies[name] = {
+            "kind": "train",
             "dataset": t["dataset"], "family": fam, "family_name": t["family"], "conditions": conditions,
             "epochs": r.get("epochs", recipes.BASE_RECIPE["epochs"]), "instances": instances,
             "runs": recipes.runs(conditions, instances=instances),
@@ -155,3 +180,20 @@ def _check_dataset(ds: dict) -> None:
         check_layout(ds["kind"], ds["root"], config_key=ds["config_key"])
     except DatasetLayoutError as err:
         raise ConfigError(str(err)) from None
+
+
+def _external_study(name: str, ext: dict) -> dict:
+    """An imported study: files expanded now (a pattern matching nothing is an error)."""
+    from .importers import FORMATS, expand_files
+    if ext.get("format") not in FORMATS:
+        raise ConfigError(f"studies.{name}.external.format must be one of {list(FORMATS)}, got {ext.get('format')!r}")
+    try:
+        files = expand_files(ext.get("files") or [])
+    except (ValueError, FileNotFoundError) as err:
+        raise ConfigError(f"studies.{name}.external.files: {err}") from None
+    names = [os.path.splitext(os.path.basename(f))[0] for f in files]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"studies.{name}.external.files: decision makers are named after the file stem and "
+                          f"must be unique, got {names}")
+    return {"kind": "external", "dataset": None, "names": names,
+            "external": {"files": files, "format": ext["format"], "intersect": bool(ext.get("intersect", False))}}

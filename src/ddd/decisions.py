@@ -19,7 +19,8 @@ reading decodes exactly those. Files are written to ``path + ".tmp"`` and rename
 interrupted write never leaves a file that looks complete.
 
 Reading many files one epoch at a time (the all-pairs engine, ``ddd.engine``): :func:`read_ids_epochs`
-reads only ids and epochs, :func:`read_correct_rows` only one row of ``predictions`` per file.
+reads only ids and epochs, :func:`read_correct_rows` only one row of ``predictions`` per file, and
+:class:`EpochReader` does the same for epoch after epoch while decompressing every chunk only once.
 """
 
 from __future__ import annotations
@@ -218,12 +219,12 @@ def write_decisions(path, predictions, targets, image_ids, *, epochs=None, recip
         raise
 
 
-def _open(path) -> h5py.File:
+def _open(path, **h5_options) -> h5py.File:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"decisions file {path} does not exist")
     try:
-        f = h5py.File(path, "r")
+        f = h5py.File(path, "r", **h5_options)
     except OSError as e:
         raise DecisionsFormatError(f"{path} is not a readable HDF5 file (truncated or corrupt?): {e}") from e
     try:
@@ -334,11 +335,20 @@ def read_image_info(path) -> dict:
             raise DecisionsFormatError(f"{path}: cannot read image_info (truncated or corrupt?): {e}") from e
 
 
-def read_ids_epochs(path) -> tuple[np.ndarray, np.ndarray]:
-    """``(image_ids, epochs)``: str ``(N,)`` and int64 ``(E+1,)`` of a decisions file, without reading predictions."""
+def read_ids_epochs(path, *, decode: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``(image_ids, epochs)``: str ``(N,)`` and int64 ``(E+1,)`` of a decisions file, without reading predictions.
+
+    ``decode=False`` returns the ids as UTF-8 bytes (dtype ``S``), about 1.5x faster to read and to
+    compare with ``np.array_equal`` against ``np.char.encode(ids, "utf-8")``.
+    """
     path = os.fspath(path)
     with _open(path) as f:
         try:
+            if not decode:
+                ids = f["image_ids"][()].astype("S")
+                if len(ids) != f["predictions"].shape[1]:
+                    raise DecisionsFormatError(f"{path}: inconsistent dataset shapes")
+                return ids, f["epochs"][()].astype(np.int64)
             return _read_ids(f, path), f["epochs"][()].astype(np.int64)
         except (OSError, KeyError) as e:
             raise DecisionsFormatError(f"{path}: cannot read contents (truncated or corrupt?): {e}") from e
@@ -378,3 +388,56 @@ def read_correct_rows(paths, epochs, *, out=None) -> np.ndarray:
             except (OSError, KeyError) as e:
                 raise DecisionsFormatError(f"{path}: cannot read contents (truncated or corrupt?): {e}") from e
     return out
+
+
+class EpochReader:
+    """Correctness of many decisions files, one epoch at a time, decompressing every chunk once.
+
+    ``predictions`` is stored in gzip chunks of several rows (epochs), so reading one row decompresses
+    the rows around it too. The reader keeps, per file, the correctness of the last band of rows it
+    decompressed (the rows of one chunk, at most 8), bit-packed: at most N bytes per file, i.e. all
+    files together never hold more than one epoch's (M, N) bool matrix. Reading epochs in increasing
+    order then costs one decompression per chunk instead of one per row (about 4x faster).
+    """
+
+    BAND = 8
+
+    def __init__(self):
+        self._bands: dict = {}  # path -> (first row, packed correctness (rows, ceil(N / 8)), N)
+        self._epochs: dict = {}  # path -> stored epochs
+
+    def read(self, paths, epochs, *, out=None) -> np.ndarray:
+        """Like :func:`read_correct_rows`: bool (M, N), ``out[i]`` = correctness of ``paths[i]`` at ``epochs[i]``."""
+        paths = [os.fspath(p) for p in paths]
+        if not paths or len(epochs) != len(paths):
+            raise ValueError(f"need as many epochs as paths (>= 1), got {len(paths)} paths and {len(epochs)} epochs")
+        for i, (path, epoch) in enumerate(zip(paths, epochs)):
+            band = self._bands.get(path)
+            row = None if band is None else self._row(path, epoch)
+            if band is None or not band[0] <= row < band[0] + len(band[1]):
+                band = self._bands[path] = self._load(path, epoch)
+                row = self._row(path, epoch)
+            first, packed, n = band
+            if out is None:
+                out = np.empty((len(paths), n), dtype=bool)
+            if out.shape != (len(paths), n) or out.dtype != bool:
+                raise ValueError(f"out must be bool ({len(paths)}, {n}), got {out.dtype} {out.shape}; "
+                                 f"{path} has N={n} images")
+            out[i] = np.unpackbits(packed[row - first], count=n).view(bool)
+        return out
+
+    def _row(self, path: str, epoch: int) -> int:
+        return _row_of(self._epochs[path], int(epoch), path)
+
+    def _load(self, path: str, epoch: int):
+        with _open(path) as f:
+            try:
+                pred = f["predictions"]
+                self._epochs[path] = f["epochs"][()]
+                row = self._row(path, epoch)
+                size = min(pred.chunks[0] if pred.chunks else 1, self.BAND)
+                first = row - row % size
+                correct = pred[first:first + size] == f["targets"][()][None, :]
+                return first, np.packbits(correct, axis=1), pred.shape[1]
+            except (OSError, KeyError) as e:
+                raise DecisionsFormatError(f"{path}: cannot read contents (truncated or corrupt?): {e}") from e

@@ -13,11 +13,14 @@ subset of images, with one matrix product per (epoch, subset) instead of a loop 
 (``ddd.consistency.pair_counts``; exact integer counts, so the numbers equal
 ``ddd.consistency.pairwise`` to the last bit).
 
-Memory: only one epoch's correctness matrix (M x N bool) is held, read row by row from the files
-(``ddd.decisions.read_correct_rows``), plus column blocks of it as float32 (<= 64 MiB) and the
-(M, M) counts. Image ids of every file are checked against the first file's before anything is
-compared (identical arrays are accepted at once, anything else goes through
-``ddd.decisions.check_same_images`` and is refused with its message).
+Memory: one epoch's correctness matrix (M x N bool) is held, read row by row from the files by
+``ddd.decisions.EpochReader`` (which keeps the bit-packed correctness of one gzip chunk band per
+file, together at most M x N bytes, so that each chunk is decompressed once), plus column blocks of
+it as float32 (<= 64 MiB), the (M, M) counts and the M (M-1) / 2 rows of one block. Image ids of
+every file are checked against the first file's before anything is compared (identical arrays are
+accepted at once, anything else goes through ``ddd.decisions.check_same_images`` and is refused
+with its message); they are not kept. Disjoint subsets (e.g. the ``condition=<value>`` subsets of
+imported data) cost no extra pass: the whole set's counts are their sum plus the rest's.
 
 Output (:func:`all_pairs`):
 
@@ -45,6 +48,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -52,7 +56,7 @@ import numpy as np
 import pandas as pd
 
 from .consistency import ALTERNATIVES, pair_counts, pair_table, p_values_from_counts
-from .decisions import check_same_images, read_correct_rows, read_ids_epochs
+from .decisions import EpochReader, check_same_images, read_ids_epochs
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +100,20 @@ def resolve_makers(makers) -> tuple[list[Maker], np.ndarray]:
     makers = list(makers)
     if len(makers) < 2:
         raise ValueError(f"all pairs need at least 2 decision makers, got {len(makers)}")
-    out, cache, ref = [], {}, None
+    out, stored_epochs, ref = [], {}, None
     for item in makers:
         name, path, epochs = _spec(item)
         name, path = str(name), os.fspath(path)
-        if path not in cache:
-            cache[path] = read_ids_epochs(path)
-        ids, stored = cache[path]
-        if ref is None:
-            ref = (name, ids)
-        elif not np.array_equal(ids, ref[1]):
-            check_same_images(ref[1], ids, names=(f"{ref[0]} ({out[0].path})", f"{name} ({path})"))
+        if path not in stored_epochs:  # ids are checked once per file and not kept (N strings each)
+            if ref is None:
+                ids, stored_epochs[path] = read_ids_epochs(path)
+                ref = (name, ids, np.char.encode(ids, "utf-8"))
+            else:
+                raw, stored_epochs[path] = read_ids_epochs(path, decode=False)
+                if not np.array_equal(raw, ref[2]):
+                    check_same_images(ref[1], read_ids_epochs(path)[0],
+                                      names=(f"{ref[0]} ({out[0].path})", f"{name} ({path})"))
+        stored = stored_epochs[path]
         stored_set = set(stored.tolist())
         if epochs is None:
             mapping = {e: e for e in stored.tolist()}
@@ -121,8 +128,7 @@ def resolve_makers(makers) -> tuple[list[Maker], np.ndarray]:
             raise ValueError(f"decision maker {name}: epochs {missing or '(none)'} not in {path} "
                              f"(stored epochs {stored.min()}..{stored.max()})")
         out.append(Maker(name, path, mapping))
-    names = [m.name for m in out]
-    dup = sorted({n for n in names if names.count(n) > 1})
+    dup = sorted(n for n, k in Counter(m.name for m in out).items() if k > 1)
     if dup:
         raise ValueError(f"decision maker names are not unique: {dup}")
     return out, ref[1]
@@ -169,6 +175,21 @@ def _labels(makers: list[Maker], epochs) -> list[int]:
     return labels
 
 
+def _counts(correct: np.ndarray, masks: dict, disjoint: bool):
+    """``(subset, (n, both))`` for "all" and every subset; disjoint subsets give "all" as their sum plus the rest."""
+    if not disjoint:
+        for subset, mask in masks.items():
+            yield subset, pair_counts(correct, mask=mask)
+        return
+    parts = {s: pair_counts(correct, mask=m) for s, m in masks.items() if s != "all"}
+    rest = ~np.any([m for s, m in masks.items() if s != "all"], axis=0)
+    n, both = pair_counts(correct, mask=rest)
+    for n_s, both_s in parts.values():
+        n, both = n + n_s, both + both_s
+    yield "all", (n, both)
+    yield from parts.items()
+
+
 def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_value: bool = False,
                alternative: str = "greater") -> Iterator[pd.DataFrame]:
     """Yield one tidy DataFrame per (epoch, subset): every pair of the decision makers holding that epoch.
@@ -196,18 +217,18 @@ def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_v
     masks = _subset_masks(subsets, ids)
     labels = _labels(makers, epochs)
     names = [m.name for m in makers]
-    buf = None
+    named = [m for s, m in masks.items() if s != "all"]
+    disjoint = bool(named) and int(np.sum(named, axis=0, dtype=np.int64).max()) <= 1
+    buf, reader = None, EpochReader()
     for label in labels:
         active = np.array([k for k, m in enumerate(makers) if label in m.epochs])
         t0 = time.perf_counter()
         if buf is None or buf.shape[0] != active.size:
             buf = np.empty((active.size, ids.size), dtype=bool)
-        correct = read_correct_rows([makers[k].path for k in active], [makers[k].epochs[label] for k in active],
-                                    out=buf)
+        correct = reader.read([makers[k].path for k in active], [makers[k].epochs[label] for k in active], out=buf)
         t1 = time.perf_counter()
         i, j = np.triu_indices(active.size, k=1)
-        for subset, mask in masks.items():
-            n, both = pair_counts(correct, mask=mask)
+        for subset, (n, both) in _counts(correct, masks, disjoint):
             k = np.diag(both)
             cols = pair_table(n, k[i], k[j], both[i, j], undefined=undefined)
             frame = pd.DataFrame({"a": pd.Categorical.from_codes(active[i], names),

@@ -28,7 +28,8 @@ Formats
                   ``object_response``; a non-response ``na`` is stored as prediction -1, i.e. wrong.
                   The image id is the key model-vs-human derives from ``imagename`` (:func:`mvh_image_key`).
                   The ``condition`` of every image is stored as ``image_info/condition`` (it must be the
-                  same in every file); where several values occur, each is a subset
+                  same in every file; values are kept as written, where model-vs-human's pandas
+                  reading may turn ``0`` into ``0.0``); where several values occur, each is a subset
                   ``condition=<value>`` (:func:`condition_subsets`) besides the whole set.
 
 The decision maker is named after the file stem (names must be unique).
@@ -301,13 +302,13 @@ def _agree(tables: list[Table], ids: np.ndarray, attr: str, what: str) -> np.nda
 
 def _encode(labels: list[np.ndarray], na: str | None) -> tuple[list[np.ndarray], list | None]:
     """Labels -> int arrays: integers as they are, else indices into sorted class names (``na`` -> -1)."""
-    values = np.concatenate(labels)
+    values = np.unique(np.concatenate(labels))
     values = values[values != na] if na is not None else values
-    if all(_INT.match(v) for v in np.unique(values)):
-        return [np.array([-1 if v == na else int(v) for v in x], dtype=np.int64) for x in labels], None
-    classes = sorted(set(values.tolist()))
-    index = {c: k for k, c in enumerate(classes)}
-    return [np.array([-1 if v == na else index[v] for v in x], dtype=np.int64) for x in labels], classes
+    if all(_INT.match(v) for v in values):
+        return [np.where(x == na, "-1", x).astype(np.int64) if na is not None else x.astype(np.int64)
+                for x in labels], None
+    return [np.where(x == na, -1, np.searchsorted(values, x)) if na is not None else np.searchsorted(values, x)
+            for x in labels], values.tolist()
 
 
 def condition_subsets(conditions) -> dict:

@@ -104,7 +104,11 @@ def summarize(entries: list[Entry], *, study: str, undefined: str = "nan") -> tu
     names = [e.name for e in entries]
     correct = preds == targets[None, :]
     accuracy = correct.mean(axis=1)
-    kap = kappa_vs_base(correct, entries, undefined=undefined)
+    if "base" in names:
+        kap = kappa_vs_base(correct, entries, undefined=undefined)
+    else:  # imported or pretrained decision makers: pairs.tsv compares them all
+        kap = pd.DataFrame({"condition": pd.Series(dtype=str), "name": pd.Series(dtype=str),
+                            "other": pd.Series(dtype=str), "kappa": pd.Series(dtype=float)})
     pos = {n: i for i, n in enumerate(names)}
     kap["identical"] = [bool(np.array_equal(preds[pos[a]], preds[pos[b]]))
                         for a, b in zip(kap["name"], kap["other"])]
@@ -127,7 +131,7 @@ def summarize(entries: list[Entry], *, study: str, undefined: str = "nan") -> tu
         split[rule] = {**split_fractions(cats), "trivial_at": t, "impossible_at": i}
         expected[rule] = expected_fractions(kept_acc, trivial_at=t, impossible_at=i)
 
-    by_cond = kap.groupby("condition", sort=False)["kappa"]
+    by_cond = kap.groupby("condition", sort=False)["kappa"] if len(kap) else []
     notes = []
     ident = kap[(kap["identical"]) & (kap["name"] != kap["other"])]
     if len(ident):
@@ -176,3 +180,69 @@ def write_summary(summary: dict, split_df: pd.DataFrame, kappas: pd.DataFrame, *
         json.dump(summary, fh, indent=2)
     split_df.to_csv(split_path, sep="\t", index=False)
     kappas.to_csv(kappa_path, sep="\t", index=False, na_rep="NaN")
+
+
+def consistency(entries: list[Entry], split_tsv: str, *, pairs_path: str, summary_path: str,
+                uncertainty_path: str, undefined: str = "nan", ci: float = 0.95, n_boot: int = 1000,
+                seed: int = 1312) -> None:
+    """Error consistency of a study: every pair at every epoch on every subset, with uncertainty.
+
+    Writes
+    ------
+    pairs_path : one row per pair, epoch and subset (``ddd.engine``): every stored epoch of every
+        run (one decision maker per decisions file; plus-epoch ones are the base run's rows), on
+        ``all`` images, the ``in_between`` images (all-but-one rule, from ``split_tsv``) and, for
+        imported data with several conditions, each ``condition=<value>``; exact one-sided p-values
+        against independent observers with the same accuracies.
+    summary_path : per epoch, subset and pair of conditions: mean, sd and quantiles of kappa.
+    uncertainty_path : at every decision maker's final epoch, every pair with a percentile
+        bootstrap CI over images (seeded) and its p-value, plus one ``spread`` row per condition
+        with several runs, separating the spread over runs from the spread over images.
+    """
+    from .consistency import condition_spread, pairwise
+    from .engine import all_pairs
+    from .importers import read_condition_subsets
+    from .recipes import PLUS_EPOCHS
+
+    runs: dict[str, Entry] = {}
+    for e in entries:
+        if e.condition not in PLUS_EPOCHS:
+            runs.setdefault(e.path, e)
+    split = pd.read_csv(split_tsv, sep="\t", dtype={"image_id": str})
+    subsets = {}
+    if "all_but_one" in split:
+        subsets["in_between"] = split["image_id"].to_numpy()[split["all_but_one"].to_numpy() == "in_between"]
+    subsets.update(read_condition_subsets(next(iter(runs))))
+    groups = {e.name: e.condition for e in runs.values()}
+    if len(runs) >= 2:
+        all_pairs([(e.name, e.path) for e in runs.values()], pairs_path=pairs_path, summary_path=summary_path,
+                  groups=groups, subsets=subsets, undefined=undefined, p_value=True)
+    else:  # one decision maker: no pair, but the declared outputs exist
+        for p in (pairs_path, summary_path):
+            os.makedirs(os.path.dirname(os.path.abspath(p)), exist_ok=True)
+            pd.DataFrame(columns=["a", "b", "epoch", "subset", "n", "kappa"]).to_csv(p, sep="\t", index=False)
+
+    preds, targets, _, _ = load_matrix(entries)
+    correct = preds == targets[None, :]
+    names = [e.name for e in entries]
+    frames = []
+    if len(entries) >= 2:
+        final = pairwise(correct, names=names, undefined=undefined, ci=ci, n_boot=n_boot, seed=seed, p_value=True)
+        frames.append(final.assign(kind="pair"))
+    base = names.index("base") if "base" in names else None
+    by_condition: dict[str, list[int]] = {}
+    for k, e in enumerate(entries):
+        by_condition.setdefault(e.condition, []).append(k)
+    rows = []
+    for condition, idx in by_condition.items():
+        if len(idx) < 2:
+            continue
+        ref = correct[base] if base is not None and base not in idx else None
+        spread, _ = condition_spread(correct[idx], reference=ref, names=[names[k] for k in idx], ci=ci,
+                                     n_boot=n_boot, seed=seed, undefined=undefined)
+        rows.append({"kind": "spread", "a": condition, "b": "base" if ref is not None else "within", **spread})
+    if rows:
+        frames.append(pd.DataFrame(rows))
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["kind", "a", "b"])
+    os.makedirs(os.path.dirname(os.path.abspath(uncertainty_path)), exist_ok=True)
+    out.to_csv(uncertainty_path, sep="\t", index=False, na_rep="NaN")

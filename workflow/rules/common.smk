@@ -22,6 +22,8 @@ CFG = resolve_config(config)  # checks what a schema cannot (dataset/family pair
 
 wildcard_constraints:
     study="|".join(map(re.escape, CFG.studies)) or "NO_STUDY",
+    training_study="|".join(re.escape(s) for s in CFG.studies if CFG.kind(s) == "train") or "NO_STUDY",
+    external_study="|".join(re.escape(s) for s in CFG.studies if CFG.kind(s) == "external") or "NO_STUDY",
     condition="|".join(recipes.CONDITIONS),
     instance=r"\d+",
 
@@ -34,7 +36,10 @@ def final_outputs():
     out = []
     for study in CFG.studies:
         out += [f"results/{study}/summary.json", f"results/{study}/split.tsv",
-                f"results/{study}/kappa_vs_base.tsv"]
+                f"results/{study}/kappa_vs_base.tsv", f"results/{study}/consistency/pairs.tsv"]
+        if CFG.kind(study) == "external":  # no base, no epochs, no pixels: the histogram applies
+            out += expand("results/{study}/figures/fig02_correct_histogram.{ext}", study=study, ext=["png", "pdf"])
+            continue
         figures = [f for f, (ok, _) in sorted(applicable_figures(CFG.dataset(study)).items()) if ok]
         out += expand("results/{study}/figures/{fig}.{ext}", study=study, fig=figures, ext=["png", "pdf"])
         for table, (_, exts) in TABLES.items():
@@ -82,7 +87,15 @@ def run_dataset(wildcards):
 
 
 def study_run_files(wildcards):
-    return sorted({e["path"] for e in CFG.entries(wildcards.study)})
+    return CFG.run_files(wildcards.study)
+
+
+def external_files(wildcards):
+    return CFG.external(wildcards.study)["files"]
+
+
+def external_option(key):
+    return lambda wildcards: CFG.external(wildcards.study)[key]
 
 
 def study_entries(wildcards):

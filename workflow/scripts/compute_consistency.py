@@ -1,0 +1,15 @@
+"""Adapter: all pairs, every epoch, every subset, with uncertainty (ddd.study.consistency)."""
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+import _ddd_path  # noqa: F401  (puts the checkout's src/ on sys.path)
+from ddd.logs import to_file
+from ddd.study import Entry, consistency
+
+to_file(snakemake.log[0])
+consistency([Entry(**e) for e in snakemake.params.entries], snakemake.input.split,
+            pairs_path=snakemake.output.pairs, summary_path=snakemake.output.summary,
+            uncertainty_path=snakemake.output.uncertainty, undefined=snakemake.params.undefined,
+            n_boot=snakemake.params.n_boot)
