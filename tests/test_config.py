@@ -69,7 +69,7 @@ def test_default_config_recipes(cfg):
     assert base["arch"] == "resnet18" and base["arch_options"] == {"width": 16, "stem": "cifar"}
     assert base["milestones"] == [3, 5]  # scaled to E = 8 (unused by onecycle)
     arch = c.recipe(STUDY, "architecture", 1)
-    assert arch["arch"] == "resnet50" and arch["arch_options"] == {"width": 16, "stem": "cifar"}
+    assert arch["arch"] == "resnet50" and arch["arch_options"] == {"width": 12, "stem": "cifar"}
     # "different learning rate": 1.48 and 1.49 x the configured LR (0.148, 0.149 for LR 0.1)
     assert [c.recipe(STUDY, "learning_rate", i)["lr"] for i in (1, 2)] == \
         [pytest.approx(1.48 * lr, rel=1e-9), pytest.approx(1.49 * lr, rel=1e-9)]
