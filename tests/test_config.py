@@ -238,7 +238,7 @@ def test_no_studies():
 
 
 def test_study_kind_and_conditions_errors():
-    with pytest.raises(ConfigError, match=r"studies\.s: exactly one of \[train\]"):
+    with pytest.raises(ConfigError, match=r"studies\.s: exactly one of \[train, external\]"):
         resolve_config({"studies": {"s": {}}})
     with pytest.raises(ConfigError, match=r"studies\.s\.train\.conditions: unknown \['warp'\]"):
         resolve_config(minimal(conditions=["base", "warp"]))
