@@ -3,6 +3,13 @@
 # (slurmd, slurmctld, [slurmdbd, mariadbd,] munged); never by name. Safe to run twice.
 PIDS="${SLURM_CI_PIDS:-/run/slurm-ci.pids}"
 [ -f "$PIDS" ] || exit 0
+# Jobs first: a job's processes belong to slurmstepd, not to the daemons, and would outlive them
+# (e.g. after a test timed out). This is the CI cluster, so every job on it is a test's.
+jobs() { timeout 5 squeue -h -o %i 2>/dev/null; }   # bounded: squeue waits for a dead controller
+if [ -n "$(jobs)" ]; then
+  timeout 10 scancel --full --quiet $(jobs) 2>/dev/null
+  for _ in $(seq 1 150); do [ -z "$(jobs)" ] && break; sleep 0.1; done
+fi
 alive() {  # running and not a zombie: daemons are re-parented to PID 1, which may reap them late
   [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
 }

@@ -91,8 +91,8 @@ JobAcctGatherType=jobacct_gather/none"
 fi
 GRES_NODE=""; GRES_TYPES=""
 if [ "$FAKE_GPUS" -gt 0 ]; then
-  # gres/gpu needs File= naming character devices; clones of /dev/null will do (with
-  # TaskPlugin=task/none nothing opens or constrains them). Jobs still see CUDA_VISIBLE_DEVICES.
+  # gres/gpu needs File= naming character devices; clones of /dev/null will do (no task/cgroup,
+  # so nothing opens or constrains them). Jobs still see CUDA_VISIBLE_DEVICES.
   for i in $(seq 0 $((FAKE_GPUS - 1))); do
     [ -c /run/fakegpu$i ] || mknod -m 666 /run/fakegpu$i c 1 3
   done
@@ -102,8 +102,14 @@ else
   rm -f /etc/slurm/gres.conf
 fi
 
-# Minimal single-node Slurm: no cgroups, everything as root. OverTimeLimit=0 and KillWait=5 so
+# Minimal single-node Slurm: no cgroups, everything as root; task/affinity binds each job to its
+# allocated CPUs (as on most clusters). OverTimeLimit=0 and KillWait=5 so
 # that a job past its time limit is killed at slurmctld's next time-limit check (every 30 s).
+# One partition, `debug`. Comments (the plugin's rule_<rule>_wildcards_...) are kept in the
+# accounting database, so sacct shows which rule each job ran.
+# EnforcePartLimits=ALL (as on most production clusters) makes sbatch refuse a job that asks for
+# more CPUs than the partition has; Slurm's default (NO) would leave it PENDING for ever
+# (Reason=PartitionConfig). Too much memory or too many GPUs are refused either way.
 cat > /etc/slurm/slurm.conf <<EOF
 # Written by .ci/slurm-up.sh (CI only).
 ClusterName=ci
@@ -114,7 +120,7 @@ AuthType=auth/munge
 CredType=cred/munge
 MpiDefault=none
 ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
+TaskPlugin=task/affinity
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
@@ -128,6 +134,8 @@ SlurmctldLogFile=/var/log/slurm/slurmctld.log
 SlurmdLogFile=/var/log/slurm/slurmd.log
 $ACCT
 JobCompType=jobcomp/none
+EnforcePartLimits=ALL
+AccountingStoreFlags=job_comment
 MinJobAge=300
 InactiveLimit=0
 OverTimeLimit=0

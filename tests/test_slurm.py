@@ -2,24 +2,24 @@
 
 `.ci/slurm-up.sh` brings up a single-node Slurm 22.05 from Debian's packages (munge, MariaDB +
 slurmdbd accounting, slurmctld, slurmd, two fake GPUs); `.ci/slurm-down.sh` stops every daemon by
-the PID it recorded, also when a test fails. Then, at the same time:
+the PID it recorded, also when a test fails. One Snakemake run then sends, through
+`profiles/slurm`, every job of the tiny config to Slurm, plus one training run
+(`.test/config/slurm-timelimit.yaml`) whose first job gets a 1-minute time limit: Slurm kills it,
+Snakemake resubmits it (`retries`) and it resumes from its last checkpoint. Meanwhile the same
+runs are trained locally, uninterrupted, as the reference.
 
-* the tiny config runs through ``--profile profiles/slurm`` (every job a Slurm job);
-* the time-limit config runs through the same profile with a 1-minute runtime for training: Slurm
-  kills the job, Snakemake resubmits it (``retries``) and it resumes from its checkpoint;
-* both configs are trained locally, uninterrupted (the references).
+From `sacct` the tests check that every job ran as a Slurm job (its rule inside a job step) with
+the CPUs, memory, time limit and GPUs its rule asked for; that the decisions equal the local ones
+bit for bit; and that impossible requests fail fast with Slurm's message.
 
-The tests check from ``sacct`` that every job ran as a Slurm job (its rule inside a job step)
-with the CPUs, memory, time limit and GPUs its rule asked for, that the results equal the local
-ones bit for bit, and that bad requests fail fast with Slurm's message.
-
-Needs root and apt-get (or Slurm already installed); otherwise skipped with the reason, and in CI
-(``CI=true``) failed instead. Adds about 3 minutes (2 cores).
+Needs root and apt-get (or Slurm already installed): otherwise skipped with the reason, and in CI
+(``CI=true``) failed instead.
 """
 from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -36,13 +36,32 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "workflow" / "Snakefile"
 PROFILE = ROOT / "profiles" / "slurm"
 TINY = ROOT / ".test" / "config" / "config.yaml"
-TIMELIMIT = ROOT / ".test" / "config" / "slurm-timelimit.yaml"
+TIMELIMIT = ROOT / ".test" / "config" / "slurm-timelimit.yaml"   # adds the study `timelimit`
+TL_RUN = "results/timelimit/runs/base/1.h5"
 UP, DOWN = ROOT / ".ci" / "slurm-up.sh", ROOT / ".ci" / "slurm-down.sh"
 IN_CI = os.environ.get("CI", "").lower() in {"true", "1", "yes"}
-# The CI cluster's account (created by slurm-up.sh) and partition, as a user would set them.
+# Opt-in until the test has been proven on a clean machine within CI's budget (issue 7 is open):
+# DDD_SLURM_TEST=1 make test runs it.
+if os.environ.get("DDD_SLURM_TEST", "") != "1":
+    pytest.skip("the real-Slurm test runs only with DDD_SLURM_TEST=1 (not yet proven in CI)",
+                allow_module_level=True)
+# The CI cluster's account (slurm-up.sh creates it) and partition, set as a user sets them.
 SLURM_ENV = {"DDD_SLURM_ACCOUNT": "ciacct", "DDD_SLURM_PARTITION": "debug"}
-RUN_LIMIT_S = 600     # `timeout -k` around every Snakemake call: a hang fails the test, not CI
-FIRST_CHECK_S = 2     # the plugin's first status check (the profile's 20 s is for real clusters)
+RUN_LIMIT_S = 900   # `timeout -k` around the Snakemake run: a hang fails the test, it cannot stall CI
+
+# What the CI run changes in profiles/slurm, and why:
+CI_PROFILE = {
+    # 1 training thread: the CI node has 2 CPUs, and on a CPU the decisions depend on the thread
+    # count, so the local reference (the rule's 1 thread) is comparable
+    "set-threads": {"train_run": 1},
+    # the time-limit run's first job gets 1 minute (Slurm's minimum); its retry the rule's 10; both
+    # go first in the queue
+    "set-resources.train_run.runtime": "1 if wildcards.study == 'timelimit' and attempt == 1 else 10",
+    "set-resources.train_run.slurm_extra": "'--nice=-1000' if wildcards.study == 'timelimit' else ''",
+    # the first status check after 5 s (the profile's 20 s suits real clusters)
+    "slurm-init-seconds-before-status-checks": 5,
+}
+
 
 def _cannot_run(reason: str):
     if IN_CI:
@@ -50,11 +69,11 @@ def _cannot_run(reason: str):
     pytest.skip(f"Slurm test skipped: {reason}")
 
 
-def _sh(*cmd, timeout=60, check=True) -> str:
-    res = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout)
-    if check and res.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, cmd))} -> {res.returncode}\n{res.stdout}\n{res.stderr}")
-    return res.stdout
+def _check_can_run():
+    if os.geteuid() != 0:
+        _cannot_run("needs root (installs Debian's Slurm packages, starts munged/slurmdbd/slurmctld/slurmd)")
+    if not shutil.which("apt-get") and not shutil.which("slurmctld"):
+        _cannot_run("Slurm is not installed and there is no apt-get to install it")
 
 
 def _daemon_logs() -> str:
@@ -62,178 +81,154 @@ def _daemon_logs() -> str:
     for name in ("slurmctld", "slurmd", "slurmdbd"):
         p = Path(f"/var/log/slurm/{name}.log")
         if p.exists():
-            out.append(f"== {p} (tail)\n" + "\n".join(p.read_text(errors="replace").splitlines()[-15:]))
+            out.append(f"== {p} (tail)\n" + "\n".join(p.read_text(errors="replace").splitlines()[-12:]))
     return "\n".join(out)
 
 
-@pytest.fixture(scope="module")
-def slurm():
-    """A running single-node Slurm; every daemon is stopped by PID afterwards, whatever happens."""
-    if os.geteuid() != 0:
-        _cannot_run("needs root (installs Debian's Slurm packages, starts munged/slurmdbd/slurmctld/slurmd)")
-    if not shutil.which("apt-get") and not shutil.which("slurmctld"):
-        _cannot_run("Slurm is not installed and there is no apt-get to install it")
-    t0 = time.monotonic()
-    try:
-        res = subprocess.run(["bash", str(UP)], capture_output=True, text=True, timeout=600)
-        if res.returncode == 2:
-            _cannot_run(res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "slurm-up.sh said so")
-        assert res.returncode == 0, f"slurm-up.sh failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
-        print(res.stdout)
-        yield {"up_s": time.monotonic() - t0}
-    finally:
-        subprocess.run(["bash", str(DOWN)], timeout=120)
-
-
 class _Proc:
-    """A background command whose output goes to a file; `wait` returns (rc, output)."""
+    """A command in the background, its output in a file."""
 
-    def __init__(self, cmd, log: Path, cwd=ROOT, env=None):
-        self.cmd, self.log = [str(c) for c in cmd], log
-        self.t0 = time.monotonic()
+    def __init__(self, cmd, log: Path, env=None):
+        self.cmd, self.log, self.t0 = [str(c) for c in cmd], log, time.monotonic()
         self._fh = open(log, "w")
-        self.p = subprocess.Popen(self.cmd, cwd=cwd, env={**os.environ, **(env or {})},
+        self.p = subprocess.Popen(self.cmd, cwd=ROOT, env={**os.environ, **(env or {})},
                                   stdout=self._fh, stderr=subprocess.STDOUT, text=True)
         self.seconds = None
 
-    def wait(self, timeout=RUN_LIMIT_S + 60):
+    def wait(self, timeout):
+        """(returncode, output); -9/124/137 mean killed by a timeout."""
         try:
             rc = self.p.wait(timeout=timeout)
-        finally:
-            if self.p.poll() is None:
-                self.p.kill()
-            self._fh.close()
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            rc = self.p.wait()
+        self._fh.close()
         if self.seconds is None:
             self.seconds = time.monotonic() - self.t0
         return rc, self.log.read_text(errors="replace")
 
-
-def _snakemake(workdir: Path, config: Path, *args, profile=PROFILE, limit=RUN_LIMIT_S, threads="train_run=1"):
-    """A Snakemake call through a Slurm profile, killed (-k) if it outlives `limit`.
-
-    CI-only settings on the command line: training with 1 thread (the CI node has 2 CPUs, and on
-    a CPU the decisions depend on the thread count, so a local run with the rule's 1 thread is
-    the reference), and a first status check after 2 s instead of the profile's 20."""
-    return ["timeout", "-k", "10", str(limit), sys.executable, "-m", "snakemake", "-s", SNAKEFILE,
-            "--directory", workdir, "--configfile", config, "--profile", profile,
-            "--workflow-profile", "none", "--set-threads", *threads.split(),
-            "--slurm-init-seconds-before-status-checks", str(FIRST_CHECK_S), *args]
-
-
-def _workdir(path: Path, config: Path) -> tuple[Path, Path]:
-    (path / "config").mkdir(parents=True)
-    shutil.copy(config, path / "config" / config.name)
-    return path, path / "config" / config.name
-
-
-def _profile(path: Path, **changes) -> Path:
-    """A copy of profiles/slurm with some top-level keys or train_run resources changed."""
-    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
-    for key, value in changes.items():
-        if key == "train_run":
-            profile["set-resources"]["train_run"].update(value)
-        else:
-            profile[key] = value
-    path.mkdir(parents=True)
-    (path / "config.yaml").write_text(yaml.safe_dump(profile))
-    return path
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.kill()
+            self.p.wait()
+        if not self._fh.closed:
+            self._fh.close()
 
 
 REFERENCE = """
-import sys, yaml
+import sys, time, yaml
+t0 = time.monotonic()
 sys.path.insert(0, sys.argv[1])
 from ddd.config import resolve_config
 from ddd.train import train_run
-out = sys.argv[2]
-for config in sys.argv[3:]:
-    cfg = resolve_config(yaml.safe_load(open(config)))
-    for study in cfg.studies:
-        for run in cfg.runs(study):
-            p = f"{out}/{study}/runs/{run.path}"
-            train_run(cfg.recipe(study, run.condition, run.instance), cfg.dataset(study),
-                      output=p + ".h5", network_output=p + ".pt", checkpoint_dir=p + ".ckpt",
-                      device=cfg.device, threads=1, progress=False)
+cfg = resolve_config(yaml.safe_load(open(sys.argv[2])))
+for study in sorted(cfg.studies, key=lambda s: s != "timelimit"):  # the long one first
+    for run in cfg.runs(study):
+        p = f"{sys.argv[3]}/{study}/runs/{run.path}"
+        train_run(cfg.recipe(study, run.condition, run.instance), cfg.dataset(study),
+                  output=p + ".h5", network_output=p + ".pt", checkpoint_dir=p + ".ckpt",
+                  device=cfg.device, threads=1, progress=False)
+print(f"reference done in {time.monotonic() - t0:.0f} s")
 """
 
 
-def _reference(out: Path, *configs: Path) -> list:
-    """Train every run of the configs locally and uninterrupted, with the rule's parameters
-    (ddd.config gives them; threads 1 as in a local run), in one process."""
-    return [sys.executable, "-c", REFERENCE, ROOT / "src", out, *configs]
+def _merged_config(path: Path) -> Path:
+    """The tiny config plus the time-limit study, merged as Snakemake merges --configfile's."""
+    config = yaml.safe_load(TINY.read_text())
+    config["studies"].update(yaml.safe_load(TIMELIMIT.read_text())["studies"])
+    path.write_text(yaml.safe_dump(config))
+    return path
 
 
-@pytest.fixture(scope="module")
-def runs(slurm, tmp_path_factory):
-    """Run everything at once: the tiny config through the profile; the time-limit config first
-    with a 1-minute training runtime (killed), then again as a user would (resumes); the local
-    references. The time-limit runs use the CI cluster's `priority` partition so that their jobs
-    do not queue behind the tiny run's 16."""
-    base = tmp_path_factory.mktemp("slurm")
-    tiny, tiny_cfg = _workdir(base / "tiny", TINY)
-    tl, tl_cfg = _workdir(base / "timelimit", TIMELIMIT)
-    tl_env = {**SLURM_ENV, "DDD_SLURM_PARTITION": "priority"}
-    too_short = _profile(base / "profile-1min", train_run={"runtime": 1}, retries=0)
-    t0 = time.monotonic()
-    killed = _Proc(_snakemake(tl, tl_cfg, profile=too_short), base / "timelimit-1.log", env=tl_env)
-    procs = {
-        "tiny": _Proc(_snakemake(tiny, tiny_cfg, threads="train_run=1 summarize_study=2"),
-                      base / "tiny.log", env=SLURM_ENV),
-        "reference": _Proc(_reference(base / "local", TIMELIMIT, TINY), base / "reference.log"),
-    }
-    out = {"killed": (*killed.wait(), killed.seconds)}
-    checkpoints = sorted(p.name for p in (tl / "checkpoints").rglob("epoch_*.pt"))
-    again = _Proc(_snakemake(tl, tl_cfg), base / "timelimit-2.log", env=tl_env)
-    out["resumed"] = (*again.wait(), again.seconds)
-    out.update({name: (*p.wait(), p.seconds) for name, p in procs.items()})
-    times = {name: round(s) for name, (_, _, s) in out.items()}
-    print(f"seconds: slurm-up {slurm['up_s']:.1f}, runs {times}, all runs {time.monotonic() - t0:.0f}")
-    return {"tiny": tiny, "timelimit": tl, "local": base / "local", "checkpoints_after_kill": checkpoints,
-            **out}
+def _ci_profile(path: Path) -> Path:
+    """profiles/slurm with CI_PROFILE's changes, nothing else."""
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    for key, value in CI_PROFILE.items():
+        *parents, leaf = key.split(".")
+        node = profile
+        for k in parents:
+            node = node[k]
+        node[leaf] = value
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
+    return path
 
 
-def _ok(runs, name):
-    rc, log, _ = runs[name]
-    assert rc == 0, f"{name} run failed (rc {rc}; 124/137 = killed by timeout):\n{log[-6000:]}\n{_daemon_logs()}"
-    return log
+def _snakemake(workdir: Path, *args, profile: Path = PROFILE, limit=RUN_LIMIT_S) -> list:
+    """A Snakemake call through a Slurm profile (not the local profiles/default), killed if it
+    outlives `limit`; the configs are the workdir's config/*.yaml."""
+    configs = sorted((workdir / "config").glob("*.yaml"), key=lambda p: p.name != "config.yaml")
+    return ["timeout", "-k", "10", str(limit), sys.executable, "-m", "snakemake", "-s", SNAKEFILE,
+            "--directory", workdir, "--configfile", *configs, "--profile", profile,
+            "--workflow-profile", "none", *args]
 
 
-def _snakemake_jobs(log: str) -> dict:
-    """Snakemake's jobs in a run log: SLURM job id -> {rule, wildcards, threads, resources}."""
-    jobs, slurm_ids = {}, {}
+def _workdir(path: Path, *configs: Path) -> Path:
+    (path / "config").mkdir(parents=True)
+    for c in configs:
+        shutil.copy(c, path / "config" / c.name)
+    return path
+
+
+def _job_blocks(log: str) -> dict:
+    """Snakemake's job blocks in a log: jobid -> {rule, wildcards, threads, resources, input}."""
+    jobs = {}
     for block in re.split(r"\n(?=(?:local)?rule \w+:\n)", log):
-        m = re.match(r"(?:local)?rule (\w+):\n", block)
-        if not m:
-            continue
+        m = re.match(r"(local)?rule (\w+):\n", block)
         jobid = re.search(r"^\s+jobid: (\d+)$", block, re.M)
-        if not jobid:
+        if not m or not jobid:
             continue
-        wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
-        threads = re.search(r"^\s+threads: (\d+)$", block, re.M)
-        resources = re.search(r"^\s+resources: (.*)$", block, re.M)
+
+        def field(name):
+            f = re.search(rf"^\s+{name}: (.*)$", block, re.M)
+            return f.group(1) if f else ""
+
         jobs[int(jobid.group(1))] = {
-            "rule": m.group(1),
-            "wildcards": dict(kv.split("=", 1) for kv in wildcards.group(1).split(", ")) if wildcards else {},
-            "threads": int(threads.group(1)) if threads else 1,
-            "resources": dict(kv.split("=", 1) for kv in resources.group(1).split(", ")) if resources else {},
+            "rule": m.group(2), "local": bool(m.group(1)),
+            "wildcards": dict(kv.split("=", 1) for kv in field("wildcards").split(", ") if kv),
+            "threads": int(field("threads") or 1),
+            "resources": dict(kv.split("=", 1) for kv in field("resources").split(", ") if kv),
+            "input": field("input").split(", "),
         }
-    for jobid, sid in re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log):
-        slurm_ids[sid] = jobs[int(jobid)]
-    return slurm_ids
+    return jobs
 
 
-SACCT_FIELDS = ("JobIDRaw,JobName,Comment,State,ExitCode,AllocCPUS,ReqMem,Timelimit,AllocTRES,"
-                "Partition,Account,SubmitLine").split(",")
+def _slurm_jobs(log: str) -> dict:
+    """Slurm job id -> Snakemake job (with `attempt`: 1, 2, ... in submission order)."""
+    blocks, seen, out, pos = {}, {}, {}, 0
+    for m in re.finditer(r"Job (\d+) has been submitted with SLURM jobid (\d+)", log):
+        blocks.update(_job_blocks(log[pos:m.start()]))  # the block printed just before submission
+        pos = m.end()
+        jobid, sid = m.groups()
+        seen[jobid] = seen.get(jobid, 0) + 1
+        out[sid] = {**blocks[int(jobid)], "attempt": seen[jobid]}
+    return out
 
 
-def _sacct(*job_ids) -> dict:
-    """sacct records of these jobs (allocations and their steps) by JobIDRaw."""
-    out = _sh("sacct", "-P", "-n", "--format", ",".join(SACCT_FIELDS), "-j", ",".join(job_ids))
+SACCT_FIELDS = ("JobIDRaw,Comment,State,ExitCode,AllocCPUS,ReqMem,Timelimit,AllocTRES,Partition,"
+                "Account,SubmitLine").split(",")
+
+
+def _sacct(*job_ids, fields=SACCT_FIELDS) -> dict:
+    """sacct's records of these jobs (allocations and their steps) by JobIDRaw."""
+    res = subprocess.run(["sacct", "-P", "-n", "--format", ",".join(fields), "-j", ",".join(job_ids)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
     recs = {}
-    for line in out.splitlines():
-        if line.count("|") >= len(SACCT_FIELDS) - 1:  # SubmitLine (last) may hold "|" itself
-            rec = dict(zip(SACCT_FIELDS, line.split("|", len(SACCT_FIELDS) - 1)))
+    for line in res.stdout.splitlines():
+        if line.count("|") >= len(fields) - 1:  # the last field (SubmitLine) may hold "|" itself
+            rec = dict(zip(fields, line.split("|", len(fields) - 1)))
             recs[rec["JobIDRaw"]] = rec
     return recs
+
+
+def _seconds(duration: str) -> float:
+    """sacct's [DD-][HH:]MM:SS[.mmm] in seconds."""
+    days, _, rest = duration.rpartition("-")
+    parts = [float(x) for x in rest.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0.0)
+    return int(days or 0) * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2]
 
 
 def _gpus(tres: str) -> int:
@@ -242,118 +237,219 @@ def _gpus(tres: str) -> int:
 
 
 def _minutes(limit: str) -> int:
-    d, _, hms = limit.rpartition("-")
+    days, _, hms = limit.rpartition("-")
     h, m, s = (int(x) for x in hms.split(":"))
-    return (int(d) if d else 0) * 1440 + h * 60 + m + (s > 0)
+    return int(days or 0) * 1440 + h * 60 + m + (s > 0)
+
+
+@pytest.fixture(scope="module")
+def targets(tmp_path_factory):
+    """Started first, while Slurm comes up: a dry run that lists the tiny config's jobs and what its
+    default target asks for."""
+    _check_can_run()
+    base = tmp_path_factory.mktemp("dry")
+    dry = _Proc([sys.executable, "-m", "snakemake", "-s", SNAKEFILE, "--directory", base,
+                 "--configfile", TINY, "--workflow-profile", "none", "--cores", "1", "-n"], base / "dry.log")
+    yield dry
+    dry.stop()
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    """A running single-node Slurm; all its daemons are stopped by PID afterwards, whatever happens."""
+    _check_can_run()
+    t0 = time.monotonic()
+    try:
+        res = subprocess.run(["bash", str(UP)], capture_output=True, text=True, timeout=900)
+        if res.returncode == 2:
+            _cannot_run(res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "slurm-up.sh: exit 2")
+        assert res.returncode == 0, f"slurm-up.sh failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
+        yield {"up_s": time.monotonic() - t0, "up_log": res.stdout}
+    finally:
+        subprocess.run(["bash", str(DOWN)], timeout=300)
+
+
+def _cpus_of_running_job(comment: str, timeout: float) -> str:
+    """The CPUs (taskset list) that Slurm bound the running job with this comment to."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        out = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i %k"], capture_output=True, text=True).stdout
+        for line in out.splitlines():
+            jobid, _, job_comment = line.partition(" ")
+            if job_comment.strip() != comment:
+                continue
+            pids = subprocess.run(["scontrol", "listpids", jobid], capture_output=True, text=True).stdout
+            for pid in re.findall(r"^(\d+)\s", pids, re.M):
+                try:
+                    return ",".join(map(str, sorted(os.sched_getaffinity(int(pid)))))
+                except OSError:
+                    continue
+        time.sleep(0.5)
+    return ""
+
+
+@pytest.fixture(scope="module")
+def run(targets, slurm, tmp_path_factory):
+    """The tiny config plus the time-limit study, through the profile, every job a Slurm job; and
+    the same runs trained locally, uninterrupted, as the reference.
+
+    The reference runs on the CPU that Slurm gave the time-limit job (task/affinity binds each job
+    to its CPUs): the two share that core, so the training, about 60 CPU-seconds, takes about two
+    minutes in its job, past its 1-minute limit on any machine, while the tiny config's jobs use the
+    other core."""
+    rc, dry = targets.wait(300)
+    assert rc == 0, dry[-3000:]
+    tiny_all = next(j for j in _job_blocks(dry).values() if j["rule"] == "all")["input"]
+    base = tmp_path_factory.mktemp("slurm")
+    wd = _workdir(base / "wd", TINY, TIMELIMIT)
+    config = _merged_config(base / "merged.yaml")
+    snakemake = _Proc(_snakemake(wd, "--", *tiny_all, TL_RUN, profile=_ci_profile(base / "profile")),
+                      base / "snakemake.log", env=SLURM_ENV)
+    reference = None
+    try:
+        cpus = _cpus_of_running_job("rule_train_run_wildcards_timelimit_base_1", timeout=120)
+        assert cpus, f"the time-limit job did not start, or its CPUs are unknown:\n{snakemake.log.read_text()[-3000:]}"
+        reference = _Proc(["taskset", "-c", cpus, sys.executable, "-c", REFERENCE, ROOT / "src", config,
+                           base / "local"], base / "reference.log")
+        rc, log = snakemake.wait(RUN_LIMIT_S + 60)
+        rc_ref, log_ref = reference.wait(600)
+    finally:
+        snakemake.stop()
+        if reference:
+            reference.stop()
+    jobs = _slurm_jobs(log)
+    cpu_jobs = sum(_seconds(r["TotalCPU"]) for r in _sacct(*jobs, fields=("JobIDRaw", "TotalCPU")).values()
+                   if "." not in r["JobIDRaw"])
+    cpu_here = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"\nslurm-up {slurm['up_s']:.0f} s; Slurm run {snakemake.seconds:.0f} s ({len(jobs)} Slurm jobs, "
+          f"{cpu_jobs:.0f} CPU-s in them); local {log_ref.strip().splitlines()[-1]} on CPU {cpus}; CPU-s of "
+          f"this process's children so far {cpu_here.ru_utime + cpu_here.ru_stime:.0f}")
+    assert rc_ref == 0, log_ref[-3000:]
+    assert rc == 0, (f"Slurm run failed (rc {rc}; -9/124/137: killed after {RUN_LIMIT_S} s):\n{log[-8000:]}\n"
+                     f"{_daemon_logs()}")
+    return {"wd": wd, "log": log, "jobs": jobs, "expected": _job_blocks(dry), "local": base / "local"}
 
 
 @pytest.mark.slow
-def test_every_job_ran_in_slurm_with_its_rules_resources(runs):
-    log = _ok(runs, "tiny")
-    jobs = _snakemake_jobs(log)
-    rules = sorted(j["rule"] for j in jobs.values())
-    assert rules.count("train_run") == 16 and rules.count("summarize_study") == 1, rules
-    assert len(jobs) == 19, rules  # 16 runs, the summary and 2 figures; `all` is a local rule
-    recs = _sacct(*jobs)
+def test_every_job_ran_in_slurm_with_its_rules_resources(run):
+    jobs, recs = run["jobs"], _sacct(*run["jobs"])
+    key = lambda j: (j["rule"], tuple(sorted(j["wildcards"].items())))  # noqa: E731
+    expected = {key(j) for j in run["expected"].values() if j["rule"] != "all"}  # `all` is a localrule
+    submitted = {key(j) for j in jobs.values() if j["wildcards"].get("study") != "timelimit"}
+    assert submitted == expected  # every job of the tiny config went to Slurm (`all` is local)
     for sid, job in jobs.items():
         rec, res = recs[sid], job["resources"]
-        where = f"{job['rule']} {job['wildcards']} (Slurm job {sid}): {rec}"
-        assert rec["State"] == "COMPLETED" and rec["ExitCode"] == "0:0", where
-        assert rec["Comment"].startswith(f"rule_{job['rule']}"), where
+        where = f"{job['rule']} {job['wildcards']} attempt {job['attempt']} (Slurm job {sid}): {rec}"
+        wildcards = "_".join(job["wildcards"].values())
+        assert rec["Comment"] == f"rule_{job['rule']}_wildcards_{wildcards}", where
         assert rec["Account"] == "ciacct" and rec["Partition"] == "debug", where
-        # the rule itself ran inside the allocation, as job step 0 (srun), and succeeded
-        assert recs.get(f"{sid}.0", {}).get("State") == "COMPLETED", where
         assert int(rec["AllocCPUS"]) == job["threads"], where
         assert rec["ReqMem"] == f"{res['mem_mb']}M", where
-        assert _minutes(rec["Timelimit"]) == int(res["runtime"]), where
         assert _gpus(rec["AllocTRES"]) == int(res.get("gpu", 0)), where
-    # what the profile asks for: training on one GPU with 8 CPUs; the rest without a GPU
-    for sid, job in jobs.items():
-        rec = recs[sid]
-        if job["rule"] == "train_run":  # the profile's gpu=1 (device: cpu would ask for none)
-            assert job["resources"]["gpu"] == "1" and " --gpus=1 " in rec["SubmitLine"] + " ", rec
-            assert _gpus(rec["AllocTRES"]) == 1 and _gpus(recs[f"{sid}.0"]["AllocTRES"]) == 1, rec
+        if job["wildcards"].get("study") == "timelimit":
+            continue  # its states and time limits: test_time_limit_...
+        assert _minutes(rec["Timelimit"]) == int(res["runtime"]), where
+        assert rec["State"] == "COMPLETED" and rec["ExitCode"] == "0:0", where
+        # the rule itself ran inside the allocation as job step 0 (srun), and succeeded
+        assert recs.get(f"{sid}.0", {}).get("State") == "COMPLETED", where
+        if job["rule"] == "train_run":  # the profile's gpu=1 (device: cpu alone would ask for none)
+            assert res["gpu"] == "1" and "--gpus=1" in rec["SubmitLine"].split(), where
+            assert _gpus(rec["AllocTRES"]) == 1 and _gpus(recs[f"{sid}.0"]["AllocTRES"]) == 1, where
         else:
-            assert "gpu" not in job["resources"] and "--gpus" not in rec["SubmitLine"], rec
-            assert _gpus(rec["AllocTRES"]) == 0, rec
+            assert "gpu" not in res and "--gpus" not in rec["SubmitLine"], where
     summarize = next(s for s, j in jobs.items() if j["rule"] == "summarize_study")
-    # threads -> --cpus-per-task (2 here, set on the command line); the profile's memory and time
-    assert jobs[summarize]["threads"] == 2 and recs[summarize]["AllocCPUS"] == "2"
+    # the profile's memory and time for the analysis (threads -> --cpus-per-task: test_impossible_...)
     assert recs[summarize]["ReqMem"] == "8000M" and _minutes(recs[summarize]["Timelimit"]) == 60
 
 
 @pytest.mark.slow
-def test_results_equal_a_local_run(runs):
-    _ok(runs, "tiny")
-    _ok(runs, "reference")
+def test_results_equal_a_local_run(run):
     study = "tiny-gaussian"
-    files = sorted((runs["local"] / study / "runs").rglob("*.h5"))
-    assert len(files) == 16
+    local = run["local"] / study / "runs"
+    files = sorted(local.rglob("*.h5"))
+    assert len(files) == sum(j["rule"] == "train_run" for j in run["expected"].values()) == 16
     for ref in files:
-        got = read_decisions(runs["tiny"] / "results" / study / "runs" / ref.relative_to(runs["local"] / study / "runs"))
-        want = read_decisions(ref)
-        np.testing.assert_array_equal(got.predictions, want.predictions, err_msg=str(ref))
-        # the job had a (fake) GPU, but the tiny config says device: cpu
-        assert got.attrs["device"] == "cpu"
-    for path in ("summary.json", "split.tsv", "kappa_vs_base.tsv",
-                 "figures/fig02_correct_histogram.png", "figures/fig03_kappa_vs_base.pdf"):
-        assert (runs["tiny"] / "results" / study / path).stat().st_size > 0, path
+        got = read_decisions(run["wd"] / "results" / study / "runs" / ref.relative_to(local))
+        np.testing.assert_array_equal(got.predictions, read_decisions(ref).predictions, err_msg=str(ref))
+        assert got.attrs["device"] == "cpu"  # a (fake) GPU was allocated, but the config says cpu
+    for target in next(j for j in run["expected"].values() if j["rule"] == "all")["input"]:
+        assert (run["wd"] / target).stat().st_size > 0, target
 
 
 @pytest.mark.slow
-def test_time_limit_kills_training_and_running_again_resumes(runs):
-    rc, log, _ = runs["killed"]
-    assert rc == 1, log[-4000:]  # Snakemake reports the killed job and exits with an error
-    killed = _snakemake_jobs(log)
-    assert len(killed) == 1, log[-4000:]
-    (sid, job), = killed.items()
-    rec = _sacct(sid)[sid]
-    assert job["rule"] == "train_run" and rec["State"] == "TIMEOUT", rec
-    assert _minutes(rec["Timelimit"]) == 1 and int(job["resources"]["runtime"]) == 1
-    assert f"SLURM-job '{sid}' failed, SLURM status is: 'TIMEOUT'" in log
-    assert runs["checkpoints_after_kill"], "the killed job left no checkpoint"
-
-    log = _ok(runs, "resumed")  # the same command with the profile's runtime, as a user would
-    (sid2, job2), = _snakemake_jobs(log).items()
-    rec2 = _sacct(sid2)[sid2]
-    assert rec2["State"] == "COMPLETED" and _minutes(rec2["Timelimit"]) == int(job2["resources"]["runtime"]) > 1
-    train_log = (runs["timelimit"] / "logs" / "timelimit" / "train_run" / "base" / "1.log").read_text()
-    resumed = [int(e) for e in re.findall(r"resuming from checkpoint at epoch (\d+)", train_log)]
-    last_saved = max(int(re.search(r"\d+", c).group()) for c in runs["checkpoints_after_kill"])
-    assert resumed == [last_saved], train_log[-3000:]
-    _ok(runs, "reference")
-    got = read_decisions(runs["timelimit"] / "results" / "timelimit" / "runs" / "base" / "1.h5")
-    want = read_decisions(runs["local"] / "timelimit" / "runs" / "base" / "1.h5")
-    assert got.predictions.shape == want.predictions.shape == (13, 200)
-    np.testing.assert_array_equal(got.predictions, want.predictions)
-    assert not list((runs["timelimit"] / "checkpoints").rglob("*.pt"))  # removed after success
+def test_time_limit_kills_training_and_the_retry_resumes(run):
+    attempts = {sid: j for sid, j in run["jobs"].items() if j["wildcards"].get("study") == "timelimit"}
+    recs = _sacct(*attempts)
+    (first, j1), (second, j2) = sorted(attempts.items(), key=lambda kv: kv[1]["attempt"])
+    assert (j1["attempt"], j2["attempt"]) == (1, 2) and len(attempts) == 2, attempts
+    # killed by Slurm at its 1-minute limit, and reported as such
+    assert recs[first]["State"] == "TIMEOUT" and _minutes(recs[first]["Timelimit"]) == 1, recs[first]
+    assert f"SLURM-job '{first}' failed, SLURM status is: 'TIMEOUT'" in run["log"]
+    # resubmitted by Snakemake (retries) with the rule's runtime, and finished
+    assert recs[second]["State"] == "COMPLETED" and _minutes(recs[second]["Timelimit"]) == 10, recs[second]
+    log = (run["wd"] / "logs" / "timelimit" / "train_run" / "base" / "1.log").read_text()
+    resumed = [int(e) for e in re.findall(r"resuming from checkpoint at epoch (\d+) of 150", log)]
+    assert len(resumed) == 1 and 1 <= resumed[0] < 150, log[-2000:]
+    got = read_decisions(run["wd"] / TL_RUN)
+    want = read_decisions(run["local"] / "timelimit" / "runs" / "base" / "1.h5")
+    assert got.predictions.shape == want.predictions.shape == (151, 50)
+    np.testing.assert_array_equal(got.predictions, want.predictions)  # as if never interrupted
+    assert not list((run["wd"] / "checkpoints").rglob("*.pt"))  # removed after success
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("request_", ["gpu=3", "mem_mb=100000000"])
-def test_impossible_request_fails_fast_with_slurms_message(slurm, tmp_path, request_):
-    """More GPUs or memory than the partition has: sbatch refuses, Snakemake says so and stops."""
-    wd, cfg = _workdir(tmp_path, TINY)
+IMPOSSIBLE = {  # what the 2-CPU, 2-GPU, 23 GB node cannot give, and Slurm's answer
+    "gpus": (["--set-resources", "train_run:gpu=3"], "Requested node configuration is not available"),
+    "memory": (["--set-resources", "train_run:mem_mb=100000000"], "Memory specification can not be satisfied"),
+    # threads become --cpus-per-task
+    "cpus": (["--set-threads", "train_run=3"], "More processors requested than permitted"),
+}
+
+
+@pytest.fixture(scope="module")
+def impossible(slurm, tmp_path_factory):
+    """The three impossible requests at once, each a Snakemake run of one training job; without
+    DDD_SLURM_ACCOUNT/PARTITION (the cluster's defaults)."""
+    base = tmp_path_factory.mktemp("impossible")
+    env = {k: v for k, v in os.environ.items() if k not in SLURM_ENV}
+    procs = {}
+    for name, (args, _) in IMPOSSIBLE.items():
+        wd = _workdir(base / name, TINY)
+        if "--set-threads" not in args:
+            args = [*args, "--set-threads", "train_run=1"]
+        cmd = _snakemake(wd, *args, "--slurm-init-seconds-before-status-checks", "2", "--",
+                         "results/tiny-gaussian/runs/base/1.h5", limit=120)
+        procs[name] = (wd, subprocess.Popen([str(c) for c in cmd], cwd=ROOT, env=env, text=True,
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT))
     t0 = time.monotonic()
-    res = subprocess.run(_snakemake(wd, cfg, "--set-resources", f"train_run:{request_}",
-                                    "--", "results/tiny-gaussian/runs/base/1.h5", limit=120),
-                         cwd=ROOT, env={**os.environ, **SLURM_ENV}, capture_output=True, text=True,
-                         timeout=180)
-    out = res.stdout + res.stderr
-    assert res.returncode == 1, out[-3000:]
-    assert "SLURM sbatch failed" in out, out[-3000:]
-    assert "sbatch: error: " in out, out[-3000:]
-    assert time.monotonic() - t0 < 60
+    out = {name: (wd, p.communicate(timeout=180)[0], p.returncode, time.monotonic() - t0)
+           for name, (wd, p) in procs.items()}
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ask", list(IMPOSSIBLE))
+def test_impossible_request_fails_fast_with_slurms_message(impossible, ask):
+    """More GPUs, memory or CPUs than the partition has: sbatch refuses, Snakemake shows Slurm's
+    message and stops, in seconds."""
+    wd, out, rc, seconds = impossible[ask]
+    assert rc == 1, out[-3000:]
+    assert "SLURM sbatch failed" in out and "sbatch: error: " in out, out[-3000:]
+    assert IMPOSSIBLE[ask][1] in out, out[-3000:]
+    assert f"--cpus-per-task={3 if ask == 'cpus' else 1}" in out  # the rule's threads
+    assert seconds < 60
     assert not (wd / "results").exists()
 
 
 def test_unknown_plugin_option_fails_fast(tmp_path):
-    """A profile with a setting the plugin does not have: refused before anything runs (no Slurm
-    needed, so this runs everywhere)."""
-    profile = _profile(tmp_path / "profile", **{"slurm-no-such-option": True})
-    wd, cfg = _workdir(tmp_path / "wd", TINY)
-    res = subprocess.run(_snakemake(wd, cfg, "-n", profile=profile, limit=60),
+    """A profile with a setting the plugin does not have is refused before anything runs (needs
+    no Slurm, so it runs everywhere)."""
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    profile["slurm-no-such-option"] = True
+    (tmp_path / "profile").mkdir()
+    (tmp_path / "profile" / "config.yaml").write_text(yaml.safe_dump(profile))
+    wd = _workdir(tmp_path / "wd", TINY)
+    res = subprocess.run(_snakemake(wd, "-n", profile=tmp_path / "profile", limit=60),
                          cwd=ROOT, capture_output=True, text=True, timeout=90)
-    assert res.returncode != 0
-    assert "slurm-no-such-option" in res.stderr, res.stderr[-2000:]
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert "unrecognized arguments: --slurm-no-such-option" in res.stderr, res.stderr[-2000:]
     assert not (wd / "results").exists()
