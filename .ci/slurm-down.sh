@@ -24,9 +24,6 @@ while read -r pid; do
   fi
 done < "$PIDS"
 rm -f "$PIDS"
-# Jobs' processes are the daemons' children (proctrack/linuxproc) and die with slurmd's steps;
-# job state is wiped by the next slurm-up.
-#
 # With the Slurm client installed but no controller, every `snakemake` start would wait ~9 s:
 # snakemake-executor-plugin-slurm runs `scontrol show config` when it is imported, and scontrol
 # retries an absent controller. Moving the CI configuration aside makes scontrol fail at once;

@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Bring up a real single-node Slurm (Debian 12 packages, Slurm 22.05) for CI, as root.
 #
-#   bash .ci/slurm-up.sh                  # slurmdbd + MariaDB accounting (sacct works), 2 fake GPUs
+#   bash .ci/slurm-up.sh                  # slurmdbd + MariaDB accounting (sacct works)
 #   SLURM_CI_MODE=nodb bash .ci/slurm-up.sh       # no accounting database (status via squeue only)
-#   SLURM_CI_FAKE_GPUS=0 bash .ci/slurm-up.sh     # no GPU GRES
+#   SLURM_CI_FAKE_GPUS=0 bash .ci/slurm-up.sh     # no GPU GRES (default: 4 fake GPUs)
+#   SLURM_CI_CPUS=2 bash .ci/slurm-up.sh          # the node's CPUs (default: twice nproc)
 #
 # Installs what it needs (apt-get, only when missing), writes /etc/slurm/{slurm,gres,slurmdbd}.conf,
 # starts munged, [mariadbd, slurmdbd,] slurmctld and slurmd by hand (no systemd here), waits until
 # the node is idle and writes the daemons' PIDs, in stop order, to $SLURM_CI_PIDS for
 # .ci/slurm-down.sh, which stops them by PID. Job state and the accounting database start empty
 # (job ids start at 1). Exit status: 0 ready; 1 a step failed (its message on stderr);
-# 2 cannot run here (not root, or no apt-get and no Slurm) -- callers may skip on 2.
+# 2 cannot run here (not root, or Slurm missing and not installable: no apt-get, no package
+# access) -- callers may skip on 2.
 # The recipe and its pitfalls: ../shared/notes/slurm-ci.md (checked again for this project).
 set -euo pipefail
 MODE="${SLURM_CI_MODE:-dbd}"
-FAKE_GPUS="${SLURM_CI_FAKE_GPUS:-2}"
+FAKE_GPUS="${SLURM_CI_FAKE_GPUS:-4}"
 PIDS="${SLURM_CI_PIDS:-/run/slurm-ci.pids}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 t0=$(date +%s%N)
@@ -53,9 +55,10 @@ if [ -n "$missing" ]; then
   command -v apt-get >/dev/null || { echo "slurm-up: no apt-get to install$missing" >&2; exit 2; }
   step "apt-get install$missing"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null || die "apt-get update failed"
+  apt-get -o DPkg::Lock::Timeout=120 update -qq >/dev/null || { echo "slurm-up: apt-get update failed (no package access?)" >&2; exit 2; }
   # policy-rc.d (containers) stops the packages' services from starting; this script starts them.
-  apt-get install -y -qq --no-install-recommends $missing >/dev/null || die "apt-get install$missing failed"
+  apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends $missing >/dev/null \
+    || { echo "slurm-up: apt-get install$missing failed (no package access?)" >&2; exit 2; }
 fi
 
 step "munge"
@@ -71,7 +74,7 @@ PIDLIST="$(cat /run/munge/munged.pid)"
 record() { PIDLIST="$1 $PIDLIST"; printf '%s\n' $PIDLIST > "$PIDS"; }  # stop order: newest first
 record ""  # munged alone, so that a failure below still stops it
 
-NCPU=$(nproc)
+NCPU="${SLURM_CI_CPUS:-$(( $(nproc) * 2 ))}"
 MEM=$(awk '/MemTotal/ {print int($2/1024) - 1024}' /proc/meminfo)   # 1 GiB headroom
 mkdir -p /etc/slurm /var/log/slurm
 rm -rf /var/spool/slurmctld /var/spool/slurmd
@@ -102,9 +105,13 @@ else
   rm -f /etc/slurm/gres.conf
 fi
 
-# Minimal single-node Slurm: no cgroups, everything as root; task/affinity binds each job to its
-# allocated CPUs (as on most clusters). OverTimeLimit=0 and KillWait=5 so
-# that a job past its time limit is killed at slurmctld's next time-limit check (every 30 s).
+# Minimal single-node Slurm: no cgroups, everything as root. The node claims twice the machine's
+# CPUs (config_overrides; no CPU binding, task/none): Snakemake's jobs spend much of their time
+# starting up and waiting, and more of them at once keeps the machine's cores busy. What a job is
+# allocated is still exactly what it asked for. OverTimeLimit=0 and KillWait=5 so that a job past
+# its time limit is killed at slurmctld's next time-limit check (every 30 s). proctrack/pgid:
+# with linuxproc a job's process that ignores SIGTERM and loses its parent (Snakemake inside a
+# job that Slurm kills does both) escapes the final SIGKILL and lives on.
 # One partition, `debug`. Comments (the plugin's rule_<rule>_wildcards_...) are kept in the
 # accounting database, so sacct shows which rule each job ran.
 # EnforcePartLimits=ALL (as on most production clusters) makes sbatch refuse a job that asks for
@@ -119,8 +126,9 @@ SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
 MpiDefault=none
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/affinity
+ProctrackType=proctrack/pgid
+TaskPlugin=task/none
+SlurmdParameters=config_overrides
 SchedulerType=sched/backfill
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
