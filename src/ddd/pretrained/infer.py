@@ -1,0 +1,186 @@
+"""Run a pretrained model over a dataset's evaluation split and write its decisions.
+
+The output is the decisions HDF5 of a training run (``ddd.decisions``) with one row of
+predictions (epoch 0), the targets, image ids and the float16 class probabilities, so every
+analysis treats a pretrained model like a trained network.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import sys
+import time
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .. import __version__
+from ..data import EvalSet
+from ..decisions import write_decisions
+from ..train import resolve_device
+from .sources import build_prepared, prepare, sha256_file
+from .spec import Preprocess, normalize_spec
+
+log = logging.getLogger(__name__)
+
+
+class ArrayImages(Dataset):
+    """uint8 images (N, 3, H, W) as PIL images through ``transform``; items ``(x, label)``.
+    ``images`` may be a callable ``i -> uint8 (3, H, W)`` (generated data) with ``n`` items."""
+
+    def __init__(self, images, targets: np.ndarray, transform, *, n: int | None = None):
+        self.images, self.targets, self.transform = images, np.asarray(targets), transform
+        self.n = len(self.targets) if n is None else n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        from PIL import Image
+        arr = self.images(i) if callable(self.images) else self.images[i]
+        image = Image.fromarray(np.ascontiguousarray(np.asarray(arr).transpose(1, 2, 0)))
+        return self.transform(image), int(self.targets[i])
+
+
+class _Gaussian:
+    """Picklable generator of the Gaussian set's evaluation images."""
+
+    def __init__(self, spec, indices):
+        self.spec, self.indices = spec, indices
+
+    def __call__(self, i: int):
+        from ..data import gaussian_image
+        return gaussian_image(self.spec, "val", int(self.indices[i]))
+
+
+def eval_dataset(dataset: dict, transform) -> tuple[Dataset, EvalSet]:
+    """The evaluation split of a configured dataset with ``transform`` applied to every image.
+
+    Parameters
+    ----------
+    dataset : the dataset's config block (``kind`` or ``name``, ``root`` for local copies;
+        the Gaussian set's parameters).
+    transform : callable on an RGB PIL image, e.g. :class:`Preprocess`.
+
+    Returns
+    -------
+    (torch Dataset of ``(x, label)``, EvalSet with targets (N,), image ids (N,), class names (C)
+    and the fingerprint a training run on the same data records). Only file names are listed
+    here: no image is read.
+    """
+    kind = dataset.get("kind", dataset.get("name"))
+    if kind == "gaussian":
+        from ..data import GaussianNoise, gaussian_spec
+        spec = gaussian_spec(dataset)
+        ds = GaussianNoise(spec, "val")
+        meta = EvalSet(ds.targets, ds.image_ids, ds.class_names, spec.fingerprint())
+        return ArrayImages(_Gaussian(spec, ds.indices), ds.targets, transform), meta
+    if kind not in ("cifar100", "imagenet", "imagefolder"):
+        raise ValueError(f"unknown dataset kind {kind!r}; allowed: gaussian, cifar100, imagenet, imagefolder")
+    from .. import imagedata as img
+    root = dataset.get("root")
+    if not root:
+        key = dataset.get("config_key") or f"{kind}_root"
+        raise ValueError(f"{key} is not set: point it at your local copy (nothing is downloaded)")
+    if kind == "cifar100" and img.cifar100_source(root).kind == "pickle":
+        images, targets, ids, names = img.load_cifar100_pickle(root, "val")
+        fp = f"cifar100-{img.fingerprint('cifar100', root, 'val')}"
+        return ArrayImages(images, targets, transform), EvalSet(targets, ids, list(names), fp)
+    ds = img.ImageFolderSplit(root, "val", transform=transform, name=kind)
+    return ds, EvalSet(np.asarray(ds.targets), np.asarray(ds.image_ids), list(ds.class_names),
+                       f"{kind}-{ds.fingerprint()}")
+
+
+@torch.inference_mode()
+def predict(model, loader, *, device, progress: bool = False, total: int | None = None):
+    """Top-1 predictions and softmax probabilities of ``model`` over ``loader``, in order.
+
+    Returns
+    -------
+    predictions int64 (N,), probabilities float16 (N, C). Results stay on the device until the
+    end (one copy to the host).
+    """
+    from tqdm import tqdm
+    cuda = device.type == "cuda"
+    preds, probs = [], []
+    for x, _ in tqdm(loader, total=total, disable=not progress, desc="inference", file=sys.stderr,
+                     mininterval=5):
+        x = x.to(device, non_blocking=cuda)
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        logits = model(x)
+        if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
+            raise ValueError(f"the model returned {type(logits).__name__} "
+                             f"{tuple(getattr(logits, 'shape', ()))}, expected logits (B, C)")
+        logits = logits.float()
+        preds.append(logits.argmax(1))
+        probs.append(logits.softmax(1).half())
+    return torch.cat(preds).cpu().numpy(), torch.cat(probs).cpu().numpy()
+
+
+def infer(spec: dict, dataset: dict, *, out, device: str = "auto", batch_size: int = 64,
+          num_workers: int = 0, progress: bool = True, threads: int | None = None) -> dict:
+    """Run one pretrained model over the evaluation split of ``dataset`` and write its decisions.
+
+    Everything is checked before the first image is read: the spec, the weights file, the state
+    dict against the network and the class count against the dataset's.
+
+    Parameters
+    ----------
+    spec : a model spec (see ``ddd.pretrained.spec``).
+    dataset : the dataset's config block (``Config.dataset(study)``).
+    out : path of the decisions HDF5: predictions (1, N), targets (N,), image ids (N,),
+        probabilities float16 (N, C); written to ``out + ".tmp"`` and renamed.
+    device : ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda[:i]"``.
+    batch_size, num_workers : DataLoader settings (workers decode and preprocess images).
+    threads : CPU threads for torch (default: leave as is).
+
+    Returns
+    -------
+    dict: ``accuracy``, ``n_images``, ``wall_time_s``, ``images_per_s`` (inference loop only),
+    ``weights_path``.
+    """
+    start = time.time()
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    if threads:
+        torch.set_num_threads(max(1, int(threads)))
+    spec = normalize_spec(spec)
+    dev = resolve_device(device)
+    ds, meta = eval_dataset(dataset, Preprocess(spec["preprocessing"]))
+    kind = dataset.get("kind", dataset.get("name"))
+    prepared = prepare(spec, n_classes=len(meta.class_names), class_names=meta.class_names, dataset_kind=kind)
+    model = build_prepared(prepared, device=dev)
+    if dev.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                        pin_memory=dev.type == "cuda", persistent_workers=False)
+    t = time.time()
+    predictions, probabilities = predict(model, loader, device=dev, progress=progress,
+                                         total=-(-len(ds) // batch_size))
+    loop_s = time.time() - t
+    if probabilities.shape[1] != len(meta.class_names):
+        raise ValueError(f"model {spec['name']!r} gave {probabilities.shape[1]} outputs for a dataset of "
+                         f"{len(meta.class_names)} classes")
+    accuracy = float(np.mean(predictions == meta.targets))
+    weights_sha = sha256_file(prepared.weights_path)
+    os.makedirs(os.path.dirname(os.path.abspath(os.fspath(out))), exist_ok=True)
+    import torchvision
+    write_decisions(
+        out, predictions[None, :].astype(np.int64), meta.targets, meta.image_ids, epochs=np.array([0]),
+        recipe=spec, probabilities=probabilities,
+        attrs={"kind": "pretrained", "model_spec": spec, "class_names": list(meta.class_names),
+               "weights_file": prepared.weights_path, "weights_sha256": weights_sha,
+               "dataset": dataset, "dataset_fingerprint": meta.fingerprint,
+               "torch_version": torch.__version__, "torchvision_version": torchvision.__version__,
+               "ddd_version": __version__, **prepared.versions,
+               "device": str(dev) if dev.type != "cuda" else torch.cuda.get_device_name(dev),
+               "platform": platform.platform(), "batch_size": batch_size,
+               "wall_time_s": time.time() - start, "inference_s": loop_s})
+    log.info("%s: accuracy %.4f on %d images (%.1f images/s), %s", spec["name"], accuracy, len(ds),
+             len(ds) / max(loop_s, 1e-9), out)
+    return {"accuracy": accuracy, "n_images": len(ds), "wall_time_s": time.time() - start,
+            "images_per_s": len(ds) / max(loop_s, 1e-9), "weights_path": prepared.weights_path}

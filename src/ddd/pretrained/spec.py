@@ -1,0 +1,204 @@
+"""Model specs of pretrained decision makers, and their preprocessing.
+
+A spec is a plain dict (one entry of a ``pretrained`` study's ``models`` list)::
+
+    name: resnet152                 # the decision maker's name (file stem of its decisions)
+    source: torchvision             # torchvision | timm | open_clip | checkpoint
+    model: resnet152                # library model name, or a registered builder (ddd.builders)
+    weights: weights/resnet152-f82ba261.pth   # local file; null: the library's local cache
+    preprocessing:                  # defaults: Resize(256) + CenterCrop(224), ImageNet mean/std
+      resize: 256                   # shorter side (int), [h, w] (no aspect kept) or null
+      crop: 224                     # centre crop (int or [h, w]) or null
+      mean: [0.485, 0.456, 0.406]
+      std: [0.229, 0.224, 0.225]
+      interpolation: bilinear       # bilinear | bicubic | nearest (antialiased, on the PIL image)
+    options: {}                     # keyword arguments of the constructor / builder
+    url: null                       # where to obtain the weights (shown in errors; text only)
+    trust_pickle: false             # read the file with torch.load(weights_only=False)
+
+Source-specific keys: ``torchvision``: ``tag`` (a member of the model's Weights enum, default
+``DEFAULT``; names the cached file when ``weights`` is null). ``open_clip``: ``pretrained`` (the
+open_clip pretrained tag, e.g. ``openai``; names the cached file and the QuickGELU setting),
+``templates`` (a file with one prompt template per line, ``{}`` standing for the class name;
+null: the 80 ImageNet templates of OpenAI's CLIP, as shipped by open_clip), ``class_names`` (a
+file with one class name per line in the dataset's class order, or ``<folder>\\t<name>`` lines;
+null: open_clip's 1000 ImageNet names on a 1000-class ImageNet, else the dataset's folder names)
+and ``logit_scale`` (100, the paper's).
+
+Preprocessing defaults: the standard one above; a ``checkpoint`` builder may declare its own
+(SimCLR: mean 0, std 1); ``open_clip`` defaults to CLIP's: Resize(224, bicubic) + CenterCrop(224)
+with CLIP's mean/std. Keys given in the spec always win.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+
+from ..imagedata import IMAGENET_MEAN, IMAGENET_STD
+
+SOURCES = ("torchvision", "timm", "open_clip", "checkpoint")
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+DEFAULT_PREPROCESSING = {"resize": 256, "crop": 224, "mean": IMAGENET_MEAN, "std": IMAGENET_STD,
+                         "interpolation": "bilinear"}
+SOURCE_PREPROCESSING = {
+    "open_clip": {"resize": 224, "crop": 224, "mean": CLIP_MEAN, "std": CLIP_STD, "interpolation": "bicubic"},
+}
+_COMMON = {"name", "source", "model", "weights", "preprocessing", "options", "url", "trust_pickle"}
+_EXTRA = {"torchvision": {"tag"}, "timm": set(), "checkpoint": set(),
+          "open_clip": {"pretrained", "templates", "class_names", "logit_scale"}}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+class PretrainedModelError(ValueError):
+    """A model spec, its weights or its fit to the dataset is wrong; raised before inference."""
+
+
+class WeightsNotFoundError(PretrainedModelError, FileNotFoundError):
+    """The weights file is not where the spec (or the library's cache) says."""
+
+
+class ClassCountError(PretrainedModelError):
+    """The model's number of classes is not the dataset's."""
+
+
+def _size(value, key: str, where: str):
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise PretrainedModelError(f"{where}.{key} must be a positive integer, [height, width] or null, got {value!r}")
+    if isinstance(value, int) and value > 0:
+        return value
+    if isinstance(value, (list, tuple)) and len(value) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+        return [int(v) for v in value]
+    raise PretrainedModelError(f"{where}.{key} must be a positive integer, [height, width] or null, got {value!r}")
+
+
+def _triple(value, key: str, where: str, *, positive: bool):
+    ok = isinstance(value, (list, tuple)) and len(value) == 3 and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    if not ok or (positive and any(v <= 0 for v in value)):
+        what = "three positive numbers" if positive else "three numbers"
+        raise PretrainedModelError(f"{where}.{key} must be {what} (R, G, B), got {value!r}")
+    return [float(v) for v in value]
+
+
+def check_preprocessing(pre: dict, *, where: str = "preprocessing") -> dict:
+    """Validate a complete preprocessing dict; returns it with lists for sizes/mean/std."""
+    unknown = sorted(set(pre) - set(DEFAULT_PREPROCESSING))
+    if unknown:
+        raise PretrainedModelError(f"{where}: unknown keys {unknown}; allowed: {sorted(DEFAULT_PREPROCESSING)}")
+    if pre["interpolation"] not in INTERPOLATIONS:
+        raise PretrainedModelError(f"{where}.interpolation must be one of {list(INTERPOLATIONS)}, "
+                                   f"got {pre['interpolation']!r}")
+    return {"resize": _size(pre["resize"], "resize", where), "crop": _size(pre["crop"], "crop", where),
+            "mean": _triple(pre["mean"], "mean", where, positive=False),
+            "std": _triple(pre["std"], "std", where, positive=True),
+            "interpolation": pre["interpolation"]}
+
+
+def normalize_spec(spec: dict) -> dict:
+    """Check a model spec's keys and types and fill its defaults (no file or library is touched
+    except the builder registry for ``checkpoint``). Returns a new dict; raises
+    :class:`PretrainedModelError` naming the key."""
+    if not isinstance(spec, dict):
+        raise PretrainedModelError(f"a model spec must be a dict, got {type(spec).__name__}")
+    where = f"model {spec.get('name', '?')!r}"
+    missing = [k for k in ("name", "source", "model") if not spec.get(k)]
+    if missing:
+        raise PretrainedModelError(f"{where}: missing {missing} (a spec needs name, source and model)")
+    name, source = spec["name"], spec["source"]
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise PretrainedModelError(f"model name {name!r} must match {_NAME.pattern} (it names the decisions file)")
+    if source not in SOURCES:
+        raise PretrainedModelError(f"{where}: unknown source {source!r}; allowed: {', '.join(SOURCES)}")
+    if not isinstance(spec["model"], str):
+        raise PretrainedModelError(f"{where}: model must be a string, got {spec['model']!r}")
+    unknown = sorted(set(spec) - _COMMON - _EXTRA[source])
+    if unknown:
+        raise PretrainedModelError(f"{where}: unknown keys {unknown} for source {source}; allowed: "
+                                   f"{sorted(_COMMON | _EXTRA[source])}")
+    out = copy.deepcopy(spec)
+    weights = out.get("weights")
+    if weights is not None and (not isinstance(weights, str) or not weights):
+        raise PretrainedModelError(f"{where}: weights must be a file path or null, got {weights!r}")
+    out["weights"] = weights
+    options = out.get("options") or {}
+    if not isinstance(options, dict):
+        raise PretrainedModelError(f"{where}: options must be a mapping, got {options!r}")
+    out["options"] = options
+    out["url"] = out.get("url")
+    out["trust_pickle"] = bool(out.get("trust_pickle", False))
+    pre = out.get("preprocessing") or {}
+    if not isinstance(pre, dict):
+        raise PretrainedModelError(f"{where}: preprocessing must be a mapping, got {pre!r}")
+    out["preprocessing"] = check_preprocessing({**default_preprocessing(out), **pre},
+                                               where=f"{where}: preprocessing")
+    if source == "torchvision":
+        out["tag"] = out.get("tag") or "DEFAULT"
+    if source == "open_clip":
+        out["pretrained"] = out.get("pretrained")
+        out["templates"] = out.get("templates")
+        out["class_names"] = out.get("class_names")
+        scale = out.get("logit_scale", 100.0)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
+            raise PretrainedModelError(f"{where}: logit_scale must be a positive number, got {scale!r}")
+        out["logit_scale"] = float(scale)
+    return out
+
+
+def default_preprocessing(spec: dict) -> dict:
+    """The preprocessing a spec gets for keys it leaves out (see the module docstring)."""
+    pre = dict(DEFAULT_PREPROCESSING)
+    pre.update(SOURCE_PREPROCESSING.get(spec["source"], {}))
+    if spec["source"] == "checkpoint":
+        from ..builders import BUILDERS
+        if spec["model"] in BUILDERS:
+            pre.update(BUILDERS[spec["model"]].preprocessing)
+    return pre
+
+
+class Preprocess:
+    """The spec's preprocessing as a picklable callable (DataLoader workers).
+
+    Geometric steps run on the PIL image (resize with antialiasing, then centre crop), then the
+    pixels become float32 in [0, 1] and are normalised: ``(x - mean) / std`` per channel.
+    Calling it returns a float32 tensor (3, h, w).
+    """
+
+    def __init__(self, preprocessing: dict):
+        from torchvision.transforms import InterpolationMode, v2
+        pre = check_preprocessing(preprocessing)
+        steps = []
+        if pre["resize"] is not None:
+            steps.append(v2.Resize(pre["resize"], interpolation=InterpolationMode(pre["interpolation"]),
+                                   antialias=True))
+        if pre["crop"] is not None:
+            steps.append(v2.CenterCrop(pre["crop"]))
+        self.steps = v2.Compose(steps) if steps else None
+        self.mean, self.std = tuple(pre["mean"]), tuple(pre["std"])
+
+    def __call__(self, image):
+        import numpy as np
+        import torch
+        from PIL import Image
+        if isinstance(image, Image.Image):
+            image = image.convert("RGB")
+        if self.steps is not None:
+            image = self.steps(image)
+        if isinstance(image, Image.Image):
+            x = torch.from_numpy(np.array(image, dtype=np.uint8, copy=True)).permute(2, 0, 1)
+        else:
+            x = image.as_subclass(torch.Tensor)
+        if x.dtype != torch.uint8 or x.ndim != 3 or x.shape[0] != 3:
+            raise ValueError(f"expected an RGB image, got {x.dtype} {tuple(x.shape)}")
+        x = x.to(torch.float32).div_(255.0)
+        mean = torch.tensor(self.mean, dtype=torch.float32).view(3, 1, 1)
+        std = torch.tensor(self.std, dtype=torch.float32).view(3, 1, 1)
+        return (x - mean) / std
+
+    def __repr__(self) -> str:
+        return f"Preprocess({self.steps!r}, mean={self.mean}, std={self.std})"
