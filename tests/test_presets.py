@@ -8,6 +8,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = sorted((ROOT / "config" / "paper").glob("*.yaml"))
+SOTA = ROOT / "config" / "paper" / "imagenet-sota.yaml"
+TRAINING_PRESETS = [p for p in PRESETS if p != SOTA]   # the pretrained preset trains nothing
 
 
 def _plan(preset: Path, *extra: str):
@@ -23,12 +25,34 @@ def test_every_family_has_a_preset():
             "gaussian-resnet18"} <= names
 
 
-@pytest.mark.parametrize("preset", PRESETS, ids=[p.stem for p in PRESETS])
+@pytest.mark.parametrize("preset", TRAINING_PRESETS, ids=[p.stem for p in TRAINING_PRESETS])
 def test_preset_plans_31_training_jobs(preset, fake_imagenet, fake_cifar_pickle):
     code, out = _plan(preset, "--config", f"imagenet_root={fake_imagenet}", f"cifar100_root={fake_cifar_pickle}")
     assert code == 0, out[-2000:]
     m = re.search(r"^train_run\s+(\d+)$", out, re.M)
     assert m and int(m.group(1)) == 31, out[-2000:]
+
+
+def test_sota_preset_plans_one_inference_job_per_model(tmp_path, fake_imagenet):
+    """The eleven pretrained models, their weights files present (empty stand-ins: planning only
+    checks that they exist), plan eleven inference jobs and no training."""
+    import yaml
+    config = yaml.safe_load(SOTA.read_text())
+    models = config["studies"]["imagenet-sota"]["pretrained"]["models"]
+    assert len(models) == 11
+    for m in models:
+        stand_in = tmp_path / "weights" / Path(m["weights"]).name
+        stand_in.parent.mkdir(exist_ok=True)
+        stand_in.write_bytes(b"")
+        m["weights"] = str(stand_in)
+    preset = tmp_path / "sota.yaml"
+    preset.write_text(yaml.safe_dump(config))
+    code, out = _plan(preset, "--config", f"imagenet_root={fake_imagenet}")
+    assert code == 0, out[-2000:]
+    assert re.search(r"^infer_model\s+11$", out, re.M) and not re.search(r"^train_run\s", out, re.M), out[-2000:]
+    # without the files: refused at planning, naming the first missing file
+    code, out = _plan(SOTA, "--config", f"imagenet_root={fake_imagenet}")
+    assert code != 0 and "weights/simclr-resnet50-x1.pth" in out, out[-2000:]
 
 
 def test_preset_with_missing_dataset_fails_at_planning(tmp_path):

@@ -30,6 +30,7 @@ class Config:
     undefined_kappa: str = "nan"
     n_boot: int = 1000
     device: str = "auto"
+    psychophysics: dict | None = None                # resolved `psychophysics` block; None: no experiment
 
     def _study(self, study: str) -> dict:
         if study not in self.studies:
@@ -85,6 +86,16 @@ class Config:
         """An imported study's ``files`` (globs expanded), ``format`` and ``intersect``."""
         return copy.deepcopy(self._study(study)["external"])
 
+    def pretrained_model(self, study: str, model: str) -> dict:
+        """The resolved spec of one model of a pretrained study (ddd.pretrained.normalize_spec)."""
+        s = self._study(study)
+        if s["kind"] != "pretrained" or model not in s["models"]:
+            raise ConfigError(f"study {study!r} has no pretrained model {model!r}")
+        return copy.deepcopy(s["models"][model])
+
+    def pretrained_batch_size(self, study: str) -> int:
+        return self._study(study)["batch_size"]
+
     def run_files(self, study: str) -> list[str]:
         """What the analysis rules take as input: the runs' decisions files, or the folder of an
         imported study's converted files."""
@@ -95,6 +106,9 @@ class Config:
     def entries(self, study: str) -> list[dict]:
         """Decision makers of a study as dicts (name, condition, path, epoch) for the analysis."""
         s = self._study(study)
+        if s["kind"] == "pretrained":
+            return [{"name": n, "condition": "pretrained", "path": f"results/{study}/runs/pretrained/{n}.h5",
+                     "epoch": 0} for n in s["models"]]
         if s["kind"] == "external":
             return [{"name": n, "condition": "imported", "path": f"results/{study}/runs/imported/{n}.h5",
                      "epoch": 0} for n in s["names"]]
@@ -127,8 +141,12 @@ def resolve_config(config: dict) -> Config:
         raise ConfigError("config has no studies: run from the repository root (profiles/default loads "
                           "config/config.yaml) or pass --configfile; a config needs `studies:`")
     for name, study in studies.items():
-        if len(study) != 1 or set(study) - {"train", "external"}:
-            raise ConfigError(f"studies.{name}: exactly one of [train, external] is needed, got {sorted(study)}")
+        if len(study) != 1 or set(study) - {"train", "external", "pretrained"}:
+            raise ConfigError(f"studies.{name}: exactly one of [train, external, pretrained] is needed, "
+                              f"got {sorted(study)}")
+        if "pretrained" in study:
+            cfg.studies[name] = _pretrained_study(name, study["pretrained"], datasets)
+            continue
         if "external" in study:
             cfg.studies[name] = _external_study(name, study["external"])
             continue
@@ -165,7 +183,45 @@ def resolve_config(config: dict) -> Config:
             "runs": recipes.runs(conditions, instances=instances),
             "decision_makers": recipes.decision_makers(conditions, instances=instances),
         }
+    cfg.psychophysics = _psychophysics(config.get("psychophysics") or {}, cfg)
     return cfg
+
+
+PSYCHOPHYSICS_DEFAULTS = {"study": None, "pairs": 149, "practice": 5, "rule": "strict", "seed": 0,
+                          "breaks_every": 50, "shuffle": True, "display_size": 224, "label_issues": None,
+                          "responses": None}
+
+
+def _psychophysics(block: dict, cfg: Config) -> dict | None:
+    """The `psychophysics` block with defaults, or None without a study; checks the study, the files
+    and that the responses folder holds CSV files (ddd.psychophysics)."""
+    p = {**PSYCHOPHYSICS_DEFAULTS, **block}
+    if p["study"] is None:
+        return None
+    if p["study"] not in cfg.studies:
+        raise ConfigError(f"psychophysics.study: unknown study {p['study']!r}; configured studies: "
+                          f"{', '.join(cfg.studies)}")
+    kind = cfg.studies[p["study"]]["kind"]
+    if not cfg.studies[p["study"]].get("dataset"):  # imported decisions: no pixels to show
+        raise ConfigError(f"psychophysics.study: {p['study']!r} is a study of kind {kind!r}, whose images the "
+                          "experiment cannot show; choose a study with a dataset (" + ", ".join(
+                              s for s, v in cfg.studies.items() if v.get("dataset")) + ")")
+    if p["label_issues"] is not None and not os.path.isfile(p["label_issues"]):
+        raise ConfigError(f"psychophysics.label_issues: {p['label_issues']} is not a file (a list of image ids, "
+                          "one per line)")
+    if p["responses"] is not None:
+        folder = p["responses"]
+        if not os.path.isdir(folder):
+            raise ConfigError(f"psychophysics.responses: {folder} is not a folder (the observers' response CSV "
+                              "files go there)")
+        files = sorted(os.path.join(folder, f) for f in os.listdir(folder)
+                       if f.lower().endswith(".csv") and not f.startswith(".")
+                       and os.path.isfile(os.path.join(folder, f)))
+        if not files:
+            raise ConfigError(f"psychophysics.responses: {folder} holds no .csv file yet; collect responses "
+                              "first, or set responses to null")
+        p["response_files"] = files
+    return p
 
 
 def _check_dataset(ds: dict) -> None:
@@ -197,3 +253,25 @@ def _external_study(name: str, ext: dict) -> dict:
                           f"must be unique, got {names}")
     return {"kind": "external", "dataset": None, "names": names,
             "external": {"files": files, "format": ext["format"], "intersect": bool(ext.get("intersect", False))}}
+
+
+def _pretrained_study(name: str, block: dict, datasets: dict) -> dict:
+    """A pretrained study: its dataset checked, every model spec normalised and its local weights
+    file present (nothing is read; the job checks keys and class count before inference)."""
+    from .pretrained import PretrainedModelError, normalize_spec, precheck_model
+    if block["dataset"] not in datasets:
+        raise ConfigError(f"studies.{name}.pretrained.dataset: unknown dataset {block['dataset']!r}; "
+                          f"allowed: {', '.join(sorted(datasets))} (add a folder under `imagefolders:`)")
+    _check_dataset(datasets[block["dataset"]])
+    models = {}
+    for i, spec in enumerate(block["models"]):
+        try:
+            spec = normalize_spec(spec)
+            precheck_model(spec)
+        except PretrainedModelError as err:
+            raise ConfigError(f"studies.{name}.pretrained.models[{i}]: {err}") from None
+        if spec["name"] in models:
+            raise ConfigError(f"studies.{name}.pretrained.models: name {spec['name']!r} used twice")
+        models[spec["name"]] = spec
+    return {"kind": "pretrained", "dataset": block["dataset"], "models": models,
+            "batch_size": block.get("batch_size", 128)}

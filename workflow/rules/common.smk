@@ -37,14 +37,45 @@ def final_outputs():
     for study in CFG.studies:
         out += [f"results/{study}/summary.json", f"results/{study}/split.tsv",
                 f"results/{study}/kappa_vs_base.tsv", f"results/{study}/consistency/pairs.tsv"]
-        if CFG.kind(study) == "external":  # no base, no epochs, no pixels: the histogram applies
+        if CFG.kind(study) in ("external", "pretrained"):  # no base, no epochs: the histogram applies
             out += expand("results/{study}/figures/fig02_correct_histogram.{ext}", study=study, ext=["png", "pdf"])
             continue
         figures = [f for f, (ok, _) in sorted(applicable_figures(CFG.dataset(study)).items()) if ok]
         out += expand("results/{study}/figures/{fig}.{ext}", study=study, fig=figures, ext=["png", "pdf"])
         for table, (_, exts) in TABLES.items():
             out += expand("results/{study}/tables/{table}.{ext}", study=study, table=table, ext=exts)
+    out += psychophysics_outputs()
     return out
+
+
+PSYCHOPHYSICS_SITE = ["manifest.csv", "trials.js", "index.html", "style.css", "experiment.js"]
+PSYCHOPHYSICS_ANALYSIS = ["tables/psychophysics_summary.csv", "tables/psychophysics_summary.md",
+                          "tables/psychophysics_observers.csv", "tables/psychophysics_observers.md",
+                          "tables/psychophysics_kappa.csv", "figures/psychophysics.png", "figures/psychophysics.pdf"]
+
+
+def psychophysics_outputs():
+    """The experiment site of `psychophysics.study` and, when `responses` is set, its analysis."""
+    p = CFG.psychophysics
+    if not p:
+        return []
+    out = [f"results/{p['study']}/psychophysics/{f}" for f in PSYCHOPHYSICS_SITE]
+    out.append(f"results/{p['study']}/psychophysics/images")
+    if p["responses"]:
+        out += [f"results/{p['study']}/{f}" for f in PSYCHOPHYSICS_ANALYSIS]
+    return out
+
+
+def psychophysics_option(key):
+    return lambda wildcards: CFG.psychophysics[key]
+
+
+def psychophysics_label_issues(wildcards):
+    return [CFG.psychophysics["label_issues"]] if CFG.psychophysics["label_issues"] else []
+
+
+def psychophysics_responses(wildcards):
+    return CFG.psychophysics.get("response_files") or []
 
 
 def paper_preset(wildcards):

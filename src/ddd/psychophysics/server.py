@@ -1,0 +1,407 @@
+"""The optional collection server: serves the experiment page and writes every trial to disk as it arrives.
+
+``python -m ddd.psychophysics serve results/<study>/psychophysics`` listens on 127.0.0.1 only (the
+observer's browser runs on the same machine; nothing is reachable from the network) and, besides
+the site's files, answers three JSON endpoints that the page uses when it finds them:
+
+``GET  /api/status``   ``{"collect": true, "study": ..., "manifest": ...}``
+``POST /api/start``    ``{"observer", "session"}``: opens the observer's file (creates it with the
+                       header); 403 for an observer not on the ``--observers`` list when one is given
+``POST /api/trial``    one trial record, exactly the keys of
+                       :data:`ddd.psychophysics.analysis.RESPONSE_COLUMNS` (``practice`` and
+                       ``correct`` JSON booleans, ``trial`` an integer, ``rt_ms`` a number)
+
+Each accepted trial is appended to ``<responses>/<observer>.csv`` (default
+``<site>/responses/``), flushed and fsynced before the answer (201), so a crashed browser or
+server loses nothing that was answered. A trial sent again (same observer, session and pair, same
+content: a retry after a lost answer) is recorded once and answered 200 ``duplicate``; the same
+pair with another answer is refused (409).
+
+Everything else is refused with a 4xx status and a JSON ``{"error": reason}``: a body that is
+not JSON (400), too large (413, :data:`MAX_BODY` bytes), without Content-Length (411) or not
+``application/json`` (415); an unknown or missing key, a value of the wrong type, an observer or
+session id that is not ``[A-Za-z0-9_-]`` (400); an observer that has not started (403); a pair
+that is not in the manifest, ids or sides that differ from the manifest, a trial number out of
+range or ``correct`` contradicting the response (422). Files are served only from inside the site
+folder (no directory listings, no dotfiles, never ``responses/``); a path with ``..`` is refused
+(400), as is a request whose Host header is not this machine (403, against DNS rebinding).
+Observer files are named after the validated id, so nothing is ever written outside the
+responses folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import sys
+import threading
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlsplit
+
+from .analysis import MAX_RT_MS, OBSERVER_RE, RESPONSE_COLUMNS, SESSION_RE
+from .stimuli import SIDES, manifest_checksum, read_manifest
+
+__all__ = ["CollectionServer", "make_server", "serve", "MAX_BODY", "RecordError", "read_experiment"]
+
+MAX_BODY = 4096
+_TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
+_MAX_ID = 1000
+
+
+class RecordError(ValueError):
+    """A refused request: ``status`` (4xx) and the reason."""
+
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = int(status)
+
+
+def read_experiment(site_dir) -> dict:
+    """The experiment description of a site (``trials.js``, without the trial list)."""
+    path = os.path.join(site_dir, "trials.js")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        raise ValueError(f"{path} does not set window.DDD_EXPERIMENT")
+    exp = json.loads(text[start:end + 1])
+    exp.pop("trials", None)
+    return exp
+
+
+def _row(rec: dict) -> list[str]:
+    out = []
+    for key in RESPONSE_COLUMNS:
+        v = rec[key]
+        if key in ("practice", "correct"):
+            v = "1" if v else "0"
+        elif key == "rt_ms":
+            v = f"{float(v):.1f}"
+        out.append(str(v))
+    return out
+
+
+def _csv_line(fields) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(fields)
+    return buf.getvalue()
+
+
+class CollectionServer(ThreadingHTTPServer):
+    """An HTTP server bound to 127.0.0.1 that serves one experiment site and records its trials.
+
+    Parameters
+    ----------
+    site_dir : the site folder (``index.html``, ``trials.js``, ``manifest.csv``, ``images/``).
+    responses_dir : where observers' files go (default ``<site_dir>/responses``; created).
+    port : TCP port (0: any free one; see ``server_port``).
+    observers : optional ids allowed to take part; default: any valid id that starts a session.
+    quiet : do not log every request to stderr.
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, site_dir, *, responses_dir=None, port: int = 8000, observers=None, quiet: bool = False):
+        self.site_dir = os.path.realpath(site_dir)
+        for name in ("index.html", "trials.js", "manifest.csv"):
+            if not os.path.isfile(os.path.join(self.site_dir, name)):
+                raise FileNotFoundError(f"{self.site_dir} is not an experiment site: {name} is missing "
+                                        "(make it with the psychophysics_stimuli rule)")
+        self.responses_dir = os.path.realpath(responses_dir or os.path.join(self.site_dir, "responses"))
+        os.makedirs(self.responses_dir, exist_ok=True)
+        self.experiment = read_experiment(self.site_dir)
+        self.manifest = {r.pair: r for r in read_manifest(os.path.join(self.site_dir, "manifest.csv")).itertuples()}
+        self.checksum = manifest_checksum(os.path.join(self.site_dir, "manifest.csv"))
+        self.n_block = {True: sum(r.practice for r in self.manifest.values()),
+                        False: sum(not r.practice for r in self.manifest.values())}
+        if observers is not None:
+            observers = [str(o) for o in observers]
+            bad = [o for o in observers if not OBSERVER_RE.match(o)]
+            if bad:
+                raise ValueError(f"observer ids must be letters, digits, _ and - (at most 64): {bad}")
+        self.observers = None if observers is None else set(observers)
+        self.quiet = quiet
+        self.lock = threading.Lock()
+        self._recorded: dict[str, dict] = {}
+        super().__init__(("127.0.0.1", int(port)), _Handler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}/"
+
+    # -- records -----------------------------------------------------------------------------
+    def _path(self, observer: str) -> str:
+        path = os.path.join(self.responses_dir, f"{observer}.csv")
+        if os.path.dirname(os.path.realpath(path)) != self.responses_dir:  # never outside (ids are checked)
+            raise RecordError(400, f"observer id {observer!r} cannot name a file in the responses folder")
+        return path
+
+    def known(self, observer: str) -> bool:
+        if self.observers is not None:
+            return observer in self.observers and os.path.exists(self._path(observer))
+        return os.path.exists(self._path(observer))
+
+    def _index(self, observer: str) -> dict:
+        """``{(session, pair): row}`` of what the observer's file already holds (read once)."""
+        if observer not in self._recorded:
+            index = {}
+            path = self._path(observer)
+            if os.path.exists(path):
+                with open(path, newline="", encoding="utf-8") as fh:
+                    reader = csv.reader(fh)
+                    header = next(reader, None)
+                    if header != list(RESPONSE_COLUMNS):
+                        raise RecordError(409, f"{path} exists but is not a response file of this server "
+                                               "(unexpected header); move it away")
+                    for fields in reader:
+                        if len(fields) == len(RESPONSE_COLUMNS):
+                            index[(fields[2], fields[4])] = fields
+            self._recorded[observer] = index
+        return self._recorded[observer]
+
+    def start(self, body: dict) -> dict:
+        _keys(body, {"observer", "session"}, optional={"study"})
+        observer, session = _id(body, "observer", OBSERVER_RE), _id(body, "session", SESSION_RE)
+        if self.observers is not None and observer not in self.observers:
+            raise RecordError(403, f"unknown observer {observer!r}: not on this server's list of observers")
+        with self.lock:
+            path = self._path(observer)
+            if not os.path.exists(path):
+                with open(path, "x", newline="", encoding="utf-8") as fh:
+                    fh.write(_csv_line(RESPONSE_COLUMNS))
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            index = self._index(observer)
+            recorded = sorted(p for (s, p) in index if s == session)
+        return {"observer": observer, "session": session, "recorded": recorded}
+
+    def record(self, body: dict) -> tuple[int, dict]:
+        """Check one trial record and append it; (status, answer)."""
+        rec = _check_record(body)
+        if rec["study"] != self.experiment.get("study"):
+            raise RecordError(422, f"study {rec['study']!r} is not this server's ({self.experiment.get('study')!r})")
+        m = self.manifest.get(rec["pair"])
+        if m is None:
+            raise RecordError(422, f"pair {rec['pair']!r} is not in the manifest")
+        for key in ("practice", "left_id", "right_id", "impossible_side"):
+            if rec[key] != getattr(m, key):
+                raise RecordError(422, f"{key} {rec[key]!r} differs from the manifest's {getattr(m, key)!r} "
+                                       f"for pair {rec['pair']!r}")
+        n = self.n_block[rec["practice"]]
+        if not 1 <= rec["trial"] <= n:
+            raise RecordError(422, f"trial {rec['trial']} out of range 1..{n}")
+        if rec["correct"] != (rec["response"] == rec["impossible_side"]):
+            raise RecordError(422, "correct contradicts the response and the manifest's impossible side")
+        row = _row(rec)
+        with self.lock:
+            if not self.known(rec["observer"]):
+                raise RecordError(403, f"unknown observer {rec['observer']!r}: start a session first (POST /api/start)")
+            index = self._index(rec["observer"])
+            key = (rec["session"], rec["pair"])
+            if key in index:
+                if index[key] == row:
+                    return 200, {"status": "duplicate", "pair": rec["pair"]}
+                raise RecordError(409, f"pair {rec['pair']!r} is already recorded for observer {rec['observer']!r}, "
+                                       f"session {rec['session']!r}, with other values")
+            with open(self._path(rec["observer"]), "a", newline="", encoding="utf-8") as fh:
+                fh.write(_csv_line(row))
+                fh.flush()
+                os.fsync(fh.fileno())
+            index[key] = row
+        return 201, {"status": "recorded", "pair": rec["pair"]}
+
+
+def _keys(body, required: set, optional: set = frozenset()) -> None:
+    if not isinstance(body, dict):
+        raise RecordError(400, "the body must be a JSON object")
+    missing = sorted(required - set(body))
+    extra = sorted(set(body) - required - set(optional))
+    if missing or extra:
+        raise RecordError(400, "; ".join(([f"missing keys {missing}"] if missing else [])
+                                         + ([f"unknown keys {extra[:10]}"] if extra else [])))
+
+
+def _id(body: dict, key: str, rx) -> str:
+    v = body[key]
+    if not isinstance(v, str) or not rx.match(v):
+        raise RecordError(400, f"{key} must be an id of letters, digits, _ and - (at most 64), got {str(v)[:80]!r}")
+    return v
+
+
+def _check_record(body) -> dict:
+    _keys(body, set(RESPONSE_COLUMNS))
+    rec = {"observer": _id(body, "observer", OBSERVER_RE), "session": _id(body, "session", SESSION_RE)}
+    for key in ("study", "pair", "left_id", "right_id"):
+        v = body[key]
+        if not isinstance(v, str) or not v or len(v) > _MAX_ID:
+            raise RecordError(400, f"{key} must be a non-empty string of at most {_MAX_ID} characters")
+        rec[key] = v
+    for key in ("practice", "correct"):
+        if not isinstance(body[key], bool):
+            raise RecordError(400, f"{key} must be true or false")
+        rec[key] = body[key]
+    if not isinstance(body["trial"], int) or isinstance(body["trial"], bool):
+        raise RecordError(400, "trial must be an integer")
+    rec["trial"] = body["trial"]
+    for key in ("impossible_side", "response"):
+        if body[key] not in SIDES:
+            raise RecordError(400, f"{key} must be left or right")
+        rec[key] = body[key]
+    rt = body["rt_ms"]
+    if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not math.isfinite(rt) or not 0 <= rt <= MAX_RT_MS:
+        raise RecordError(400, f"rt_ms must be a number in [0, {MAX_RT_MS:.0f}]")
+    rec["rt_ms"] = float(rt)
+    ts = body["timestamp"]
+    if not isinstance(ts, str) or len(ts) > 40 or not _TIMESTAMP_RE.match(ts):
+        raise RecordError(400, "timestamp must be an ISO 8601 date and time (e.g. 2025-01-31T12:00:00.000Z)")
+    rec["timestamp"] = ts
+    return rec
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    server: CollectionServer
+    server_version = "ddd-psychophysics"
+    sys_version = ""
+    timeout = 30  # seconds a client may take to send its request
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, directory=args[2].site_dir, **kwargs)
+
+    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+        if not self.server.quiet:
+            super().log_message(format, *args)
+
+    def end_headers(self):
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        super().end_headers()
+
+    def _json(self, status: int, obj: dict) -> None:
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _refuse(self, status: int, reason: str) -> None:
+        self.close_connection = True
+        self._json(status, {"error": reason})
+
+    def _host_ok(self) -> bool:
+        host = (self.headers.get("Host") or "").strip().lower()
+        return host in {f"127.0.0.1:{self.server.server_port}", f"localhost:{self.server.server_port}"}
+
+    # -- GET ---------------------------------------------------------------------------------
+    def do_GET(self):  # noqa: N802
+        if not self._host_ok():
+            return self._refuse(403, "requests must address 127.0.0.1 or localhost with this server's port")
+        path = urlsplit(self.path).path
+        if path == "/api/status":
+            return self._json(200, {"collect": True, "study": self.server.experiment.get("study"),
+                                    "manifest": self.server.checksum})
+        if path.startswith("/api/"):
+            return self._refuse(404, f"no endpoint {path}")
+        parts = unquote(path).split("/")
+        if any(p in ("..", ".") or "\\" in p or "\x00" in p for p in parts):
+            return self._refuse(400, "path traversal is not allowed")
+        if any(p.startswith(".") for p in parts if p):
+            return self._refuse(404, "not found")
+        real = os.path.realpath(self.translate_path(self.path))
+        root = self.server.site_dir
+        if real != root and not real.startswith(root + os.sep):
+            return self._refuse(403, "outside the experiment folder")
+        resp = self.server.responses_dir
+        if real == resp or real.startswith(resp + os.sep):
+            return self._refuse(403, "responses are not served")
+        return super().do_GET()
+
+    def do_HEAD(self):  # noqa: N802
+        return self._refuse(405, "HEAD is not supported")
+
+    def list_directory(self, path):
+        self.send_error(HTTPStatus.NOT_FOUND, "No directory listings")
+        return None
+
+    # -- POST --------------------------------------------------------------------------------
+    def _body(self):
+        if self.headers.get("Transfer-Encoding"):
+            raise RecordError(411, "send a Content-Length, not a chunked body")
+        length = self.headers.get("Content-Length")
+        if length is None:
+            raise RecordError(411, "Content-Length is required")
+        try:
+            n = int(length)
+        except ValueError:
+            raise RecordError(400, "Content-Length is not a number") from None
+        if n < 0:
+            raise RecordError(400, "Content-Length is negative")
+        if n > MAX_BODY:
+            self._drain(n)
+            raise RecordError(413, f"the body may hold at most {MAX_BODY} bytes, got {n}")
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        raw = self.rfile.read(n)
+        if ctype != "application/json":
+            raise RecordError(415, "Content-Type must be application/json")
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise RecordError(400, f"the body is not JSON: {err}") from None
+
+    def _drain(self, n: int) -> None:
+        """Read and drop up to 1 MiB of a refused body, so that the client gets the answer (closing a
+        socket with unread data resets the connection); larger bodies are cut off."""
+        left = min(n, 2 ** 20)
+        while left > 0:
+            chunk = self.rfile.read(min(left, 65536))
+            if not chunk:
+                break
+            left -= len(chunk)
+
+    def do_POST(self):  # noqa: N802
+        try:
+            if not self._host_ok():
+                raise RecordError(403, "requests must address 127.0.0.1 or localhost with this server's port")
+            path = urlsplit(self.path).path
+            if path not in ("/api/trial", "/api/start"):
+                raise RecordError(404, f"no endpoint {path}")
+            body = self._body()
+            if path == "/api/start":
+                return self._json(200, self.server.start(body))
+            status, answer = self.server.record(body)
+            return self._json(status, answer)
+        except RecordError as err:
+            if not self.server.quiet:
+                sys.stderr.write(f"refused {self.path}: {err.status} {err}\n")
+            return self._refuse(err.status, str(err))
+
+    def _method_not_allowed(self):
+        self._refuse(405, f"{self.command} is not supported")
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _method_not_allowed
+
+
+def make_server(site_dir, *, responses_dir=None, port: int = 8000, observers=None, quiet: bool = False
+                ) -> CollectionServer:
+    """A :class:`CollectionServer` (not yet serving: call ``serve_forever()``, e.g. in a thread)."""
+    return CollectionServer(site_dir, responses_dir=responses_dir, port=port, observers=observers, quiet=quiet)
+
+
+def serve(site_dir, *, responses_dir=None, port: int = 8000, observers=None) -> None:
+    """Serve an experiment until interrupted (Ctrl-C), printing its address and the responses folder."""
+    server = make_server(site_dir, responses_dir=responses_dir, port=port, observers=observers)
+    print(f"Experiment {server.experiment.get('study')!r} at {server.url}\n"
+          f"Responses are written to {server.responses_dir}/<observer>.csv\n"
+          "Open the address in a browser on this machine; stop with Ctrl-C.", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,595 @@
+"""The psychophysical experiment (issue 8): stimuli, analysis, collection server, config and rules.
+
+The browser end to end is tests/test_psychophysics_browser.py.
+"""
+from __future__ import annotations
+
+import csv
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from PIL import Image
+from scipy import stats
+
+from ddd.config import ConfigError, resolve_config
+from ddd.data import GaussianSpec, gaussian_image
+from ddd.psychophysics import analysis as A
+from ddd.psychophysics import stimuli as S
+from ddd.psychophysics.server import MAX_BODY, make_server
+
+ROOT = Path(__file__).resolve().parents[1]
+GAUSS = {"name": "gaussian", "kind": "gaussian", "n_classes": 5, "image_size": 8, "train_per_class": 4,
+         "val_per_class": 10, "seed": 1312}
+
+
+def synthetic_split(path: Path, n: int = 50) -> Path:
+    """split.tsv of 50 images: 0-19 trivial, 20-39 impossible, the rest in between (strict);
+    all_but_one adds 40-44 to trivial and 45-49 to impossible."""
+    ids = np.arange(n)
+    strict = np.where(ids < 20, "trivial", np.where(ids < 40, "impossible", "in_between"))
+    abo = np.where(ids < 20, "trivial", np.where(ids < 40, "impossible",
+                                                 np.where(ids < 45, "trivial", "impossible")))
+    pd.DataFrame({"image_id": ids.astype(str), "target": ids // 10, "n_correct": 0, "strict": strict,
+                  "all_but_one": abo}).to_csv(path, sep="\t", index=False)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Stimuli
+
+
+def test_choose_pairs_seeded_with_known_answers():
+    ids = np.arange(40).astype(str)
+    cats = np.where(np.arange(40) < 15, "trivial", np.where(np.arange(40) < 30, "impossible", "in_between"))
+    m = S.choose_pairs(ids, cats, n_pairs=10, n_practice=2, seed=3)
+    assert list(m["pair"]) == ["P1", "P2"] + [str(k) for k in range(1, 11)]
+    assert list(m["practice"]) == [True] * 2 + [False] * 10
+    trivial, impossible = set(map(str, range(15))), set(map(str, range(15, 30)))
+    assert set(m["trivial_id"]) <= trivial and set(m["impossible_id"]) <= impossible
+    assert len(set(m["trivial_id"]) | set(m["impossible_id"])) == 24  # no image twice
+    for r in m.itertuples():  # the impossible image is on the recorded side, the trivial one opposite
+        assert getattr(r, f"{r.impossible_side}_id") == r.impossible_id
+        assert getattr(r, "left_id" if r.impossible_side == "right" else "right_id") == r.trivial_id
+    main = m[~m["practice"]]
+    assert (main["impossible_side"] == "left").sum() == 5  # balanced
+    assert set(m.loc[m["practice"], "impossible_side"]) == {"left", "right"}
+    again = S.choose_pairs(ids, cats, n_pairs=10, n_practice=2, seed=3)
+    pd.testing.assert_frame_equal(m, again)
+    assert not S.choose_pairs(ids, cats, n_pairs=10, n_practice=2, seed=4).equals(m)
+    # the draw itself: default_rng(seed) chooses the trivial images first, then the impossible ones
+    rng = np.random.default_rng(3)
+    assert list(m["trivial_id"]) == list(rng.choice(ids[:15], 12, replace=False))
+    assert list(m["impossible_id"]) == list(rng.choice(ids[15:30], 12, replace=False))
+
+
+def test_choose_pairs_excludes_and_says_when_too_few():
+    ids = np.arange(40).astype(str)
+    cats = np.where(np.arange(40) < 15, "trivial", np.where(np.arange(40) < 30, "impossible", "in_between"))
+    m = S.choose_pairs(ids, cats, n_pairs=12, n_practice=0, seed=0, exclude=["0", "1", "15", "not-an-id"])
+    shown = set(m["left_id"]) | set(m["right_id"])
+    assert not shown & {"0", "1", "15"} and len(shown) == 24
+    with pytest.raises(ValueError, match=r"need 14 trivial and 14 impossible images, but the 'strict' split has "
+                                         r"13 trivial and 15 impossible ones after excluding 2.*all_but_one"):
+        S.choose_pairs(ids, cats, n_pairs=12, n_practice=2, exclude=["0", "1"], seed=0)
+    with pytest.raises(ValueError, match="n_pairs"):
+        S.choose_pairs(ids, cats, n_pairs=0)
+
+
+def test_enlarge_repeats_pixels_by_a_whole_factor():
+    img = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    big = S.enlarge(img)
+    assert big.shape == (224, 224, 3)
+    assert np.array_equal(big[::7, ::7], img) and np.array_equal(big[6::7, 6::7], img)
+    assert S.enlarge(np.zeros((100, 80, 3), np.uint8)).shape == (200, 160, 3)
+    assert S.enlarge(np.zeros((300, 300, 3), np.uint8)).shape == (300, 300, 3)
+
+
+def test_write_stimuli_gaussian_site(tmp_path):
+    split = synthetic_split(tmp_path / "split.tsv")
+    issues = tmp_path / "issues.txt"
+    issues.write_text("# known label errors\n0\n1  # two of them\n\n")
+    out = tmp_path / "site"
+    m = S.write_stimuli(split, GAUSS, out, study="tiny", n_pairs=8, n_practice=2, seed=5, label_issues=issues,
+                        breaks_every=3)
+    assert not {"0", "1"} & (set(m["left_id"]) | set(m["right_id"]))
+    for name in ("index.html", "style.css", "experiment.js", "trials.js", "manifest.csv"):
+        assert (out / name).stat().st_size > 0, name
+    assert sorted(os.listdir(out / "images")) == sorted(f"{p}-{s}.png" for p in m["pair"] for s in "LR")
+    spec = GaussianSpec(n_classes=5, image_size=8, train_per_class=4, val_per_class=10, seed=1312)
+    for r in m.head(3).itertuples():
+        for side in ("left", "right"):
+            png = np.asarray(Image.open(out / getattr(r, f"{side}_image")))
+            raw = np.transpose(gaussian_image(spec, "val", int(getattr(r, f"{side}_id"))), (1, 2, 0))
+            assert png.shape == (224, 224, 3) and png.dtype == np.uint8
+            assert np.array_equal(png, np.repeat(np.repeat(raw, 28, 0), 28, 1))  # un-normalised, no smoothing
+    text = (out / "trials.js").read_text()
+    exp = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    assert exp["study"] == "tiny" and exp["breaks_every"] == 3 and exp["n_main"] == 8 and exp["n_practice"] == 2
+    assert exp["manifest"] == S.manifest_checksum(out / "manifest.csv") and exp["label_issues_excluded"] == 2
+    assert [t["pair"] for t in exp["trials"]] == list(m["pair"])
+    back = S.read_manifest(out / "manifest.csv")
+    assert list(back["practice"]) == [True, True] + [False] * 8
+    pd.testing.assert_frame_equal(back, m.astype({"practice": bool}), check_dtype=False)
+    # the same seed gives the same experiment, byte for byte
+    m2 = S.write_stimuli(split, GAUSS, tmp_path / "again", study="tiny", n_pairs=8, n_practice=2, seed=5,
+                         label_issues=issues, breaks_every=3)
+    assert (tmp_path / "again" / "manifest.csv").read_bytes() == (out / "manifest.csv").read_bytes()
+    assert m2.equals(m)
+    with pytest.raises(ValueError, match="'all_but_one'|rule"):
+        S.write_stimuli(split, GAUSS, tmp_path / "x", study="tiny", rule="most")
+
+
+def test_imagenet_view_and_cifar_enlargement(fake_imagenet, fake_cifar_pickle):
+    ds = {"kind": "imagenet", "root": str(fake_imagenet)}
+    img_id = sorted(f for f in os.listdir(fake_imagenet / "val" / "n01440764") if f.endswith(".JPEG"))[0]
+    px = S.stimulus_image(ds, f"n01440764/{img_id}")
+    assert px.shape == (224, 224, 3)  # Resize(256) + CenterCrop(224), not enlarged further
+    from ddd.imagedata import load_cifar100_pickle
+    images, _, ids, _ = load_cifar100_pickle(fake_cifar_pickle, "val")
+    px = S.stimulus_image({"kind": "cifar100", "root": str(fake_cifar_pickle)}, ids[3])
+    assert px.shape == (224, 224, 3) and np.array_equal(px[::7, ::7], np.transpose(images[3], (1, 2, 0)))
+    with pytest.raises(ValueError, match="no pixels"):
+        S.stimulus_image({"kind": "imported"}, "x")
+
+
+# ---------------------------------------------------------------------------------------------
+# Analysis
+
+#: Main-trial correctness of three observers on 10 pairs, chosen by hand.
+PLAN = {"anna": [1, 1, 1, 1, 1, 1, 1, 1, 0, 0],   # 8 / 10
+        "ben": [1, 1, 1, 1, 1, 1, 0, 0, 1, 1],    # 8 / 10
+        "cleo": [1, 1, 1, 1, 1, 1, 1, 1, 1, 0]}   # 9 / 10
+
+
+def tiny_manifest(path: Path, n_main: int = 10, n_practice: int = 2) -> pd.DataFrame:
+    pairs = [f"P{k + 1}" for k in range(n_practice)] + [str(k + 1) for k in range(n_main)]
+    sides = ["left" if k % 3 else "right" for k in range(len(pairs))]
+    m = pd.DataFrame({"pair": pairs, "practice": ["true"] * n_practice + ["false"] * n_main,
+                      "left_id": [f"n01/img,{k}.JPEG" for k in range(len(pairs))],  # a comma, quoted
+                      "right_id": [f"n02/img{k}.JPEG" for k in range(len(pairs))], "impossible_side": sides})
+    m["trivial_id"] = np.where(m["impossible_side"] == "left", m["right_id"], m["left_id"])
+    m["impossible_id"] = np.where(m["impossible_side"] == "left", m["left_id"], m["right_id"])
+    m["left_image"] = [f"images/{p}-L.png" for p in pairs]
+    m["right_image"] = [f"images/{p}-R.png" for p in pairs]
+    m.to_csv(path, index=False)
+    return S.read_manifest(path)
+
+
+def write_responses(path: Path, manifest: pd.DataFrame, observer: str, correct, *, order=None, session="s1",
+                    study="tiny") -> Path:
+    rows = []
+    main = manifest[~manifest["practice"]].reset_index(drop=True)
+    practice = manifest[manifest["practice"]].reset_index(drop=True)
+    for k, r in practice.iterrows():
+        rows.append((k + 1, r, True))
+    for k, i in enumerate(order if order is not None else range(len(main))):
+        rows.append((k + 1, main.iloc[i], bool(correct[i])))
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(A.RESPONSE_COLUMNS)
+        for trial, r, ok in rows:
+            other = "left" if r.impossible_side == "right" else "right"
+            resp = r.impossible_side if ok else other
+            w.writerow([study, observer, session, trial, r.pair, int(r.practice), r.left_id, r.right_id,
+                        r.impossible_side, resp, int(ok), f"{500 + 10 * trial:.1f}", "2025-01-31T12:00:00.000Z"])
+    return path
+
+
+def kappa_by_hand(a, b) -> float:
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    pa, pb = a.mean(), b.mean()
+    c_obs = (a == b).mean()
+    c_exp = pa * pb + (1 - pa) * (1 - pb)
+    return (c_obs - c_exp) / (1 - c_exp)
+
+
+def test_analysis_numbers_by_hand(tmp_path):
+    manifest = tiny_manifest(tmp_path / "manifest.csv")
+    folder = tmp_path / "responses"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for obs, plan in PLAN.items():  # each observer in another random order
+        write_responses(folder / f"{obs}.csv", manifest, obs, plan, order=rng.permutation(10))
+    out = {k: tmp_path / "out" / v for k, v in dict(
+        summary_csv="s.csv", summary_md="s.md", observers_csv="o.csv", observers_md="o.md", kappa_csv="k.csv",
+        png="f.png", pdf="f.pdf").items()}
+    summary = A.analyse(folder, tmp_path / "manifest.csv", study="tiny", **out)
+    obs = pd.read_csv(out["observers_csv"])
+    assert list(obs["observer"]) == ["anna", "ben", "cleo"]
+    assert list(obs["n_correct"]) == [8, 8, 9] and list(obs["n_trials"]) == [10] * 3
+    np.testing.assert_allclose(obs["accuracy"], [0.8, 0.8, 0.9])
+    # one-sided binomial: P(X >= 8 | 10, 1/2) = 56 / 1024, P(X >= 9) = 11 / 1024
+    np.testing.assert_allclose(obs["p_value"], [56 / 1024, 56 / 1024, 11 / 1024])
+    np.testing.assert_allclose(obs["p_value"], stats.binom.sf(np.array([8, 8, 9]) - 1, 10, 0.5))
+    lo, hi = stats.beta.ppf(0.025, 8, 3), stats.beta.ppf(0.975, 9, 2)  # Clopper-Pearson for 8 / 10
+    assert obs["ci_low"][0] == pytest.approx(lo) and obs["ci_high"][0] == pytest.approx(hi)
+    assert summary["accuracy_mean"] == pytest.approx(25 / 30)
+    assert (summary["accuracy_min"], summary["accuracy_max"]) == pytest.approx((0.8, 0.9))
+    assert summary["accuracy_sd"] == pytest.approx(np.std([0.8, 0.8, 0.9], ddof=1))
+    assert summary["p_value_max"] == pytest.approx(56 / 1024)
+    # kappa by hand: anna/ben agree on 6 of 10 (both 0.8): c_exp = 0.68, kappa = (0.6-0.68)/0.32 = -0.25;
+    # anna/cleo agree on 9 (c_exp = 0.74): (0.9-0.74)/0.26 = 0.615...; ben/cleo on 7: (0.7-0.74)/0.26
+    k_ab, k_ac, k_bc = -0.25, 0.16 / 0.26, -0.04 / 0.26
+    assert kappa_by_hand(PLAN["anna"], PLAN["ben"]) == pytest.approx(k_ab)
+    assert kappa_by_hand(PLAN["anna"], PLAN["cleo"]) == pytest.approx(k_ac)
+    assert kappa_by_hand(PLAN["ben"], PLAN["cleo"]) == pytest.approx(k_bc)
+    assert summary["kappa_mean"] == pytest.approx((k_ab + k_ac + k_bc) / 3)
+    assert (summary["kappa_min"], summary["kappa_max"]) == pytest.approx((k_ab, k_ac))
+    assert summary["kappa_sd"] == pytest.approx(np.std([k_ab, k_ac, k_bc], ddof=1))
+    kap = pd.read_csv(out["kappa_csv"], index_col="observer")
+    assert kap.loc["anna", "ben"] == pytest.approx(k_ab, abs=1e-6) and kap.loc["cleo", "cleo"] == 1
+    table = pd.read_csv(out["summary_csv"]).set_index("key")
+    assert table.loc["kappa_mean", "value"] == pytest.approx(summary["kappa_mean"])
+    assert table.loc["accuracy_mean", "paper"] == pytest.approx(0.8136)
+    assert "83.33 %" in out["summary_md"].read_text() and "| anna | 8 / 10 | 80.00 %" in out["observers_md"].read_text()
+    assert out["png"].stat().st_size > 10_000 and out["pdf"].stat().st_size > 5_000
+    assert summary["files"]["ben"].endswith("ben.csv")
+
+
+def test_paper_worst_observer_p_value():
+    """107 of 149 right (71.81 %): p = 5.0e-8, the paper's footnote 4."""
+    correct = np.zeros((2, 149), bool)
+    correct[0, :107] = True
+    correct[1, :132] = True
+    table, summary, _ = A.summarize_observers(correct, observers=["a", "b"])
+    assert summary["p_value_max"] == pytest.approx(5.0e-8, rel=0.01)
+    assert table["accuracy"].round(4).tolist() == [0.7181, 0.8859]
+
+
+def _set(line: int, column: str, value):
+    """A mutation of one field (``line`` 1-based; ``value`` a string or a function of the old one)."""
+    def mutate(table):
+        j = table[0].index(column)
+        old = table[line - 1][j]
+        table[line - 1][j] = value(old) if callable(value) else value
+    return mutate
+
+
+@pytest.mark.parametrize("mutate, where, what", [
+    (lambda t: t[3].append("extra"), "line 4", "8 fields|14 fields, but the header has 13"),
+    (_set(3, "response", "up"), "line 3", "response must be left or right"),
+    (_set(6, "rt_ms", "fast"), "line 6", "rt_ms 'fast' is not a number"),
+    (_set(7, "trial", "0"), "line 7", "trial must be >= 1"),
+    (_set(5, "correct", lambda v: "0" if v == "1" else "1"), "line 5", "correct=0 contradicts response=right"),
+    (_set(9, "observer", "a b"), "line 9", "observer 'a b' is not an id"),
+    (_set(1, "rt_ms", "rt"), "line 1", r"missing columns \['rt_ms'\]"),
+    (lambda t: t.__setitem__(slice(1, None), []), "line 2", "no trials"),
+])
+def test_malformed_response_file_names_file_and_line(tmp_path, mutate, where, what):
+    manifest = tiny_manifest(tmp_path / "manifest.csv")
+    path = write_responses(tmp_path / "bad.csv", manifest, "anna", PLAN["anna"])
+    with open(path, newline="") as fh:
+        table = list(csv.reader(fh))
+    mutate(table)
+    with open(path, "w", newline="") as fh:
+        csv.writer(fh).writerows(table)
+    with pytest.raises(A.ResponseFileError, match=rf"bad\.csv, {where}: ({what})"):
+        A.analyse([path], tmp_path / "manifest.csv", **{k: tmp_path / k for k in (
+            "summary_csv", "summary_md", "observers_csv", "observers_md", "kappa_csv", "png", "pdf")})
+
+
+def test_csv_syntax_error_names_the_line(tmp_path):
+    manifest = tiny_manifest(tmp_path / "manifest.csv")
+    path = write_responses(tmp_path / "bad.csv", manifest, "anna", PLAN["anna"])
+    lines = path.read_text().splitlines()
+    lines[4] = lines[4].replace("tiny,", 'tiny,"an"na', 1)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(A.ResponseFileError, match=r"bad\.csv, line 5: CSV syntax error"):
+        A.read_responses(path)
+
+
+def test_not_utf8_and_empty_files(tmp_path):
+    manifest = tiny_manifest(tmp_path / "manifest.csv")
+    path = write_responses(tmp_path / "r.csv", manifest, "anna", PLAN["anna"])
+    raw = path.read_bytes().split(b"\n")
+    raw[3] = raw[3].replace(b"n01", b"n\xff1", 1)
+    path.write_bytes(b"\n".join(raw))
+    with pytest.raises(A.ResponseFileError, match=r"r\.csv, line 4: not UTF-8"):
+        A.read_responses(path)
+    (tmp_path / "e.csv").write_text("")
+    with pytest.raises(A.ResponseFileError, match=r"e\.csv, line 1: the file is empty"):
+        A.read_responses(tmp_path / "e.csv")
+
+
+def test_observers_that_do_not_match_the_manifest_are_refused(tmp_path):
+    manifest = tiny_manifest(tmp_path / "manifest.csv")
+    m = tmp_path / "manifest.csv"
+    good = write_responses(tmp_path / "ben.csv", manifest, "ben", PLAN["ben"])
+    # a missing main pair
+    short = write_responses(tmp_path / "anna.csv", manifest, "anna", PLAN["anna"], order=range(9))
+    with pytest.raises(A.ResponseMismatchError, match=r"observer 'anna' \(.*anna\.csv\).*1 of 10 main pairs missing: 10"):
+        A.response_matrix([good, short], m)
+    # a pair answered twice (two sessions in one file)
+    lines = write_responses(tmp_path / "anna.csv", manifest, "anna", PLAN["anna"]).read_text().splitlines()
+    (tmp_path / "anna.csv").write_text("\n".join(lines + [lines[-1].replace(",s1,", ",s2,")]) + "\n")
+    with pytest.raises(A.ResponseMismatchError, match=r"more than once: 10 \(sessions s1, s2"):
+        A.response_matrix([good, tmp_path / "anna.csv"], m)
+    # images on other sides than the manifest's (another stimulus set)
+    swapped = write_responses(tmp_path / "anna.csv", manifest, "anna", PLAN["anna"])
+    text = swapped.read_text().replace("n01/img,5.JPEG", "n01/img,99.JPEG")
+    swapped.write_text(text)
+    with pytest.raises(A.ResponseMismatchError, match=r"left_id differs from the manifest for pairs 4 \(line 7\)"):
+        A.response_matrix([good, swapped], m)
+    # a pair the manifest does not have
+    write_responses(tmp_path / "anna.csv", manifest, "anna", PLAN["anna"])
+    with open(tmp_path / "anna.csv", "a") as fh:
+        fh.write("tiny,anna,s1,11,11,0,a,b,left,left,1,300.0,2025-01-31T12:00:00.000Z\n")
+    with pytest.raises(A.ResponseMismatchError, match=r"pairs not in the manifest: 11 \(line 14\)"):
+        A.response_matrix([good, tmp_path / "anna.csv"], m)
+    # one observer in two files
+    write_responses(tmp_path / "anna.csv", manifest, "anna", PLAN["anna"])
+    dup = write_responses(tmp_path / "anna-download.csv", manifest, "anna", PLAN["anna"])
+    with pytest.raises(A.ResponseMismatchError, match=r"'anna' appears in .*anna\.csv and in .*anna-download\.csv"):
+        A.response_matrix([tmp_path / "anna.csv", dup], m)
+    # a single observer: accuracy, but no kappa
+    table, summary, _ = A.summarize_observers(np.array([PLAN["anna"]], bool), observers=["anna"])
+    assert summary["n_kappa_pairs"] == 0 and np.isnan(summary["kappa_mean"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Collection server
+
+
+@pytest.fixture()
+def site(tmp_path):
+    split = synthetic_split(tmp_path / "split.tsv")
+    out = tmp_path / "site"
+    S.write_stimuli(split, GAUSS, out, study="tiny", n_pairs=4, n_practice=1, seed=0, display_size=16)
+    return out
+
+
+@pytest.fixture()
+def server(site):
+    srv = make_server(site, port=0, quiet=True)
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def request(srv, method, path, body=None, *, headers=None, raw: bytes | None = None):
+    conn = http.client.HTTPConnection("127.0.0.1", srv.server_port, timeout=10)
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    h = {"Content-Type": "application/json"} if data is not None else {}
+    h.update(headers or {})
+    conn.request(method, path, body=data, headers=h)
+    res = conn.getresponse()
+    payload = res.read()
+    conn.close()
+    try:
+        return res.status, json.loads(payload)
+    except ValueError:
+        return res.status, payload
+
+
+def trial_record(site, which="1", *, observer="obs1", session="s1", right=True, **changes):
+    """A well-formed record of pair ``which``; ``changes`` then replace any of its values."""
+    m = S.read_manifest(site / "manifest.csv").set_index("pair").loc[which]
+    side = m.impossible_side if right else ("left" if m.impossible_side == "right" else "right")
+    rec = {"study": "tiny", "observer": observer, "session": session, "trial": 1, "pair": which,
+           "practice": bool(m.practice), "left_id": m.left_id, "right_id": m.right_id,
+           "impossible_side": m.impossible_side, "response": side, "correct": right, "rt_ms": 812.3,
+           "timestamp": "2025-01-31T12:00:00.000Z"}
+    rec.update(changes)
+    return rec
+
+
+def rows(path: Path) -> list[list[str]]:
+    with open(path, newline="") as fh:
+        return list(csv.reader(fh))
+
+
+def test_server_records_each_trial_once_and_flushed(server, site):
+    assert request(server, "GET", "/api/status") == (200, {"collect": True, "study": "tiny",
+                                                          "manifest": S.manifest_checksum(site / "manifest.csv")})
+    status, page = request(server, "GET", "/index.html")
+    assert status == 200 and b"experiment.js" in page
+    assert request(server, "POST", "/api/trial", trial_record(site))[0] == 403  # not started
+    assert request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"}) == (
+        200, {"observer": "obs1", "session": "s1", "recorded": []})
+    path = site / "responses" / "obs1.csv"
+    assert rows(path) == [list(A.RESPONSE_COLUMNS)]
+    assert request(server, "POST", "/api/trial", trial_record(site)) == (201, {"status": "recorded", "pair": "1"})
+    assert len(rows(path)) == 2  # on disk as soon as it was answered
+    assert request(server, "POST", "/api/trial", trial_record(site))[1]["status"] == "duplicate"  # a resend
+    assert len(rows(path)) == 2
+    status, err = request(server, "POST", "/api/trial", trial_record(site, right=False))
+    assert status == 409 and "already recorded" in err["error"]
+    rec = trial_record(site, "P1", trial=1)
+    assert request(server, "POST", "/api/trial", rec)[0] == 201
+    assert request(server, "POST", "/api/trial", trial_record(site, "2", trial=2, session="s2"))[0] == 201
+    assert request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"})[1]["recorded"] == ["1", "P1"]
+    got = rows(path)
+    assert [r[4] for r in got[1:]] == ["1", "P1", "2"] and got[1][5:] == [
+        "0", *got[1][6:8], got[1][8], got[1][8], "1", "812.3", "2025-01-31T12:00:00.000Z"]
+    # the server's file is a response file of the analysis
+    df = A.read_responses(path)
+    assert list(df["pair"]) == ["1", "P1", "2"] and df["correct"].all()
+    # a restarted server still knows the observer and the recorded trials
+    again = make_server(site, port=0, quiet=True)
+    try:
+        assert again.record(trial_record(site))[0] == 200
+    finally:
+        again.server_close()
+
+
+@pytest.mark.parametrize("change, status, reason", [
+    ({"response": "up"}, 400, "response must be left or right"),
+    ({"rt_ms": "fast"}, 400, "rt_ms"),
+    ({"rt_ms": -1}, 400, "rt_ms"),
+    ({"trial": True}, 400, "trial must be an integer"),
+    ({"practice": "no"}, 400, "practice must be true or false"),
+    ({"timestamp": "yesterday"}, 400, "timestamp"),
+    ({"observer": "../../evil"}, 400, "observer must be an id"),
+    ({"session": "a b"}, 400, "session must be an id"),
+    ({"extra": 1}, 400, "unknown keys"),
+    ({"pair": "999"}, 422, "not in the manifest"),
+    ({"left_id": "x"}, 422, "differs from the manifest"),
+    ({"trial": 99}, 422, "out of range"),
+    ({"correct": False}, 422, "contradicts"),
+    ({"study": "other"}, 422, "study"),
+])
+def test_server_refuses_bad_records(server, site, change, status, reason):
+    request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"})
+    code, err = request(server, "POST", "/api/trial", trial_record(site, **change))
+    assert code == status and reason in err["error"]
+    assert len(rows(site / "responses" / "obs1.csv")) == 1  # nothing written
+
+
+def test_server_refuses_bad_requests(server, site):
+    request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"})
+    rec = trial_record(site)
+    rec_missing = {k: v for k, v in rec.items() if k != "rt_ms"}
+    assert request(server, "POST", "/api/trial", rec_missing)[1]["error"] == "missing keys ['rt_ms']"
+    assert request(server, "POST", "/api/trial", raw=b"{not json")[0] == 400
+    assert request(server, "POST", "/api/trial", raw=b"[1, 2]")[0] == 400
+    code, err = request(server, "POST", "/api/trial", raw=b"x" * (MAX_BODY + 1))
+    assert code == 413 and "at most" in err["error"]
+    assert request(server, "POST", "/api/trial", raw=json.dumps(rec).encode(),
+                   headers={"Content-Type": "text/plain"})[0] == 415
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+    conn.putrequest("POST", "/api/trial")
+    conn.endheaders()
+    assert conn.getresponse().status == 411
+    conn.close()
+    assert request(server, "POST", "/api/start", {"observer": "a/../../b", "session": "s"})[0] == 400
+    assert request(server, "POST", "/api/elsewhere", rec)[0] == 404
+    assert request(server, "PUT", "/api/trial", rec)[0] == 405
+    assert request(server, "GET", "/index.html", headers={"Host": "evil.example:80"})[0] == 403
+    # files: only inside the site, never the responses, no listings, no traversal
+    for path in ("/../../../etc/passwd", "/images/%2e%2e/%2e%2e/split.tsv", "/..%2fsplit.tsv"):
+        assert 400 <= request(server, "GET", path)[0] < 500, path
+    assert request(server, "GET", "/responses/obs1.csv")[0] == 403
+    assert request(server, "GET", "/images/")[0] == 404
+    assert sorted(os.listdir(site / "responses")) == ["obs1.csv"]
+    assert len(rows(site / "responses" / "obs1.csv")) == 1
+    assert not list(site.parent.glob("*.csv")) and not (site.parent / "b.csv").exists()
+
+
+def test_server_observer_list(site):
+    srv = make_server(site, port=0, quiet=True, observers=["obs1"])
+    try:
+        assert srv.start({"observer": "obs1", "session": "s1"})["recorded"] == []
+        from ddd.psychophysics.server import RecordError
+        with pytest.raises(RecordError, match="unknown observer 'obs2'") as err:
+            srv.start({"observer": "obs2", "session": "s1"})
+        assert err.value.status == 403
+        with pytest.raises(RecordError, match="unknown observer"):
+            srv.record(trial_record(site, observer="obs2"))
+        assert srv.record(trial_record(site))[0] == 201
+    finally:
+        srv.server_close()
+
+
+def test_serve_command_line(site, tmp_path):
+    """`python -m ddd.psychophysics serve` on 127.0.0.1, a free port, responses where it is told."""
+    proc = subprocess.Popen([sys.executable, "-m", "ddd.psychophysics", "serve", str(site), "--port", "0",
+                             "--responses", str(tmp_path / "collected")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        first = proc.stdout.readline()
+        assert "http://127.0.0.1:" in first, first + proc.stderr.read()
+        port = int(first.split("http://127.0.0.1:")[1].split("/")[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/api/start", body=json.dumps({"observer": "cli", "session": "s"}),
+                     headers={"Content-Type": "application/json"})
+        assert conn.getresponse().status == 200
+        assert (tmp_path / "collected" / "cli.csv").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    bad = subprocess.run([sys.executable, "-m", "ddd.psychophysics", "serve", str(tmp_path)], capture_output=True,
+                         text=True, cwd=ROOT, timeout=60)
+    assert bad.returncode == 2 and "not an experiment site" in bad.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# Config and workflow
+
+TINY = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
+
+
+def test_config_resolves_and_checks_the_block(tmp_path):
+    assert resolve_config(TINY).psychophysics is None
+    cfg = resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian"}})
+    assert cfg.psychophysics == {"study": "tiny-gaussian", "pairs": 149, "practice": 5, "rule": "strict", "seed": 0,
+                                 "breaks_every": 50, "shuffle": True, "display_size": 224, "label_issues": None,
+                                 "responses": None}
+    with pytest.raises(ConfigError, match=r"psychophysics.study: unknown study 'nope'; configured studies: tiny-gaussian"):
+        resolve_config({**TINY, "psychophysics": {"study": "nope"}})
+    ext = tmp_path / "m.csv"
+    ext.write_text("image_id,correct\na,1\n")
+    config = {**TINY, "studies": {**TINY["studies"], "imp": {"external": {"format": "csv", "files": [str(ext)]}}}}
+    with pytest.raises(ConfigError, match="'imp' is a study of kind 'external'.*choose a study with a dataset \\(tiny-gaussian\\)"):
+        resolve_config({**config, "psychophysics": {"study": "imp"}})
+    with pytest.raises(ConfigError, match="label_issues: .*missing.txt is not a file"):
+        resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "label_issues": str(tmp_path / "missing.txt")}})
+    folder = tmp_path / "responses"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match="responses: .* holds no .csv file"):
+        resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "responses": str(folder)}})
+    with pytest.raises(ConfigError, match="responses: .*elsewhere is not a folder"):
+        resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "responses": str(tmp_path / "elsewhere")}})
+    (folder / "b.csv").write_text("x")
+    (folder / "a.CSV").write_text("x")
+    (folder / ".hidden.csv").write_text("x")
+    cfg = resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "responses": str(folder)}})
+    assert cfg.psychophysics["response_files"] == [str(folder / "a.CSV"), str(folder / "b.csv")]
+    assert A.response_files(folder) == cfg.psychophysics["response_files"]
+
+
+def test_schema_documents_every_key():
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    block = schema["properties"]["psychophysics"]
+    assert block["additionalProperties"] is False
+    from ddd.config import PSYCHOPHYSICS_DEFAULTS
+    assert set(block["properties"]) == set(PSYCHOPHYSICS_DEFAULTS)
+    for key, spec in block["properties"].items():
+        assert spec["description"] and spec["default"] == PSYCHOPHYSICS_DEFAULTS[key], key
+
+
+def _snakemake(wd: Path, *args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow" / "Snakefile"),
+                           "--directory", str(wd), "--cores", "1", *args, "--configfile", str(wd / "config.yaml"),
+                           "--allowed-rules", "psychophysics_stimuli", "psychophysics_analysis"],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_rules_build_the_site_and_analyse(tmp_path):
+    """The two rules on the tiny config, with a given split.tsv (training is not allowed to run)."""
+    wd = tmp_path
+    (wd / "results" / "tiny-gaussian").mkdir(parents=True)
+    synthetic_split(wd / "results" / "tiny-gaussian" / "split.tsv")
+    config = {**TINY, "psychophysics": {"study": "tiny-gaussian", "pairs": 10, "practice": 2, "seed": 1}}
+    (wd / "config.yaml").write_text(yaml.safe_dump(config))
+    site = wd / "results" / "tiny-gaussian" / "psychophysics"
+    targets = [f"results/tiny-gaussian/psychophysics/{f}" for f in ("manifest.csv", "trials.js", "index.html")]
+    res = _snakemake(wd, *targets)
+    assert res.returncode == 0, res.stderr[-3000:]
+    manifest = S.read_manifest(site / "manifest.csv")
+    assert len(manifest) == 12 and len(list((site / "images").glob("*.png"))) == 24
+    assert (wd / "logs" / "tiny-gaussian" / "psychophysics_stimuli.log").exists()
+    folder = wd / "collected"
+    folder.mkdir()
+    main = manifest[~manifest["practice"]]
+    for k, obs in enumerate(["o1", "o2"]):
+        write_responses(folder / f"{obs}.csv", manifest, obs, np.arange(len(main)) % (k + 2) != 0,
+                        study="tiny-gaussian")
+    config["psychophysics"]["responses"] = str(folder)
+    (wd / "config.yaml").write_text(yaml.safe_dump(config))
+    outs = ["results/tiny-gaussian/tables/psychophysics_summary.csv", "results/tiny-gaussian/figures/psychophysics.png"]
+    res = _snakemake(wd, *outs)
+    assert res.returncode == 0, res.stderr[-3000:]
+    obs = pd.read_csv(wd / "results/tiny-gaussian/tables/psychophysics_observers.csv")
+    assert list(obs["n_correct"]) == [5, 6]  # every 2nd / 3rd of 10 wrong
+    assert (wd / "results/tiny-gaussian/figures/psychophysics.pdf").stat().st_size > 0

@@ -1,0 +1,1 @@
+# representations rules (filled in by the representations work; included by the Snakefile).
