@@ -274,10 +274,10 @@ def test_encode_leaves_its_input_alone():
 
 
 def test_encode_properties():
-    assert ENCODINGS == ("unit", "standard", "signed_log", "imagenet")
+    assert ENCODINGS == ("unit", "standard", "signed_log", "log_abs", "imagenet")
     x = torch.arange(256, dtype=torch.uint8).reshape(4, 8, 8)
     for enc in ENCODINGS:
-        if enc == "imagenet":  # per-channel, needs (..., 3, H, W): test_encode_imagenet_values
+        if enc in ("imagenet", "log_abs"):  # imagenet: test_encode_imagenet_values; log_abs: below
             continue
         y = encode(x, enc)
         assert y.dtype == torch.float32 and y.shape == x.shape
@@ -287,6 +287,10 @@ def test_encode_properties():
     d = torch.arange(1, 128, dtype=torch.float32)
     torch.testing.assert_close(encode(128 + d, "signed_log"), -encode(128 - d, "signed_log"))
     torch.testing.assert_close(encode(128 + d, "standard"), -encode(128 - d, "standard"))
+    # log_abs: |signed_log|, symmetric about 128, 0 there, 1 at d = 127
+    torch.testing.assert_close(encode(128 + d, "log_abs"), encode(128 - d, "log_abs"))
+    torch.testing.assert_close(encode(x, "log_abs"), encode(x, "signed_log").abs())
+    assert encode(torch.tensor([128.0]), "log_abs").item() == 0 and encode(torch.tensor([255.0]), "log_abs").item() == 1
 
 
 def test_encode_unknown():

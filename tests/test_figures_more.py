@@ -476,9 +476,13 @@ def test_all_nan_kappa_study_renders(tmp_path):
 
 
 def test_applicable_figures(fake_imagefolder, tmp_path):
-    from ddd.figures.catalog import FIGURES, applicable_figures
+    from ddd.figures.catalog import FIGURES, OPTIONAL_FIGURES, applicable_figures
     g = applicable_figures(GAUSS)
-    assert set(g) == set(FIGURES) and all(ok for ok, _ in g.values())
+    assert set(g) == set(FIGURES) and all(ok for name, (ok, _) in g.items() if name not in OPTIONAL_FIGURES)
+    assert not g["fig07_rsa"][0] and "optional" in g["fig07_rsa"][1]  # Figure 7 only when asked for
+    assert all(ok for ok, _ in applicable_figures(GAUSS, optional=OPTIONAL_FIGURES).values())
+    with pytest.raises(ValueError, match="unknown optional figures"):
+        applicable_figures(GAUSS, optional=["fig99"])
     f = applicable_figures({"name": "pets", "kind": "imagefolder", "root": str(fake_imagefolder)})
     assert not f["fig08_gaussian_kl"][0] and f["fig13_example_images"][0]
     gone = applicable_figures({"name": "imagenet", "kind": "imagenet", "root": str(tmp_path / "none")})

@@ -1,4 +1,5 @@
 """End to end: the workflow on the tiny config (.test/config/config.yaml), and bad configs."""
+import copy
 import json
 import os
 import shutil
@@ -146,3 +147,47 @@ def test_imported_study(tmp_path):
     pairs = pd.read_csv(wd / "results/mine/consistency/pairs.tsv", sep="\t")
     assert set(pairs["subset"]) == {"all", "in_between"} and len(pairs[pairs.subset == "all"]) == 6
     assert (wd / "results/mine/figures/fig02_correct_histogram.png").stat().st_size > 0
+
+
+TINY_ZOO = {
+    "studies": {"zoo": {"zoo": {
+        "dataset": "gaussian",
+        "recipe": {"epochs": 2, "batch_size": 32, "lr": 0.05},
+        "models": {"resnet": {"arch": "resnet18", "arch_options": {"width": 4, "stem": "cifar"}},
+                   "mlp": {"arch": "zoo_mlp", "arch_options": {"image_size": 4, "hidden": [32]},
+                           "recipe": {"lr": 0.02, "epochs": 3}}}}}},
+    "datasets": {"gaussian": {"n_classes": 5, "image_size": 4, "train_per_class": 40, "val_per_class": 10,
+                              "encoding": "signed_log"}},
+    "device": "cpu",
+}
+
+
+def test_zoo_study(tmp_path):
+    """A zoo: each architecture trained once with its own recipe, one decision maker each, analysed
+    with Figures 2, 6 (kappa between networks) and 9."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from ddd.decisions import read_decisions
+
+    wd = _workdir(tmp_path, TINY_ZOO)
+    res = _snakemake(wd)
+    assert res.returncode == 0, res.stderr[-3000:]
+    mlp = read_decisions(wd / "results/zoo/runs/zoo/mlp.h5")
+    assert mlp.attrs["recipe"]["arch"] == "zoo_mlp" and mlp.attrs["recipe"]["lr"] == 0.02
+    assert mlp.predictions.shape == (4, 50)  # epochs 0..3: its own recipe's 3 epochs
+    assert read_decisions(wd / "results/zoo/runs/zoo/resnet.h5").attrs["recipe"]["epochs"] == 2
+    s = json.loads((wd / "results/zoo/summary.json").read_text())
+    assert s["n_decision_makers"] == 2 and set(s["accuracy"]) == {"resnet", "mlp"}
+    for fig in ("fig02_correct_histogram", "fig06_consistency_matrix", "fig09_accuracy"):
+        assert (wd / f"results/zoo/figures/{fig}.png").stat().st_size > 0
+
+
+def test_zoo_bad_architecture_is_refused_before_any_job(tmp_path):
+    config = copy.deepcopy(TINY_ZOO)
+    config["studies"]["zoo"]["zoo"]["models"]["mlp"]["arch"] = "transformer9000"
+    res = _snakemake(_workdir(tmp_path / "a", config), "-n")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "studies.zoo.zoo.models.mlp.arch" in out and "zoo_vit" in out, out[-2000:]
+    config["studies"]["zoo"]["zoo"]["models"]["mlp"] = {"arch": "zoo_mlp", "arch_options": {"depth": 3}}
+    res = _snakemake(_workdir(tmp_path / "b", config), "-n")
+    out = res.stdout + res.stderr
+    assert res.returncode != 0 and "studies.zoo.zoo.models.mlp" in out and "depth" in out, out[-2000:]

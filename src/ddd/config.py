@@ -19,6 +19,10 @@ DATASET_DEFAULTS = {
 }
 
 
+#: A study is exactly one of these (the key under ``studies.<name>``).
+STUDY_KINDS = ("train", "external", "pretrained", "zoo")
+
+
 class ConfigError(ValueError):
     """A config that is valid JSON-schema-wise but cannot run."""
 
@@ -79,7 +83,7 @@ class Config:
         return list(self._study(study)["runs"])
 
     def kind(self, study: str) -> str:
-        """``"train"`` or ``"external"``."""
+        """The study's kind: one of :data:`STUDY_KINDS`."""
         return self._study(study)["kind"]
 
     def external(self, study: str) -> dict:
@@ -96,6 +100,26 @@ class Config:
     def pretrained_batch_size(self, study: str) -> int:
         return self._study(study)["batch_size"]
 
+    def zoo_recipe(self, study: str, model: str) -> dict:
+        """The resolved recipe of one network of a zoo study (ddd.recipes.resolve_zoo)."""
+        s = self._study(study)
+        if s["kind"] != "zoo" or model not in s["models"]:
+            raise ConfigError(f"study {study!r} has no zoo model {model!r}")
+        return copy.deepcopy(s["models"][model])
+
+    def zoo_resources(self, study: str, model: str) -> dict:
+        """SLURM-style ``runtime`` (minutes) and ``mem_mb`` of one zoo network: as a training run of
+        the study's dataset with the ResNet-18 family's throughput (the zoo's nets are smaller)."""
+        s = self._study(study)
+        r = self.zoo_recipe(study, model)
+        ds = self.datasets[s["dataset"]]
+        fam = s["family"]
+        scale = 1.0
+        if ds["kind"] == "gaussian":
+            scale = (ds["n_classes"] * ds["train_per_class"] * ds["image_size"] ** 2) / (100 * 20000 * 224 ** 2)
+        minutes = 1.5 * fam["gpu_minutes_per_epoch"] * r["epochs"] * scale
+        return {"runtime": max(10, int(minutes + 0.5)), "mem_mb": fam["mem_mb"] if scale >= 0.1 else 4000}
+
     def run_files(self, study: str) -> list[str]:
         """What the analysis rules take as input: the runs' decisions files, or the folder of an
         imported study's converted files."""
@@ -106,8 +130,11 @@ class Config:
     def entries(self, study: str) -> list[dict]:
         """Decision makers of a study as dicts (name, condition, path, epoch) for the analysis."""
         s = self._study(study)
+        if s["kind"] == "zoo":
+            return [{"name": n, "condition": n, "path": f"results/{study}/runs/zoo/{n}.h5",
+                     "epoch": r["epochs"]} for n, r in s["models"].items()]
         if s["kind"] == "pretrained":
-            return [{"name": n, "condition": "pretrained", "path": f"results/{study}/runs/pretrained/{n}.h5",
+            return [{"name": n, "condition": n, "path": f"results/{study}/runs/pretrained/{n}.h5",
                      "epoch": 0} for n in s["models"]]
         if s["kind"] == "external":
             return [{"name": n, "condition": "imported", "path": f"results/{study}/runs/imported/{n}.h5",
@@ -141,9 +168,12 @@ def resolve_config(config: dict) -> Config:
         raise ConfigError("config has no studies: run from the repository root (profiles/default loads "
                           "config/config.yaml) or pass --configfile; a config needs `studies:`")
     for name, study in studies.items():
-        if len(study) != 1 or set(study) - {"train", "external", "pretrained"}:
-            raise ConfigError(f"studies.{name}: exactly one of [train, external, pretrained] is needed, "
+        if len(study) != 1 or set(study) - set(STUDY_KINDS):
+            raise ConfigError(f"studies.{name}: exactly one of [{', '.join(STUDY_KINDS)}] is needed, "
                               f"got {sorted(study)}")
+        if "zoo" in study:
+            cfg.studies[name] = _zoo_study(name, study["zoo"], datasets)
+            continue
         if "pretrained" in study:
             cfg.studies[name] = _pretrained_study(name, study["pretrained"], datasets)
             continue
@@ -275,3 +305,29 @@ def _pretrained_study(name: str, block: dict, datasets: dict) -> dict:
         models[spec["name"]] = spec
     return {"kind": "pretrained", "dataset": block["dataset"], "models": models,
             "batch_size": block.get("batch_size", 128)}
+
+
+def _zoo_study(name: str, block: dict, datasets: dict) -> dict:
+    """A zoo study: radically different architectures, each trained once on the same data with the
+    ResNet-18 family's recipe of that dataset, the zoo's common overrides and its own."""
+    from .models import available_models, make_model
+    if block["dataset"] not in datasets:
+        raise ConfigError(f"studies.{name}.zoo.dataset: unknown dataset {block['dataset']!r}; "
+                          f"allowed: {', '.join(sorted(datasets))} (add a folder under `imagefolders:`)")
+    ds = datasets[block["dataset"]]
+    _check_dataset(ds)
+    recipe_kind = "imagenet" if ds["kind"] == "imagefolder" else ds["kind"]
+    fam = recipes.family(recipe_kind, "resnet18", recipe=block.get("recipe"))
+    models = {}
+    for model, spec in block["models"].items():
+        if spec["arch"] not in available_models():
+            raise ConfigError(f"studies.{name}.zoo.models.{model}.arch: unknown architecture {spec['arch']!r}; "
+                              f"allowed: {', '.join(available_models())}")
+        try:
+            make_model(spec["arch"], 2, **(spec.get("arch_options") or {}))  # options fit the builder
+            models[model] = recipes.resolve_zoo(fam, spec)
+        except ValueError as err:
+            raise ConfigError(f"studies.{name}.zoo.models.{model}: {err}") from None
+        if models[model]["epochs"] < 1:
+            raise ConfigError(f"studies.{name}.zoo.models.{model}: epochs must be >= 1")
+    return {"kind": "zoo", "dataset": block["dataset"], "family": fam, "models": models}

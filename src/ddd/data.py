@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 SPLITS = ("train", "val")
-ENCODINGS = ("unit", "standard", "signed_log", "imagenet")
+ENCODINGS = ("unit", "standard", "signed_log", "log_abs", "imagenet")
 
 
 def sigma_of_label(label: int | np.ndarray) -> int | np.ndarray:
@@ -50,7 +50,9 @@ def encode(images: torch.Tensor, encoding: str) -> torch.Tensor:
     images : uint8 or float tensor, any shape, values in [0, 255].
     encoding : ``"unit"`` (x / 255, the authors' ToTensor without normalisation),
         ``"standard"`` ((x - 128) / 64) or ``"signed_log"`` (sign(d) log(1 + |d|) / log(128)
-        with d = x - 128, which keeps sigma = 1 and sigma = 100 both visible) or ``"imagenet"``
+        with d = x - 128, which keeps sigma = 1 and sigma = 100 both visible), ``"log_abs"``
+        (log(1 + |d|) / log(128): the same without the sign, which carries nothing about sigma;
+        an image's mean is then a statistic of its sigma) or ``"imagenet"``
         (x / 255 normalised with ImageNet's mean and std; images (..., 3, H, W)).
 
     Returns
@@ -65,6 +67,8 @@ def encode(images: torch.Tensor, encoding: str) -> torch.Tensor:
         return d / 64.0
     if encoding == "signed_log":
         return torch.sign(d) * torch.log1p(d.abs()) / float(np.log(128.0))
+    if encoding == "log_abs":
+        return torch.log1p(d.abs()) / float(np.log(128.0))
     if encoding == "imagenet":  # x / 255, then ImageNet mean/std (CIFAR-100, as the paper)
         from .imagedata import normalize_imagenet
         return normalize_imagenet(x / 255.0)

@@ -220,3 +220,35 @@ def family(dataset: str, name: str, *, recipe: dict | None = None, other_arch_op
         e = fam["recipe"]["epochs"]  # keep the paper's schedule shape: /10 at 1/3 and 2/3
         fam["recipe"]["milestones"] = sorted({min(e, max(1, round(e / 3))), min(e, max(1, round(2 * e / 3)))})
     return fam
+
+
+def resolve_zoo(family: dict, model: dict) -> dict:
+    """The full recipe of one network of a zoo study: radically different architectures trained
+    once each on the same data with the family's recipe (issue 6, the paper's section 3.2 without
+    pretrained weights).
+
+    Parameters
+    ----------
+    family : a family (:func:`family`) whose ``recipe`` already holds the zoo's common overrides.
+    model : ``{"arch": name, "arch_options": {...}, "recipe": {...}}``; ``recipe`` overrides the
+        common recipe for this network only (e.g. a transformer's learning rate).
+
+    The network trains E epochs (no extra epochs), with the base's seeds.
+    """
+    if "arch" not in model:
+        raise ValueError("a zoo model needs `arch`")
+    unknown = set(model.get("recipe") or {}) - set(BASE_RECIPE)
+    if unknown:
+        raise ValueError(f"unknown recipe keys {sorted(unknown)}; allowed: {', '.join(BASE_RECIPE)}")
+    bad = {"arch", "arch_options", "extra_epochs"} & set(model.get("recipe") or {})
+    if bad:
+        raise ValueError(f"set {sorted(bad)} on the zoo model itself, not in its recipe")
+    recipe = copy.deepcopy(BASE_RECIPE)
+    recipe.update(copy.deepcopy(family["recipe"]))
+    recipe.update(copy.deepcopy(model.get("recipe") or {}))
+    if "epochs" in (model.get("recipe") or {}) and "milestones" not in (model.get("recipe") or {}):
+        e = recipe["epochs"]
+        recipe["milestones"] = sorted({min(e, max(1, round(e / 3))), min(e, max(1, round(2 * e / 3)))})
+    recipe.update(arch=model["arch"], arch_options=copy.deepcopy(model.get("arch_options") or {}),
+                  extra_epochs=0, condition="zoo", run_instance=1)
+    return recipe

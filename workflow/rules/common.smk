@@ -24,6 +24,7 @@ wildcard_constraints:
     study="|".join(map(re.escape, CFG.studies)) or "NO_STUDY",
     training_study="|".join(re.escape(s) for s in CFG.studies if CFG.kind(s) == "train") or "NO_STUDY",
     external_study="|".join(re.escape(s) for s in CFG.studies if CFG.kind(s) == "external") or "NO_STUDY",
+    zoo_study="|".join(re.escape(s) for s in CFG.studies if CFG.kind(s) == "zoo") or "NO_STUDY",
     condition="|".join(recipes.CONDITIONS),
     instance=r"\d+",
 
@@ -37,8 +38,12 @@ def final_outputs():
     for study in CFG.studies:
         out += [f"results/{study}/summary.json", f"results/{study}/split.tsv",
                 f"results/{study}/kappa_vs_base.tsv", f"results/{study}/consistency/pairs.tsv"]
-        if CFG.kind(study) in ("external", "pretrained"):  # no base, no epochs: the histogram applies
+        if CFG.kind(study) == "external":  # no base, no epochs, no pixels: the histogram applies
             out += expand("results/{study}/figures/fig02_correct_histogram.{ext}", study=study, ext=["png", "pdf"])
+            continue
+        if CFG.kind(study) in ("pretrained", "zoo"):  # each network its own condition, no base
+            out += expand("results/{study}/figures/{fig}.{ext}", study=study, ext=["png", "pdf"],
+                          fig=["fig02_correct_histogram", "fig06_consistency_matrix", "fig09_accuracy"])
             continue
         figures = [f for f, (ok, _) in sorted(applicable_figures(CFG.dataset(study)).items()) if ok]
         out += expand("results/{study}/figures/{fig}.{ext}", study=study, fig=figures, ext=["png", "pdf"])
@@ -115,6 +120,18 @@ def run_mem_mb(wildcards):
 
 def run_dataset(wildcards):
     return CFG.dataset(wildcards.study)
+
+
+def zoo_recipe(wildcards):
+    return CFG.zoo_recipe(wildcards.zoo_study, wildcards.model)
+
+
+def zoo_resource(key):
+    return lambda wildcards: CFG.zoo_resources(wildcards.zoo_study, wildcards.model)[key]
+
+
+def zoo_dataset(wildcards):
+    return CFG.dataset(wildcards.zoo_study)
 
 
 def study_run_files(wildcards):

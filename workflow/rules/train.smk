@@ -22,3 +22,28 @@ rule train_run:
         "../envs/torch.yaml"
     script:
         "../scripts/train_run.py"
+
+
+rule train_zoo_model:
+    """Train one network of a zoo (a radically different architecture); record its decisions."""
+    output:
+        decisions="results/{zoo_study}/runs/zoo/{model}.h5",
+        network="results/{zoo_study}/networks/zoo/{model}.pt",
+    params:
+        recipe=zoo_recipe,
+        dataset=zoo_dataset,
+        checkpoint_dir="checkpoints/{zoo_study}/zoo/{model}",
+        device=CFG.device,
+    log:
+        "logs/{zoo_study}/train_zoo_model/{model}.log",
+    benchmark:
+        "benchmarks/{zoo_study}/train_zoo_model/{model}.tsv"
+    threads: 1
+    resources:
+        gpu=train_gpus(),
+        runtime=zoo_resource("runtime"),
+        mem_mb=zoo_resource("mem_mb"),
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/train_run.py"

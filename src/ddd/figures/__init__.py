@@ -3,11 +3,14 @@
 One module per figure family, styling in one place (:mod:`ddd.figures.style`):
 
 - :mod:`ddd.figures.histogram`: Figure 2 / 17, how many decision makers classify each
-  evaluation image correctly, against the binomial expectation for independent decision makers;
+  evaluation image correctly, against the binomial expectation for independent decision makers,
+  with the images that have label issues (:mod:`ddd.labelissues`) where a study has them;
 - :mod:`ddd.figures.kappa`: Figure 3 / 10 / 11 / 16, error consistency (kappa) of every run
   with the base, per condition;
 - :mod:`ddd.figures.correctness`: Figures 4 and 5, correctness image x epoch (one run; mean over runs);
 - :mod:`ddd.figures.matrix`: Figure 6, kappa between conditions on all and on in-between images;
+- :mod:`ddd.figures.rsa`: Figure 7, representational similarity of every network with the base
+  (from :mod:`ddd.rsa`'s table; an optional figure, ``catalog.OPTIONAL_FIGURES``);
 - :mod:`ddd.figures.gaussian`: Figure 8, KL between neighbouring Gaussian classes and class accuracy;
 - :mod:`ddd.figures.accuracy`: Figure 9 (final accuracy per condition) and 15 (class accuracies);
 - :mod:`ddd.figures.changes`: Figure 12, decisions that change from one epoch to the next;

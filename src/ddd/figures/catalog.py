@@ -16,7 +16,7 @@ from .common import FigureNotApplicable
 from .examples import examples_available
 from .gaussian import is_gaussian
 
-__all__ = ["FIGURES", "TABLES", "applicable_figures", "FigureNotApplicable"]
+__all__ = ["FIGURES", "TABLES", "OPTIONAL_FIGURES", "applicable_figures", "FigureNotApplicable"]
 
 #: Figure output names (``results/<study>/figures/<name>.{png,pdf}``) -> ``module:function``.
 FIGURES = {
@@ -36,14 +36,22 @@ TABLES = {
 }
 
 
-def applicable_figures(dataset: dict | None) -> dict[str, tuple[bool, str]]:
+def applicable_figures(dataset: dict | None, *, optional=()) -> dict[str, tuple[bool, str]]:
     """``{figure name: (applies, reason)}`` for a study with this dataset block.
 
     Fig 8 needs the Gaussian set; Fig 13 needs pixels (:func:`ddd.figures.examples.examples_available`:
-    Gaussian always, folder datasets and CIFAR-100 when their root exists here). The others apply
-    to every training study (they raise ``FigureNotApplicable`` at run time without a base run).
+    Gaussian always, folder datasets and CIFAR-100 when their root exists here). Figures of
+    :data:`OPTIONAL_FIGURES` (Fig 7, representational similarity) apply only when named in
+    ``optional``. The others apply to every training study (they raise ``FigureNotApplicable`` at
+    run time without a base run).
     """
+    unknown = set(optional) - set(OPTIONAL_FIGURES)
+    if unknown:
+        raise ValueError(f"unknown optional figures {sorted(unknown)}; allowed: {', '.join(OPTIONAL_FIGURES)}")
     out = {name: (True, "") for name in FIGURES}
+    for name in OPTIONAL_FIGURES:
+        if name not in optional:
+            out[name] = (False, f"{name} is optional and not asked for")
     if not is_gaussian(dataset or {}):
         kind = (dataset or {}).get("kind", (dataset or {}).get("name"))
         out["fig08_gaussian_kl"] = (False, f"the KL figure needs the Gaussian set, not {kind!r}")
@@ -55,7 +63,11 @@ def applicable_figures(dataset: dict | None) -> dict[str, tuple[bool, str]]:
 FIGURES.update({
     "fig02_correct_histogram": "ddd.figures.histogram:figure_02",
     "fig03_kappa_vs_base": "ddd.figures.kappa:figure_03",
+    "fig07_rsa": "ddd.figures.rsa:figure_07",
 })
+#: Figures a study has only when it asks for them (``applicable_figures(..., optional=...)``):
+#: Figure 7 needs the representations rules (``workflow/rules/representations.smk``).
+OPTIONAL_FIGURES = ("fig07_rsa",)
 
 
 def render(name: str, *, inputs: dict, outputs: dict, options: dict | None = None) -> bool:

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..labelissues import read_label_issue_list
 from ..split import binomial_expectation
 from . import style as _style
 
@@ -119,17 +120,22 @@ def plot_correct_histogram(counts, *, n: int, mean_accuracy: float, label_issue_
     return fig
 
 
-def _read_ids(label_issues) -> set[str]:
-    """Image ids from an iterable or a file (one id a line, or a table with an image_id column)."""
-    if isinstance(label_issues, (str, os.PathLike)):
-        table = pd.read_csv(label_issues, sep="\t", dtype=str, header=None, comment="#")
-        if table.shape[0] and "image_id" in set(table.iloc[0]):
-            col = list(table.iloc[0]).index("image_id")
-            values = table.iloc[1:, col]
-        else:
-            values = table.iloc[:, 0]
-        return {str(v).strip() for v in values if str(v).strip()}
-    return {str(v) for v in label_issues}
+def _issue_ids(label_issues, split_ids: pd.Series, source: str) -> np.ndarray:
+    """Label-issue ids from a list file (:func:`ddd.labelissues.read_label_issue_list`) or an
+    iterable, each checked against the study's ids."""
+    known = split_ids.astype(str).to_numpy()
+    from_file = isinstance(label_issues, (str, os.PathLike))
+    ids = (read_label_issue_list(label_issues) if from_file
+           else np.asarray(list(dict.fromkeys(str(v) for v in label_issues)), dtype=str))
+    inside = np.isin(ids, known)
+    if not inside.any():
+        raise ValueError(f"none of the {len(ids)} label-issue image ids is in {source}")
+    if from_file:
+        return read_label_issue_list(label_issues, image_ids=known)  # names the unknown ids
+    if not inside.all():
+        raise ValueError(f"{int((~inside).sum())} of {len(ids)} label-issue image ids are not in {source}, "
+                         f"e.g. {ids[~inside][:5].tolist()}")
+    return ids
 
 
 def figure_02(split_tsv, summary_json, *, png, pdf, label_issues=None) -> None:
@@ -137,28 +143,43 @@ def figure_02(split_tsv, summary_json, *, png, pdf, label_issues=None) -> None:
 
     Parameters
     ----------
-    split_tsv : ``split.tsv`` of the study (tab-separated; columns image_id, target, n_correct, ...).
+    split_tsv : ``split.tsv`` of the study (tab-separated; columns image_id, target, n_correct, ...
+        and optionally ``label_issue``, bool, see :func:`ddd.labelissues.add_label_issue_column`).
     summary_json : ``summary.json`` of the study (keys n_decision_makers, mean_accuracy, study).
     png, pdf : output paths.
-    label_issues : optional image ids with label issues, an iterable or a file (one id a line,
-        or a tab-separated table with an ``image_id`` column); their histogram is drawn in red.
+    label_issues : optional image ids with label issues: a list file (one id a line, or a CSV /
+        TSV table with an id column; ``#`` comments; :func:`ddd.labelissues.read_label_issue_list`)
+        or an iterable of ids; every id must be in ``split_tsv``. Without it, the ``label_issue``
+        column of ``split_tsv`` is used when present. The histogram of those images is drawn in
+        red; with neither, the figure has no label-issue bars (the paper's CIFAR and Gaussian
+        panels).
     """
-    split = pd.read_csv(split_tsv, sep="\t", dtype={"image_id": str})
+    split = pd.read_csv(split_tsv, sep="\t", dtype={"image_id": str}, keep_default_na=False)
     missing = {"image_id", "n_correct"} - set(split.columns)
     if missing:
         raise ValueError(f"{split_tsv}: missing columns {sorted(missing)}")
     with open(summary_json) as fh:
         summary = json.load(fh)
     n, acc = summary["n_decision_makers"], summary["mean_accuracy"]
-    issue_counts = None
+    issue_counts, note = None, None
     if label_issues is not None:
-        ids = _read_ids(label_issues)
-        mask = split["image_id"].astype(str).isin(ids)
-        if not mask.any():
-            raise ValueError(f"none of the {len(ids)} label-issue image ids is in {split_tsv}")
-        issue_counts = split.loc[mask, "n_correct"].to_numpy()
+        ids = _issue_ids(label_issues, split["image_id"], str(split_tsv))
+        issue_counts = split.loc[split["image_id"].astype(str).isin(ids), "n_correct"].to_numpy()
+    elif "label_issue" in split.columns:
+        flag = split["label_issue"].astype(str).str.strip().str.lower()
+        bad = sorted(set(flag) - {"true", "false", "1", "0"})
+        if bad:
+            raise ValueError(f"{split_tsv}: column label_issue must be boolean, got values {bad[:5]}")
+        mask = flag.isin(("true", "1")).to_numpy()
+        if mask.any():
+            issue_counts = split.loc[mask, "n_correct"].to_numpy()
+        else:
+            note = "No image is marked as a label issue."
     study = summary.get("study", "")
     title = (f"{study}: " if study else "") + f"n = {n} decision makers, mean accuracy {acc:.3f}"
+    if issue_counts is not None:
+        title += f"; {len(issue_counts)} label issues"
     fig = plot_correct_histogram(split["n_correct"].to_numpy(), n=n, mean_accuracy=acc,
                                  label_issue_counts=issue_counts, title=title)
+    _style.note(fig, note)
     _style.save(fig, png, pdf)
