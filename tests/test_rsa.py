@@ -245,7 +245,7 @@ def test_rsa_vs_base(tmp_path):
     t = table.set_index(["condition", "name"])
     assert t.loc[("base", "base/1"), "r_vs_base"] == 1.0
     assert t.loc[("hardware", "hardware/1"), "r_vs_base"] == pytest.approx(1.0, abs=1e-6)  # same weights
-    assert t.loc[("base", "base/1"), "epoch"] == 12 and t.loc[("init", "init/1"), "epoch"] == 2
+    assert t.loc[("base", "base/1"), "epoch"] == 2 and t.loc[("init", "init/1"), "epoch"] == 2  # E, the base's too
     assert t.loc[("architecture", "architecture/1"), "arch"] == "resnet50"
     assert t.loc[("architecture", "architecture/1"), "dims"] == 4 * 8 * 4
     assert t.loc[("different_data", "different_data/2"), "other"] == "different_data/1"
@@ -265,6 +265,23 @@ def test_rsa_vs_base(tmp_path):
     assert list(example_rdms(table, nets, recs, DATASET, size=25, seed=7, k=0)) == ["base/1"]
     with pytest.raises(ValueError, match="base row"):
         example_rdms(table[table["condition"] != "base"], nets, recs, DATASET)
+
+
+def test_trained_networks_bit_identical_to_the_base_score_one(tmp_path):
+    """On the CPU a "hardware" run is the base without its extra epochs; both networks are saved at E."""
+    from ddd.train import train_run
+
+    nets, recs = {}, {}
+    for cond in ("base", "hardware"):
+        r = recs[f"{cond}/1"] = recipes.resolve(FAMILY, cond, 1)
+        nets[f"{cond}/1"] = str(tmp_path / f"{cond}.pt")
+        train_run(r, DATASET, output=str(tmp_path / f"{cond}.h5"), network_output=nets[f"{cond}/1"],
+                  checkpoint_dir=str(tmp_path / f"ckpt_{cond}"), device="cpu", progress=False)
+    a, b = (torch.load(nets[n], weights_only=True) for n in ("base/1", "hardware/1"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    table = rsa_vs_base(nets, recs, DATASET, size=25, seed=7, backend="numpy").set_index("name")
+    assert table.loc["hardware/1", "r_vs_base"] == pytest.approx(1.0, abs=1e-6)
+    assert table["epoch"].tolist() == [2, 2]
 
 
 def test_rsa_vs_base_errors(tmp_path):
@@ -306,7 +323,7 @@ def test_plot_rsa_vs_base():
 
 
 def test_figure_07_writes_files_with_rdms(tmp_path):
-    table = rsa_table().assign(epoch=[12, 2, 2, 2, 2, 2, 2], n_images=20)
+    table = rsa_table().assign(epoch=2, n_images=20)
     table.to_csv(tmp_path / "rsa.tsv", sep="\t", index=False, na_rep="NaN")
     m = rdm(np.random.default_rng(0).normal(size=(20, 5))).astype(np.float16)
     np.savez_compressed(tmp_path / "rdms.npz", names=np.array(["base/1", "architecture/1"]), rdm_0=m, rdm_1=m)

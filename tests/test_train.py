@@ -46,6 +46,75 @@ def test_base_trains_ten_extra_epochs(tmp_path):
     assert d.predictions.shape[0] == 3 + 10 + 1
 
 
+E = FAMILY["recipe"]["epochs"]
+
+
+def _evaluate_saved(path, condition="base", instance=1):
+    """Top-1 predictions of a saved network on the evaluation split, as train_run evaluates."""
+    from ddd.data import load_split
+    from ddd.models import make_model
+    from ddd.train import evaluate
+
+    recipe = recipes.resolve(FAMILY, condition, instance)
+    val, meta = load_split(DATASET, "val")
+    model = make_model(recipe["arch"], len(meta.class_names), **recipe["arch_options"])
+    model.load_state_dict(torch.load(path, weights_only=True))
+    return evaluate(model, val, device=torch.device("cpu"), batch_size=1000, seed=recipe["eval_seed"])[0]
+
+
+def _same_weights(a, b):
+    a, b = torch.load(a, weights_only=True), torch.load(b, weights_only=True)
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_base_network_is_saved_at_the_nominal_final_epoch(tmp_path):
+    d = read_decisions(_run(tmp_path, "base", condition="base"))
+    assert d.predictions.shape[0] == E + 10 + 1
+    # the fixture discriminates: the decisions after the extra epochs differ from those at E
+    assert not np.array_equal(d.predictions[E], d.predictions[-1])
+    np.testing.assert_array_equal(_evaluate_saved(tmp_path / "base.pt"), d.predictions[E])
+    # bit for bit the network of the same recipe trained for E epochs only
+    recipe = dict(recipes.resolve(FAMILY, "base", 1), extra_epochs=0)
+    train_run(recipe, DATASET, output=str(tmp_path / "e.h5"), network_output=str(tmp_path / "e.pt"),
+              checkpoint_dir=str(tmp_path / "ckpt_e"), device="cpu", progress=False)
+    assert _same_weights(tmp_path / "base.pt", tmp_path / "e.pt")
+
+
+@pytest.mark.parametrize("stop", [E, E + 2])
+def test_resume_after_the_nominal_epoch_keeps_its_weights(tmp_path, stop):
+    full = read_decisions(_run(tmp_path, "full", condition="base"))
+    assert not os.path.exists(_run(tmp_path, "cut", condition="base", stop_after=stop))
+    newest = torch.load(sorted(glob.glob(str(tmp_path / "ckpt_cut" / "epoch_*.pt")))[-1], weights_only=False)
+    assert newest["epoch"] == stop and ("nominal_model" in newest) == (stop > E)
+    resumed = read_decisions(_run(tmp_path, "cut", condition="base"))
+    np.testing.assert_array_equal(full.predictions, resumed.predictions)
+    np.testing.assert_array_equal(full.probabilities, resumed.probabilities)
+    assert _same_weights(tmp_path / "full.pt", tmp_path / "cut.pt")
+    np.testing.assert_array_equal(_evaluate_saved(tmp_path / "cut.pt"), full.predictions[E])
+
+
+def test_checkpoint_past_e_without_the_weights_of_e_is_unusable(tmp_path, caplog):
+    _run(tmp_path, "full", condition="base")
+    _run(tmp_path, "cut", condition="base", stop_after=E + 2)
+    for path in glob.glob(str(tmp_path / "ckpt_cut" / "epoch_*.pt")):  # as written before the fix
+        ckpt = torch.load(path, weights_only=False)
+        del ckpt["nominal_model"]
+        torch.save(ckpt, path)
+    with caplog.at_level("WARNING"):
+        _run(tmp_path, "cut", condition="base")  # falls back to training from scratch
+    assert "no weights of the nominal final epoch" in caplog.text
+    assert _same_weights(tmp_path / "full.pt", tmp_path / "cut.pt")
+
+
+def test_without_extra_epochs_the_final_weights_are_saved(tmp_path):
+    _run(tmp_path, "cut", stop_after=2)
+    assert all("nominal_model" not in torch.load(p, weights_only=False)
+               for p in glob.glob(str(tmp_path / "ckpt_cut" / "epoch_*.pt")))  # no copy kept
+    d = read_decisions(_run(tmp_path, "cut"))
+    assert d.predictions.shape[0] == E + 1
+    np.testing.assert_array_equal(_evaluate_saved(tmp_path / "cut.pt", "data_order"), d.predictions[E])
+
+
 def test_resume_gives_identical_decisions(tmp_path):
     full = read_decisions(_run(tmp_path, "full"))
     # the interrupted run stops after epoch 1, leaving only a checkpoint

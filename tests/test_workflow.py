@@ -135,7 +135,9 @@ def test_imported_study(tmp_path):
         order = rng.permutation(60)
         lines = ["image_id,target,prediction"] + [f"img{i:02d},{targets[i]},{pred[i]}" for i in order]
         (tmp_path / "decisions" / f"model{k}.csv").write_text("\n".join(lines) + "\n")
-    config = {"studies": {"mine": {"external": {"format": "csv", "files": [str(tmp_path / "decisions" / "*.csv")]}}}}
+    (tmp_path / "issues.txt").write_text("# published label errors\nimg41\nimg45\nimg50\n")
+    config = {"studies": {"mine": {"external": {"format": "csv", "files": [str(tmp_path / "decisions" / "*.csv")]}}},
+              "label_issues": {"mine": {"list": str(tmp_path / "issues.txt")}}}
     wd = _workdir(tmp_path / "wd", config)
     res = _snakemake(wd)
     assert res.returncode == 0, res.stderr[-3000:]
@@ -147,6 +149,9 @@ def test_imported_study(tmp_path):
     pairs = pd.read_csv(wd / "results/mine/consistency/pairs.tsv", sep="\t")
     assert set(pairs["subset"]) == {"all", "in_between"} and len(pairs[pairs.subset == "all"]) == 6
     assert (wd / "results/mine/figures/fig02_correct_histogram.png").stat().st_size > 0
+    split = pd.read_csv(wd / "results/mine/split.tsv", sep="\t")
+    assert sorted(split.loc[split.label_issue, "image_id"]) == ["img41", "img45", "img50"]
+    assert s["n_label_issues"] == 3
 
 
 TINY_ZOO = {

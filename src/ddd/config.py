@@ -34,6 +34,9 @@ class Config:
     undefined_kappa: str = "nan"
     n_boot: int = 1000
     device: str = "auto"
+    rsa_images: int = 1000                           # Figure 7's image subset size and seed
+    rsa_seed: int = 1312
+    label_issues: dict = field(default_factory=dict)  # study -> {source, list, column, match}
     psychophysics: dict | None = None                # resolved `psychophysics` block; None: no experiment
 
     def _study(self, study: str) -> dict:
@@ -162,7 +165,9 @@ def resolve_config(config: dict) -> Config:
     cfg = Config(datasets=datasets,
                  undefined_kappa=(config.get("analysis") or {}).get("undefined_kappa", "nan"),
                  n_boot=(config.get("analysis") or {}).get("bootstrap_resamples", 1000),
-                 device=config.get("device", "auto"))
+                 device=config.get("device", "auto"),
+                 rsa_images=(config.get("analysis") or {}).get("rsa_images", 1000),
+                 rsa_seed=(config.get("analysis") or {}).get("rsa_seed", 1312))
     studies = config.get("studies") or {}
     if not studies:
         raise ConfigError("config has no studies: run from the repository root (profiles/default loads "
@@ -213,6 +218,7 @@ def resolve_config(config: dict) -> Config:
             "runs": recipes.runs(conditions, instances=instances),
             "decision_makers": recipes.decision_makers(conditions, instances=instances),
         }
+    cfg.label_issues = _label_issues(config.get("label_issues") or {}, cfg)
     cfg.psychophysics = _psychophysics(config.get("psychophysics") or {}, cfg)
     return cfg
 
@@ -331,3 +337,27 @@ def _zoo_study(name: str, block: dict, datasets: dict) -> dict:
         if models[model]["epochs"] < 1:
             raise ConfigError(f"studies.{name}.zoo.models.{model}: epochs must be >= 1")
     return {"kind": "zoo", "dataset": block["dataset"], "family": fam, "models": models}
+
+
+def _label_issues(block: dict, cfg: Config) -> dict:
+    """`label_issues`: every study named exists, a list file exists, cleanlab is installed."""
+    out = {}
+    for study, spec in block.items():
+        if study not in cfg.studies:
+            raise ConfigError(f"label_issues.{study}: unknown study; configured: {', '.join(cfg.studies)}")
+        spec = {"source": "list", "list": None, "column": None, "match": "exact", **spec}
+        if spec["source"] == "list":
+            if not spec["list"]:
+                raise ConfigError(f"label_issues.{study}: source `list` needs `list: <file of image ids>`")
+            if not os.path.isfile(spec["list"]):
+                raise ConfigError(f"label_issues.{study}.list: {spec['list']} is not a file (a list of label-error "
+                                  f"image ids, one a line, or a CSV with an id column)")
+        else:
+            if spec["list"]:
+                raise ConfigError(f"label_issues.{study}: give `list` or `source: cleanlab`, not both")
+            import importlib.util
+            if importlib.util.find_spec("cleanlab") is None:
+                raise ConfigError(f"label_issues.{study}: source cleanlab needs the optional extra "
+                                  f"(pip install -e '.[labels]'; cleanlab is AGPL-licensed)")
+        out[study] = spec
+    return out

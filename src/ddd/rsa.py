@@ -347,7 +347,7 @@ def rsa_vs_base(networks: dict, recipes: dict, dataset_config: dict, *, size: in
     ----------
     networks : ``{name: path of a state_dict .pt}``, e.g. ``{"base/1": ".../networks/base/1.pt", ...}``.
     recipes : ``{name: resolved recipe}`` (``ddd.recipes.resolve``; ``arch``, ``arch_options``,
-        ``condition``, ``run_instance``, ``epochs``, ``extra_epochs``, ``eval_seed`` are read).
+        ``condition``, ``run_instance``, ``epochs``, ``eval_seed`` are read).
     dataset_config : the study's dataset block (``ddd.data.load_split``).
     size, seed : the image subset (:func:`subset`; the same for every network).
     base : name of the base network (default: the one whose recipe's condition is ``"base"``).
@@ -357,9 +357,11 @@ def rsa_vs_base(networks: dict, recipes: dict, dataset_config: dict, *, size: in
     Returns
     -------
     DataFrame, one row per network in ``networks`` order, with columns condition, instance, name,
-    other (the network compared with), arch, epoch (the epoch the weights are from: the run's
-    last, ``epochs + extra_epochs``), r_vs_base, n_images, dims (D), backend; the base's own row
-    has r_vs_base 1. As for kappa (SPEC section 3), the two networks of ``different_data``
+    other (the network compared with), arch, epoch (the epoch the weights are from: the nominal
+    final epoch E, ``epochs``; :func:`ddd.train.train_run` saves every network at E, the base's
+    too, not after its extra epochs), r_vs_base, n_images, dims (D), backend; the base's own row
+    has r_vs_base 1, and a network bit-identical to the base (e.g. a "hardware" run on the CPU)
+    scores 1. As for kappa (SPEC section 3), the two networks of ``different_data``
     appear against the base as ``half_data``, and one more row ``different_data`` compares them
     with each other.
 
@@ -438,5 +440,5 @@ def example_rdms(table: pd.DataFrame, networks: dict, recipes: dict, dataset_con
 
 def _row(condition, recipe, name, other, value, n_used, acts, backend) -> dict:
     return {"condition": condition, "instance": recipe.get("run_instance", 1), "name": name, "other": other,
-            "arch": recipe["arch"], "epoch": recipe.get("epochs", 0) + recipe.get("extra_epochs", 0),
+            "arch": recipe["arch"], "epoch": recipe.get("epochs", 0),
             "r_vs_base": value, "n_images": n_used, "dims": int(acts.shape[1]), "backend": backend}

@@ -3,10 +3,11 @@
 One call of :func:`train_run` is one job: it evaluates the whole evaluation split before training
 (epoch 0) and after every epoch, writes a checkpoint after every epoch, resumes from the last
 valid checkpoint when run again, and at the end writes the decisions file (``ddd.decisions``)
-and the final network. Seeding follows the authors' scheme (SPEC section 3): the global seed
-once, the init seed before building the network, ``order_seed + order_stride * instance + e``
-before training epoch ``e`` (fixing sample order, augmentation and dropout) and ``eval_seed``
-before every evaluation.
+and the network at the nominal final epoch E (``recipe["epochs"]``; the base run trains
+``extra_epochs`` more, recorded in its decisions only). Seeding follows the authors' scheme
+(SPEC section 3): the global seed once, the init seed before building the network,
+``order_seed + order_stride * instance + e`` before training epoch ``e`` (fixing sample order,
+augmentation and dropout) and ``eval_seed`` before every evaluation.
 
 The loop is device-agnostic and keeps the GPU busy: no ``.item()`` or host copies inside an
 epoch; predictions are gathered on the device and copied once per evaluation.
@@ -132,8 +133,20 @@ def _atomic_save(obj, path: str) -> None:
     os.replace(tmp, path)
 
 
+def _has_nominal(recipe: dict, epoch: int) -> bool:
+    """Whether a checkpoint after ``epoch`` must carry the weights of the nominal final epoch E.
+
+    Only runs with extra epochs have them apart from ``model``, and only once past E.
+    """
+    return recipe["extra_epochs"] > 0 and epoch > recipe["epochs"]
+
+
 def _load_checkpoint(checkpoint_dir: str, recipe: dict):
-    """The newest checkpoint that loads and matches the recipe, or None. Bad ones are logged."""
+    """The newest checkpoint that loads and matches the recipe, or None. Bad ones are logged.
+
+    A checkpoint past the nominal final epoch E of a run with extra epochs must also hold the
+    weights at E (``nominal_model``, the same tensors' names and shapes as ``model``).
+    """
     for path in sorted(glob.glob(os.path.join(checkpoint_dir, "epoch_*.pt")), reverse=True):
         try:
             ckpt = torch.load(path, map_location="cpu", weights_only=False)
@@ -145,6 +158,13 @@ def _load_checkpoint(checkpoint_dir: str, recipe: dict):
                 continue
             if len(ckpt["predictions"]) != ckpt["epoch"] + 1:
                 raise ValueError("predictions do not match the epoch")
+            if _has_nominal(recipe, ckpt["epoch"]):
+                nominal = ckpt.get("nominal_model")
+                if not isinstance(nominal, dict):
+                    raise ValueError(f"no weights of the nominal final epoch {recipe['epochs']}")
+                shapes = {k: tuple(v.shape) for k, v in ckpt["model"].items()}
+                if {k: tuple(getattr(v, "shape", ())) for k, v in nominal.items()} != shapes:
+                    raise ValueError(f"the weights of epoch {recipe['epochs']} do not match the model's")
             return ckpt
         except Exception as err:  # a corrupt or partial file: fall back to the previous one
             log.warning("checkpoint %s is unusable (%s); trying the previous one", path, err)
@@ -161,7 +181,13 @@ def train_run(recipe: dict, dataset: dict, *, output: str, network_output: str, 
     recipe : a resolved recipe (``ddd.recipes.resolve``).
     dataset : the dataset's config block (``name`` plus its parameters).
     output : path of the decisions HDF5 (predictions of shape (E + extra + 1, N)).
-    network_output : path of the final network's ``state_dict`` (torch.save).
+    network_output : path of the network's ``state_dict`` (torch.save) at the nominal final epoch
+        E = ``recipe["epochs"]``, the state every analysis reads as the decision maker's final one.
+        With ``extra_epochs`` > 0 (the base run) training goes on to E + extra for the decisions
+        (the plus-epoch conditions read the base's decisions at E + 1, E + 10), but the weights
+        written are those after epoch E: a copy is kept in memory when the loop passes E, saved
+        in every later checkpoint (``nominal_model``) so a resumed run still writes them, and
+        written at the end. With ``extra_epochs`` == 0 the final weights are those of E (no copy).
     checkpoint_dir : where per-epoch checkpoints go; removed after success.
     device : ``"auto"``, ``"cpu"`` or ``"cuda[:i]"``.
     threads : CPU threads (intra-op) and DataLoader workers.
@@ -197,12 +223,17 @@ def train_run(recipe: dict, dataset: dict, *, output: str, network_output: str, 
                                 nesterov=recipe["nesterov"], weight_decay=recipe["weight_decay"])
 
     os.makedirs(checkpoint_dir, exist_ok=True)
+    nominal = None  # with extra epochs: the state_dict after epoch E (on the CPU), once past it
     ckpt = _load_checkpoint(checkpoint_dir, recipe)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         predictions = list(ckpt["predictions"])
         first = ckpt["epoch"] + 1
+        if _has_nominal(recipe, ckpt["epoch"]):
+            nominal = ckpt["nominal_model"]
+        elif recipe["extra_epochs"] > 0 and ckpt["epoch"] == recipe["epochs"]:
+            nominal = ckpt["model"]  # loaded from disk: not shared with the model's tensors
         log.info("resuming from checkpoint at epoch %d of %d", ckpt["epoch"], total_epochs)
     else:
         log.info("no usable checkpoint in %s; training from scratch", checkpoint_dir)
@@ -224,10 +255,14 @@ def train_run(recipe: dict, dataset: dict, *, output: str, network_output: str, 
         log.info("epoch %d: loss %.4f accuracy %.4f lr %.5f (%.1f s)", epoch,
                  loss_mean.item(), np.mean(p == val_meta.targets),
                  lr_at(recipe, epoch), time.time() - epoch_start)
+        if epoch == recipe["epochs"] and not final:  # extra epochs follow: keep the weights of E
+            nominal = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         if not final:
-            _atomic_save({"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                          "predictions": np.stack(predictions), "recipe": json.dumps(recipe, sort_keys=True)},
-                         os.path.join(checkpoint_dir, f"epoch_{epoch:04d}.pt"))
+            state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "predictions": np.stack(predictions), "recipe": json.dumps(recipe, sort_keys=True)}
+            if _has_nominal(recipe, epoch):
+                state["nominal_model"] = nominal
+            _atomic_save(state, os.path.join(checkpoint_dir, f"epoch_{epoch:04d}.pt"))
             for old in sorted(glob.glob(os.path.join(checkpoint_dir, "epoch_*.pt")))[:-keep_checkpoints]:
                 os.remove(old)
         if stop_after is not None and epoch >= stop_after and not final:
@@ -235,7 +270,8 @@ def train_run(recipe: dict, dataset: dict, *, output: str, network_output: str, 
             return
 
     os.makedirs(os.path.dirname(os.path.abspath(network_output)), exist_ok=True)
-    _atomic_save(model.state_dict(), network_output)
+    # the weights at E: the copy kept when the loop (or a resumed checkpoint) passed E, if any
+    _atomic_save(model.state_dict() if nominal is None else nominal, network_output)
     write_decisions(
         output, np.stack(predictions), val_meta.targets, val_meta.image_ids,
         epochs=np.arange(total_epochs + 1), recipe=recipe, probabilities=probs,

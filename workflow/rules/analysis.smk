@@ -16,10 +16,30 @@ rule import_decisions:
         "../scripts/import_decisions.py"
 
 
+rule find_label_issues:
+    """Label issues of a study: from a published list of image ids, or found by cleanlab from the
+    decision makers' stored class probabilities (out-of-sample: no network trains on evaluation images)."""
+    input:
+        runs=study_run_files,
+        list=label_issue_list,
+    output:
+        table="results/{study}/label_issues.tsv",
+    params:
+        spec=lambda w: CFG.label_issues[w.study],
+        imported=lambda w: CFG.kind(w.study) == "external",
+    log:
+        "logs/{study}/find_label_issues.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/find_label_issues.py"
+
+
 rule summarize_study:
     """Split, accuracies and kappa against the base of a study's decision makers."""
     input:
         runs=study_run_files,
+        label_issues=study_label_issues,
     output:
         summary="results/{study}/summary.json",
         split="results/{study}/split.tsv",

@@ -45,7 +45,9 @@ def final_outputs():
             out += expand("results/{study}/figures/{fig}.{ext}", study=study, ext=["png", "pdf"],
                           fig=["fig02_correct_histogram", "fig06_consistency_matrix", "fig09_accuracy"])
             continue
-        figures = [f for f, (ok, _) in sorted(applicable_figures(CFG.dataset(study)).items()) if ok]
+        figures = [f for f, (ok, _) in sorted(applicable_figures(CFG.dataset(study), optional=("fig07_rsa",)).items())
+                   if ok]
+        out.append(f"results/{study}/rsa.tsv")
         out += expand("results/{study}/figures/{fig}.{ext}", study=study, fig=figures, ext=["png", "pdf"])
         for table, (_, exts) in TABLES.items():
             out += expand("results/{study}/tables/{table}.{ext}", study=study, table=table, ext=exts)
@@ -146,5 +148,32 @@ def external_option(key):
     return lambda wildcards: CFG.external(wildcards.study)[key]
 
 
+def label_issue_list(wildcards):
+    spec = CFG.label_issues.get(wildcards.study) or {}
+    return [spec["list"]] if spec.get("list") else []
+
+
+def study_label_issues(wildcards):
+    """The study's label_issues.tsv when `label_issues` names the study (split.tsv then marks them)."""
+    return [f"results/{wildcards.study}/label_issues.tsv"] if wildcards.study in CFG.label_issues else []
+
+
 def study_entries(wildcards):
     return CFG.entries(wildcards.study)
+
+
+# Pretrained studies (rules/inference.smk).
+def pretrained_studies():
+    return [s for s in CFG.studies if CFG.kind(s) == "pretrained"]
+
+
+def pretrained_spec(wildcards):
+    return CFG.pretrained_model(wildcards.pretrained_study, wildcards.model)
+
+
+def pretrained_dataset(wildcards):
+    return CFG.dataset(wildcards.pretrained_study)
+
+
+def pretrained_batch_size(wildcards):
+    return CFG.pretrained_batch_size(wildcards.pretrained_study)

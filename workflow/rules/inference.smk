@@ -6,22 +6,6 @@
 # normalised and pre-checked from ddd.config (weights files present, names known).
 
 
-def pretrained_studies():
-    return [s for s in CFG.studies if CFG.kind(s) == "pretrained"]
-
-
-def pretrained_spec(wildcards):
-    return CFG.pretrained_model(wildcards.pretrained_study, wildcards.model)
-
-
-def pretrained_dataset(wildcards):
-    return CFG.dataset(wildcards.pretrained_study)
-
-
-def pretrained_batch_size(wildcards):
-    return CFG.pretrained_batch_size(wildcards.pretrained_study)
-
-
 rule infer_model:
     """Run one pretrained model over the study's evaluation split; record its decisions."""
     output:

@@ -1,6 +1,8 @@
 # Representational similarity (Figure 7): final-layer activations of every network of a training
 # study on a fixed, seeded subset of evaluation images, RDMs and their correlation with the base's
 # (ddd.rsa). Config: analysis.rsa_images (subset size, default 1000), analysis.rsa_seed (1312).
+# Every network is read at its nominal final epoch E (networks/*.pt; the base's too, not after its
+# extra epochs), so a run bit-identical to the base (a "hardware" run on the CPU) scores r = 1.
 
 
 rule rsa_vs_base:
@@ -16,8 +18,8 @@ rule rsa_vs_base:
         names=lambda w: [run.path for run in CFG.runs(w.study)],
         recipes=lambda w: {run.path: CFG.recipe(w.study, run.condition, run.instance) for run in CFG.runs(w.study)},
         dataset=run_dataset,
-        size=(config.get("analysis") or {}).get("rsa_images", 1000),
-        seed=(config.get("analysis") or {}).get("rsa_seed", 1312),
+        size=CFG.rsa_images,
+        seed=CFG.rsa_seed,
         device=CFG.device,
     log:
         "logs/{study}/rsa_vs_base.log",

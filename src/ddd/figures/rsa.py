@@ -1,4 +1,8 @@
-"""Figure 7: representational similarity of every condition's final network with the base.
+"""Figure 7: representational similarity of every condition's network with the base.
+
+Every network is read at its nominal final epoch E, as saved by :func:`ddd.train.train_run` (the
+base's too, not after its extra epochs); the plus-epoch conditions reuse the base's decisions
+and have no networks of their own, so they are absent.
 
 Left: per condition, one small black dot per network (Pearson r between its RDM and the base
 network's on a fixed, seeded subset of evaluation images, :mod:`ddd.rsa`), the condition mean as
@@ -132,11 +136,8 @@ def figure_07(rsa_tsv, *, png, pdf, rdms_npz=None, study: str | None = None, ord
     what = "representational similarity with the base" + (f" ({n} images)" if n else "")
     title = (f"{study}: " if study else "") + what
     note = None
-    if "epoch" in table.columns and (table["condition"] == "base").any():
-        base_epoch = int(table.loc[table["condition"] == "base", "epoch"].iloc[0])
-        others = sorted(set(table.loc[table["condition"] != "base", "epoch"].astype(int)))
-        if others and others != [base_epoch]:
-            note = (f"Networks as saved at the end of each run: the base at epoch {base_epoch}, the others at "
-                    f"epoch {', '.join(map(str, others))}; the plus-epoch conditions have no saved networks.")
+    epochs = sorted(set(table["epoch"].astype(int))) if "epoch" in table.columns and len(table) else []
+    if len(epochs) > 1:  # the conditions' recipes differ in E: say so rather than hide it
+        note = f"Networks at their nominal final epochs, which differ: {', '.join(map(str, epochs))}."
     fig = plot_rsa_vs_base(table, rdms=rdms, order=order, title=title, note=note)
     _style.save(fig, png, pdf)
