@@ -381,8 +381,9 @@ def test_every_job_ran_in_slurm_with_its_rules_resources(run):
         if job["rule"] == "train_run":  # the profile's gpu=1 (device: cpu alone would ask for none)
             assert res["gpu"] == "1" and "--gpus=1" in rec["SubmitLine"].split(), where
             assert _gpus(rec["AllocTRES"]) == 1 and _gpus(recs[f"{sid}.0"]["AllocTRES"]) == 1, where
-        else:
-            assert "gpu" not in res and "--gpus" not in rec["SubmitLine"], where
+        else:  # no GPU (RSA asks for gpu=0 with device: cpu, as training would without the profile)
+            assert res.get("gpu", "0") == "0" and "--gpus" not in rec["SubmitLine"], where
+            assert _gpus(rec["AllocTRES"]) == 0, where
     summarize = next(s for s, j in jobs.items() if j["rule"] == "summarize_study")
     # the profile's memory and time for the analysis (threads -> --cpus-per-task: test_impossible_...)
     assert recs[summarize]["ReqMem"] == "8000M" and _minutes(recs[summarize]["Timelimit"]) == 60

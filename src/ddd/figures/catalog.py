@@ -12,9 +12,7 @@ logs the reason.
 
 from __future__ import annotations
 
-from .common import FigureNotApplicable
-from .examples import examples_available
-from .gaussian import is_gaussian
+from .applicability import FigureNotApplicable, examples_available, is_gaussian
 
 __all__ = ["FIGURES", "TABLES", "OPTIONAL_FIGURES", "applicable_figures", "FigureNotApplicable"]
 

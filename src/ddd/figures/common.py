@@ -24,16 +24,13 @@ import pandas as pd
 from ..decisions import Decisions, check_same_images, read_correct_rows, read_decisions, read_ids_epochs
 from ..recipes import PLUS_EPOCHS
 from ..study import Entry
+from .applicability import FigureNotApplicable  # noqa: F401  (re-exported)
 
 __all__ = ["FigureNotApplicable", "Run", "as_entries", "runs_of", "base_entry", "load_runs", "correct_matrix",
            "read_summary",
            "read_split", "read_kappas", "study_title", "class_accuracy", "dataset_of"]
 
 
-class FigureNotApplicable(ValueError):
-    """This study cannot have this figure (e.g. the KL figure of a non-Gaussian dataset, example
-    images without pixels, image x epoch plots without a base run). The message says why; the
-    workflow's script catches it and logs the reason."""
 
 
 @dataclass(frozen=True)

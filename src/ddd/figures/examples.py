@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from . import style as _style
+from .applicability import _kind, examples_available  # noqa: F401  (re-exported)
 from .common import (FigureNotApplicable, as_entries, base_entry, dataset_of, load_runs, read_split, read_summary,
                      study_title)
 
@@ -81,45 +82,6 @@ def choose_examples(n_correct, *, n: int | None = None, pool: int = POOL, n_pair
     rng = np.random.default_rng(seed)
     return (np.sort(rng.choice(low, size=k, replace=False)).astype(np.int64),
             np.sort(rng.choice(high, size=k, replace=False)).astype(np.int64), info)
-
-
-def _kind(dataset: dict) -> str | None:
-    return (dataset or {}).get("kind", (dataset or {}).get("name"))
-
-
-def examples_available(dataset_or_path) -> tuple[bool, str]:
-    """Whether example images can be shown: ``(ok, reason)``.
-
-    ``dataset_or_path``: a decisions file's ``dataset`` attribute (dict) or a decisions file path.
-    Gaussian: always (regenerated). Folder datasets: the evaluation folder exists. CIFAR-100: the
-    pickle release or the export exists. Anything else (imported predictions, no dataset): no.
-    """
-    if isinstance(dataset_or_path, (str, os.PathLike)):
-        from ..decisions import read_decisions
-        try:
-            ds = dataset_of(read_decisions(dataset_or_path, load_probabilities=False))
-        except (OSError, ValueError) as err:
-            return False, f"cannot read {dataset_or_path}: {err}"
-    else:
-        ds = dict(dataset_or_path or {})
-    kind = _kind(ds)
-    if kind == "gaussian":
-        return True, "Gaussian images are regenerated from the dataset parameters"
-    if kind in ("imagenet", "imagefolder", "cifar100"):
-        root = ds.get("root")
-        if not root:
-            return False, f"the {kind} dataset has no root folder recorded"
-        if not os.path.isdir(root):
-            return False, f"the {kind} root {root} does not exist here"
-        try:
-            from ..imagedata import cifar100_source, split_dir
-            if kind == "cifar100" and cifar100_source(root).kind == "pickle":
-                return True, "CIFAR-100 pickle release"
-            folder = split_dir(kind, root, "val")
-        except (OSError, ValueError) as err:
-            return False, f"{kind} at {root}: {err}"
-        return (True, f"images in {folder}") if os.path.isdir(folder) else (False, f"{folder} is missing")
-    return False, f"no pixels for dataset {kind!r} (imported or pretrained decisions without image files)"
 
 
 def _imagenet_view(image):

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..data import sigma_of_label
 from . import style as _style
+from .applicability import is_gaussian  # noqa: F401  (re-exported)
 from .common import FigureNotApplicable, base_entry, class_accuracy, dataset_of, load_runs
 
 __all__ = ["kl_neighbours", "gaussian_kl_data", "plot_gaussian_kl", "figure_08", "is_gaussian",
@@ -92,11 +93,6 @@ def plot_gaussian_kl(data: dict, *, title: str | None = None, note: str | None =
             fig.suptitle(title)
         _style.note(fig, note)
     return fig
-
-
-def is_gaussian(dataset: dict) -> bool:
-    """Whether a decisions file's ``dataset`` attribute describes the Gaussian set."""
-    return (dataset or {}).get("kind", (dataset or {}).get("name")) == "gaussian"
 
 
 def figure_08(entries, *, png, pdf, base: str = "base", skip: int = SKIP_DEFAULT, study: str = "") -> None:
