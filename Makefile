@@ -9,11 +9,12 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP)
 
-# Re-install only when the pins change.
+# Re-install only when the pins change. The test, Slurm, label-issue (cleanlab, AGPL: an optional
+# extra that only ddd.labelissues imports, inside a function) and RSA extras are installed too.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,slurm]'
+	$(PY) -m pip install --quiet -e '.[test,slurm,labels,rsa]'
 	touch $(STAMP)
 
 run: $(STAMP)
