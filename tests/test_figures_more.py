@@ -419,7 +419,7 @@ def test_examples_pixels(study, fake_imagefolder, tmp_path):
     folder = {"name": "pets", "kind": "imagefolder", "root": str(fake_imagefolder)}
     assert examples_available(folder)[0]
     img = load_image(folder, "cat/img00.png")
-    assert img.dtype == np.uint8 and img.shape == (24, 24, 3)
+    assert img.dtype == np.uint8 and img.shape == (224, 224, 3)  # the evaluation view: Resize(256) + CenterCrop(224)
     assert not examples_available({"name": "pets", "kind": "imagefolder", "root": str(tmp_path / "gone")})[0]
     assert not examples_available({})[0]
     assert examples_available(study["entries"][0]["path"])[0]

@@ -321,6 +321,14 @@ def check_same_images(ids_a, ids_b, *, names: tuple[str, str] = ("a", "b")) -> N
                          f"({a[i]!r} vs {b[i]!r}), {differ.size} positions differ")
 
 
+def check_same_study(ref: "Decisions", other: "Decisions") -> None:
+    """Raise ValueError unless two decisions files hold the same images, in the same order, with the
+    same targets (what every consumer checks before comparing decision makers)."""
+    check_same_images(ref.image_ids, other.image_ids, names=(ref.path, other.path))
+    if not np.array_equal(ref.targets, other.targets):
+        raise ValueError(f"{other.path} has other targets than {ref.path} for the same images")
+
+
 def _read_info(f) -> dict:
     return {k: (_strings(d) if h5py.check_string_dtype(d.dtype) else d[()]) for k, d in f["image_info"].items()}
 

@@ -33,7 +33,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from .decisions import check_same_images, read_decisions, read_ids_epochs
+from .decisions import check_same_images, check_same_study, read_decisions, read_ids_epochs
 
 __all__ = ["mean_probabilities", "find_label_issues", "study_probabilities", "find_study_label_issues",
            "read_label_issue_list", "add_label_issue_column", "label_issue_table", "ID_COLUMNS",
@@ -158,9 +158,7 @@ def study_probabilities(paths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if ref is None:
             ref = d
         else:
-            check_same_images(ref.image_ids, d.image_ids, names=(ref.path, p))
-            if not np.array_equal(ref.targets, d.targets):
-                raise ValueError(f"{p} has other targets than {ref.path} for the same images")
+            check_same_study(ref, d)
         if d.probabilities is None:
             without.append(p)
             continue

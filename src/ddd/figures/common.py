@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..decisions import Decisions, check_same_images, read_correct_rows, read_decisions, read_ids_epochs
+from ..decisions import Decisions, check_same_images, check_same_study, read_correct_rows, read_decisions, read_ids_epochs
 from ..recipes import PLUS_EPOCHS
 from ..study import Entry
 from .applicability import FigureNotApplicable  # noqa: F401  (re-exported)
@@ -96,9 +96,7 @@ def load_runs(paths) -> dict[str, Decisions]:
         if ref is None:
             ref = d
         else:
-            check_same_images(ref.image_ids, d.image_ids, names=(ref.path, p))
-            if not np.array_equal(ref.targets, d.targets):
-                raise ValueError(f"{p} has other targets than {ref.path} for the same images")
+            check_same_study(ref, d)
         out[p] = d
     return out
 

@@ -84,43 +84,13 @@ def choose_examples(n_correct, *, n: int | None = None, pool: int = POOL, n_pair
             np.sort(rng.choice(high, size=k, replace=False)).astype(np.int64), info)
 
 
-def _imagenet_view(image):
-    """Resize(256) + CenterCrop(224), without normalisation (PIL in, PIL out)."""
-    from PIL import Image
-    w, h = image.size
-    s = 256 / min(w, h)
-    image = image.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR)
-    w, h = image.size
-    left, top = (w - 224) // 2, (h - 224) // 2
-    return image.crop((left, top, left + 224, top + 224))
-
-
 def load_image(dataset: dict, image_id: str) -> np.ndarray:
-    """Pixels of one evaluation image, uint8 (H, W, 3), un-normalised (module docstring)."""
-    kind = _kind(dataset)
-    if kind == "gaussian":
-        from ..data import gaussian_image, gaussian_spec
-        return np.transpose(gaussian_image(gaussian_spec(dataset), "val", int(image_id)), (1, 2, 0))
-    if kind not in ("imagenet", "imagefolder", "cifar100"):
-        raise FigureNotApplicable(f"no pixels for dataset {kind!r}")
-    from PIL import Image
-
-    from ..imagedata import cifar100_source, load_cifar100_pickle, split_dir
-    root = dataset.get("root")
-    if not root:
-        raise FigureNotApplicable(f"the {kind} dataset has no root folder recorded")
-    if kind == "cifar100" and cifar100_source(root).kind == "pickle":
-        images, _, ids, _ = load_cifar100_pickle(root, "val")
-        hit = np.flatnonzero(ids == str(image_id))
-        if hit.size != 1:
-            raise ValueError(f"image id {image_id!r} is not in the CIFAR-100 test split at {root}")
-        return np.transpose(images[hit[0]], (1, 2, 0))
-    path = os.path.join(split_dir(kind, root, "val"), str(image_id))
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if kind == "imagenet":
-            im = _imagenet_view(im)
-        return np.asarray(im, dtype=np.uint8)
+    """Pixels of one evaluation image, uint8 (H, W, 3), un-normalised (:func:`ddd.pixels.eval_image`)."""
+    from ..pixels import NoPixelsError, eval_image
+    try:
+        return eval_image(dataset, image_id)
+    except NoPixelsError as err:
+        raise FigureNotApplicable(str(err)) from None
 
 
 def plot_examples(impossible: list, trivial: list, *, captions_top=None, captions_bottom=None,

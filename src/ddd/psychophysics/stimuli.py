@@ -152,50 +152,18 @@ def enlarge(image: np.ndarray, *, display_size: int = DISPLAY_SIZE) -> np.ndarra
     return np.repeat(np.repeat(image, f, axis=0), f, axis=1)
 
 
-def _imagenet_view(image):
-    """Resize(256) (shorter side, bilinear) + CenterCrop(224), no normalisation: PIL in, PIL out."""
-    from PIL import Image
-    w, h = image.size
-    s = 256 / min(w, h)
-    image = image.resize((max(1, round(w * s)), max(1, round(h * s))), Image.BILINEAR)
-    w, h = image.size
-    left, top = max(0, (w - 224) // 2), max(0, (h - 224) // 2)
-    return image.crop((left, top, left + 224, top + 224))
-
-
 def stimulus_image(dataset: dict, image_id: str, *, display_size: int = DISPLAY_SIZE) -> np.ndarray:
     """Un-normalised pixels of one evaluation image as shown in the experiment: uint8 (H, W, 3).
 
     ``dataset``: the study's dataset block (``ddd.config.Config.dataset``: ``kind``, and the
     Gaussian parameters or ``root``). See the module docstring for the views and the enlargement.
     """
-    kind = dataset.get("kind", dataset.get("name"))
-    if kind == "gaussian":
-        from ..data import gaussian_image, gaussian_spec
-        pixels = np.transpose(gaussian_image(gaussian_spec(dataset), "val", int(image_id)), (1, 2, 0))
-    elif kind in ("imagenet", "imagefolder", "cifar100"):
-        from PIL import Image
-
-        from ..imagedata import cifar100_source, load_cifar100_pickle, split_dir
-        root = dataset.get("root")
-        if not root:
-            raise ValueError(f"the {kind} dataset has no root folder: the stimuli need its images")
-        if kind == "cifar100" and cifar100_source(root).kind == "pickle":
-            images, _, ids, _ = load_cifar100_pickle(root, "val")
-            hit = np.flatnonzero(ids == str(image_id))
-            if hit.size != 1:
-                raise ValueError(f"image id {image_id!r} is not in the CIFAR-100 test split at {root}")
-            pixels = np.transpose(images[hit[0]], (1, 2, 0))
-        else:
-            path = os.path.join(split_dir(kind, root, "val"), str(image_id))
-            with Image.open(path) as im:
-                im = im.convert("RGB")
-                if kind in ("imagenet", "imagefolder"):
-                    im = _imagenet_view(im)
-                pixels = np.asarray(im, dtype=np.uint8)
-    else:
-        raise ValueError(f"no pixels for dataset {kind!r}: the experiment needs a dataset with images "
-                         "(gaussian, imagenet, cifar100 or an imagefolder)")
+    from ..pixels import NoPixelsError, eval_image
+    try:
+        pixels = eval_image(dataset, image_id)
+    except NoPixelsError as err:
+        raise ValueError(f"{err}: the experiment needs a dataset with images "
+                         "(gaussian, imagenet, cifar100 or an imagefolder)") from None
     return enlarge(np.ascontiguousarray(pixels), display_size=display_size)
 
 
