@@ -10,11 +10,12 @@ STAMP := $(VENV)/.installed
 setup: $(STAMP)
 
 # Re-install only when the pins change. The test, Slurm, label-issue (cleanlab, AGPL: an optional
-# extra that only ddd.labelissues imports, inside a function) and RSA extras are installed too.
+# extra that only ddd.labelissues imports, inside a function), RSA, timm and CLIP extras are installed
+# too, so that every test runs (none downloads anything).
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,slurm,labels,rsa]'
+	$(PY) -m pip install --quiet -e '.[test,slurm,labels,rsa,timm,clip]'
 	touch $(STAMP)
 
 run: $(STAMP)
