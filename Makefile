@@ -12,7 +12,7 @@ setup: $(STAMP)
 # Re-install only when the pins change. The test, Slurm, label-issue (cleanlab, AGPL: an optional
 # extra that only ddd.labelissues imports, inside a function), RSA, timm and CLIP extras are installed
 # too, so that every test runs (none downloads anything).
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,slurm,labels,rsa,timm,clip]'
