@@ -182,3 +182,38 @@ def test_trains_on_local_image_datasets(tmp_path, kind, fake_imagenet, fake_cifa
     assert d.image_ids.tolist() == list(ids)
     assert d.predictions.shape == (2, len(ids))
     assert d.attrs["dataset_fingerprint"].startswith(kind)
+
+
+class _Batches:
+    """The .epoch() interface of ddd.data's batch sources, over fixed tensors."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def __len__(self):
+        return len(self.x)
+
+    def epoch(self, batch_size, *, generator, shuffle=True):
+        order = torch.randperm(len(self.x), generator=generator) if shuffle else torch.arange(len(self.x))
+        for i in range(0, len(self.x), batch_size):
+            idx = order[i:i + batch_size]
+            yield self.x[idx], torch.zeros(len(idx), dtype=torch.long)
+
+
+def test_precise_bn_estimates_the_plain_average_and_restores_momentum():
+    from ddd.train import precise_bn
+
+    x = torch.randn(64, 3, 4, 4) * torch.tensor([1.0, 2.0, 3.0]).view(1, 3, 1, 1) + 5
+    bn = torch.nn.BatchNorm2d(3, momentum=0.1)
+    bn.running_mean.fill_(100.0)
+    model = torch.nn.Sequential(bn)
+    precise_bn(model, _Batches(x), device="cpu", n_images=0, batch_size=16, seed=0)
+    assert torch.all(bn.running_mean == 100.0)  # off: untouched
+    precise_bn(model, _Batches(x), device="cpu", n_images=64, batch_size=16, seed=0)
+    torch.testing.assert_close(bn.running_mean, x.mean(dim=(0, 2, 3)))  # equal batches: the plain mean
+    batch_vars = torch.stack([x[i].var(dim=(0, 2, 3), unbiased=True) for i in
+                              torch.randperm(64, generator=torch.Generator().manual_seed(0)).view(4, 16)])
+    torch.testing.assert_close(bn.running_var, batch_vars.mean(0))  # the average of the batches' variances
+    assert bn.momentum == 0.1
+    precise_bn(model, _Batches(x), device="cpu", n_images=20, batch_size=16, seed=0)
+    assert int(bn.num_batches_tracked) == 2  # stops once it has seen n_images (two batches of 16)

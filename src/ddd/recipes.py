@@ -38,6 +38,7 @@ BASE_RECIPE: dict = {
     "subset_seed": 1312,
     "deterministic": True,      # False: cudnn.benchmark on, deterministic algorithms off ("hardware")
     "bf16": False,              # autocast to bfloat16 on CUDA (off in the paper's presets)
+    "precise_bn": 0,            # > 0: before each evaluation, BatchNorm statistics re-estimated on this many training images (off in the paper)
 }
 
 # The 13 conditions, in the paper's order (Figure 3). "runs" = trained networks per condition.

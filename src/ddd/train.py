@@ -96,6 +96,31 @@ def evaluate(model, batches, *, device, batch_size: int, seed: int, channels_las
     return p, (torch.cat(probs).cpu().numpy() if with_probabilities else None)
 
 
+@torch.no_grad()
+def precise_bn(model, batches, *, device, n_images: int, batch_size: int, seed: int) -> None:
+    """Re-estimate every BatchNorm layer's running statistics as the plain average over the first
+    ``n_images`` training images of a seeded order (train mode, no gradients, augmentation as in
+    training), instead of the exponential average left by the last steps. ``n_images <= 0`` or no
+    BatchNorm: nothing. The layers' momenta are restored afterwards.
+    """
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if n_images <= 0 or not bns:
+        return
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    model.train()
+    seen = 0
+    for x, _ in batches.epoch(batch_size, generator=torch.Generator().manual_seed(seed), shuffle=True):
+        model(x.to(device, non_blocking=True))
+        seen += len(x)
+        if seen >= n_images:
+            break
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
+
+
 def train_epoch(model, optimizer, batches, recipe: dict, *, epoch: int, device, generator=None,
                 progress: bool = False) -> torch.Tensor:
     """One training epoch (1-based ``epoch``) over ``batches``; returns the mean loss (a tensor).
@@ -249,6 +274,8 @@ def train_run(recipe: dict, dataset: dict, *, output: str, network_output: str, 
         loss_mean = train_epoch(model, optimizer, train, recipe, epoch=epoch, device=dev,
                                 generator=torch.Generator().manual_seed(seed), progress=progress)
         final = epoch == total_epochs
+        precise_bn(model, train, device=dev, n_images=recipe["precise_bn"], batch_size=recipe["batch_size"],
+                   seed=recipe["eval_seed"] + epoch)
         p, probs = evaluate(model, val, device=dev, batch_size=eval_batch_size, seed=recipe["eval_seed"],
                             channels_last=cuda, with_probabilities=final)
         predictions.append(p)
