@@ -30,6 +30,17 @@ GID_RUNS, GID_IDENTICAL, GID_MEAN = "kappa_runs", "kappa_identical", "kappa_mean
 _COLUMNS = ("condition", "name", "other", "kappa")
 
 
+def dots_and_means(df: pd.DataFrame, column: str, conds: list[str]):
+    """Positions of a per-condition dot plot: x (condition index) and y (``column``) per row, which
+    rows are finite, and the sorted (x, mean) of every condition with a finite value."""
+    xpos = {c: i for i, c in enumerate(conds)}
+    x = df["condition"].map(xpos).to_numpy(float)
+    y = df[column].to_numpy(float)
+    means = sorted((xpos[c], float(np.nanmean(v))) for c, v in df.groupby("condition", sort=False)[column]
+                   if np.isfinite(v).any())
+    return x, y, np.isfinite(y), means
+
+
 def condition_order(conditions, order=_style.CONDITIONS) -> list[str]:
     """Conditions present, in ``order``; any not in ``order`` follow in first-seen order."""
     present = list(dict.fromkeys(conditions))
@@ -75,13 +86,8 @@ def plot_kappa_vs_base(kappas: pd.DataFrame, *, order=_style.CONDITIONS, title: 
     if not conds:
         raise ValueError("kappa table is empty")
     xpos = {c: i for i, c in enumerate(conds)}
-    x = df["condition"].map(xpos).to_numpy(float)
-    y = df["kappa"].to_numpy(float)
-    ok = np.isfinite(y)
+    x, y, ok, means = dots_and_means(df, "kappa", conds)
     ident = df["identical"].to_numpy(bool)
-    means = [(xpos[c], float(np.nanmean(v))) for c, v in df.groupby("condition", sort=False)["kappa"]
-             if np.isfinite(v).any()]
-    means.sort()
     undefined = [c for c in conds if not np.isfinite(df.loc[df["condition"] == c, "kappa"]).any()]
 
     black = _style.COLORS["kappa"]

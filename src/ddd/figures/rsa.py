@@ -23,7 +23,7 @@ import pandas as pd
 
 from . import style as _style
 from .common import FigureNotApplicable
-from .kappa import condition_order
+from .kappa import condition_order, dots_and_means
 
 __all__ = ["plot_rsa_vs_base", "figure_07", "read_rsa", "YLABEL", "GID_RUNS", "GID_MEAN", "GID_RDM"]
 
@@ -68,11 +68,7 @@ def plot_rsa_vs_base(table: pd.DataFrame, *, rdms: dict | None = None, order=_st
     if not conds:
         raise FigureNotApplicable("the RSA table is empty")
     xpos = {c: i for i, c in enumerate(conds)}
-    x = df["condition"].map(xpos).to_numpy(float)
-    y = df["r_vs_base"].to_numpy(float)
-    ok = np.isfinite(y)
-    means = sorted((xpos[c], float(np.nanmean(v))) for c, v in df.groupby("condition", sort=False)["r_vs_base"]
-                   if np.isfinite(v).any())
+    x, y, ok, means = dots_and_means(df, "r_vs_base", conds)
     rdms = dict(list((rdms or {}).items())[:2])
     black = _style.COLORS["kappa"]
     ms = _style.MARKER_SIZES
