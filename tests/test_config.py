@@ -56,7 +56,7 @@ def test_default_config_resolves(cfg):
     assert c.device == "auto" and c.undefined_kappa == "nan"
     ds = c.dataset(STUDY)
     assert ds == {"name": "gaussian", "kind": "gaussian", "n_classes": 100, "image_size": 8, "train_per_class": 1000,
-                  "val_per_class": 50, "seed": 1312, "encoding": "signed_log", "transforms": "small"}
+                  "val_per_class": 50, "seed": 1312, "encoding": "log_abs", "transforms": "small"}
     ds["seed"] = 0  # a copy
     assert c.dataset(STUDY)["seed"] == 1312
 
