@@ -1,6 +1,6 @@
 """Speed and memory of the all-pairs error-consistency engine (issue: >= 100x a per-pair loop).
 
-(a) ``ddd.engine.all_pairs`` (reading 1-epoch decisions files) and ``ddd.consistency.pairwise`` (in
+(a) ``ddd.analysis.engine.all_pairs`` (reading 1-epoch decisions files) and ``ddd.analysis.kappa.pairwise`` (in
     memory) against a straightforward per-pair pandas loop written the way model-vs-human computes
     error consistency (``modelvshuman/plotting/analyses.py::ErrorConsistency.analysis``: per pair,
     accuracies from DataFrames, sort both by image id, compare ``is_correct``), on ``--loop-makers``
@@ -9,7 +9,7 @@
     one run, itself an average over its 4,950 pairs), the speed ratio and the largest difference of
     p_a, p_b, c_obs, c_exp and kappa over all pairs (must be <= 1e-12).
 (b) every pair of ``--makers`` x ``--images`` x ``--epochs`` (default 1,000 x 50,000 x 91) read epoch
-    by epoch from synthetic decisions files (written with ``ddd.decisions.write_decisions`` in a
+    by epoch from synthetic decisions files (written with ``ddd.results.decisions.write_decisions`` in a
     temporary directory, or ``--workdir``), on the whole set and one 40 % subset, summary per
     epoch, subset and 13 groups (no pairs TSV: 91 M rows would be ~15 GB). The engine runs in a
     child process so that its peak resident memory (``ru_maxrss``) and peak traced allocations
@@ -36,9 +36,9 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
-from ddd.consistency import pairwise  # noqa: E402
-from ddd.decisions import write_decisions  # noqa: E402
-from ddd.engine import all_pairs  # noqa: E402
+from ddd.analysis.kappa import pairwise  # noqa: E402
+from ddd.results.decisions import write_decisions  # noqa: E402
+from ddd.analysis.engine import all_pairs  # noqa: E402
 
 RESULT = os.path.join(os.path.dirname(__file__), "results", "consistency.json")
 CLASSES = 1000

@@ -21,11 +21,11 @@ import torch.nn.functional as F
 import yaml
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
-from ddd import recipes  # noqa: E402
+from ddd.experiment import recipes  # noqa: E402
 from ddd.config import resolve_config  # noqa: E402
-from ddd.data import load_split  # noqa: E402
-from ddd.models import make_model  # noqa: E402
-from ddd.train import lr_at, train_run  # noqa: E402
+from ddd.data.loading import load_split
+from ddd.nets.architectures import make_model  # noqa: E402
+from ddd.training.train import lr_at, train_run  # noqa: E402
 
 
 def bare_loop(recipe, dataset, epochs):

@@ -9,9 +9,9 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from ddd import recipes
-from ddd.config import DATASET_DEFAULTS, ConfigError, resolve_config
-from ddd.models import make_model
+from ddd.experiment import recipes
+from ddd.config.resolve import DATASET_DEFAULTS, ConfigError, resolve_config
+from ddd.nets.architectures import make_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")

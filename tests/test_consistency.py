@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from ddd.consistency import error_consistency, kappa_bounds, kappa_from_rates, kappa_matrix, pairwise
+from ddd.analysis.kappa import error_consistency, kappa_bounds, kappa_from_rates, kappa_matrix, pairwise
 
 
 def test_hand_values():
@@ -137,7 +137,7 @@ def test_independent_observers_near_zero():
 
 from scipy import stats  # noqa: E402
 
-from ddd.consistency import (bootstrap_kappa, condition_spread, kappa_p_value, pair_counts,  # noqa: E402
+from ddd.analysis.kappa import (bootstrap_kappa, condition_spread, kappa_p_value, pair_counts,  # noqa: E402
                              pair_table, p_values_from_counts)
 
 

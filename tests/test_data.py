@@ -9,9 +9,9 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from ddd.data import (ENCODINGS, EvalSet, GaussianNoise, GaussianSpec, InMemoryBatches, LoaderBatches,
-                      dataset_size, encode, gaussian_image, gaussian_spec, half_split,
-                      ideal_observer_accuracy, label_of_sigma, load_split, sigma_of_label)
+from ddd.data.gaussian import (ENCODINGS, GaussianNoise, GaussianSpec, encode, gaussian_image, gaussian_spec,
+                               ideal_observer_accuracy, label_of_sigma, sigma_of_label)
+from ddd.data.loading import EvalSet, InMemoryBatches, LoaderBatches, dataset_size, half_split, load_split
 
 TINY = GaussianSpec(n_classes=4, image_size=4, train_per_class=3, val_per_class=2, seed=7)
 
@@ -474,7 +474,7 @@ def test_load_split_paper_transforms_use_a_loader():
 
 
 def test_load_split_dispatches_on_kind(fake_imagenet, fake_cifar_pickle, fake_datasets):
-    from ddd import imagedata
+    from ddd.data import images as imagedata
     # gaussian by kind, whatever the name
     _, meta = load_split({**CONFIG, "name": "noise", "kind": "gaussian"}, "val")
     assert meta.fingerprint == f"{gaussian_spec(CONFIG).fingerprint()}-standard-small"

@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from ddd.decisions import (Decisions, DecisionsFormatError, check_same_images, read_correct,
+from ddd.results.decisions import (Decisions, DecisionsFormatError, check_same_images, read_correct,
                            read_decisions, write_decisions)
 
 

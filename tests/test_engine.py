@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import ddd.engine as engine
-from ddd.consistency import pairwise, p_values_from_counts
-from ddd.decisions import EpochReader, read_correct_rows, read_ids_epochs, write_decisions
-from ddd.engine import COLUMNS, SUMMARY_COLUMNS, all_pairs, iter_pairs, summarize_pairs
+import ddd.analysis.engine as engine
+from ddd.analysis.kappa import pairwise, p_values_from_counts
+from ddd.results.decisions import EpochReader, read_correct_rows, read_ids_epochs, write_decisions
+from ddd.analysis.engine import COLUMNS, SUMMARY_COLUMNS, all_pairs, iter_pairs, summarize_pairs
 
 N, EPOCHS = 400, 4
 
@@ -161,7 +161,7 @@ def test_read_correct_rows(study):
 
 
 def test_accepts_study_entries(study):
-    from ddd.study import Entry
+    from ddd.analysis.summary import Entry
     makers, correct, *_ = study
     entries = [Entry(name, "base" if k == 0 else "init", path, 3) for k, (name, path) in enumerate(makers)]
     frame = pd.concat(iter_pairs(entries))

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from ddd.figures import style
-from ddd.figures.histogram import (LABEL_EXPECTATION, LABEL_ISSUES, LABEL_OBSERVED, XLABEL, YLABEL,
+from ddd.report import style
+from ddd.report.figures.histogram import (LABEL_EXPECTATION, LABEL_ISSUES, LABEL_OBSERVED, XLABEL, YLABEL,
                                    correct_histogram, figure_02, plot_correct_histogram)
-from ddd.figures.kappa import (GID_IDENTICAL, GID_MEAN, GID_RUNS, LABEL_IDENTICAL, figure_03,
+from ddd.report.figures.kappa import (GID_IDENTICAL, GID_MEAN, GID_RUNS, LABEL_IDENTICAL, figure_03,
                                plot_kappa_vs_base)
-from ddd.recipes import CONDITIONS, DISPLAY_NAMES
+from ddd.experiment.recipes import CONDITIONS, DISPLAY_NAMES
 
 # 5 decision makers: 30 images right for all, 10 right for none, 10 right for exactly 2.
 COUNTS = np.array([5] * 30 + [0] * 10 + [2] * 10)
@@ -151,7 +151,7 @@ def test_figure_02_label_issues(tmp_path, monkeypatch):
     ids = write_study(tmp_path, COUNTS, n=5, acc=0.68)
     (tmp_path / "issues.txt").write_text("image_id\n" + "\n".join(ids[30:34]) + "\n")
     seen = {}
-    import ddd.figures.histogram as hist
+    import ddd.report.figures.histogram as hist
 
     def spy(*args, **kwargs):
         seen.update(kwargs)

@@ -9,22 +9,22 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ddd.consistency import error_consistency
-from ddd.data import GaussianSpec, gaussian_image
-from ddd.decisions import write_decisions
-from ddd.figures import style
-from ddd.figures.accuracy import (GID_MEAN, GID_RUNS, condition_accuracy, figure_09, figure_15,
+from ddd.analysis.kappa import error_consistency
+from ddd.data.gaussian import GaussianSpec, gaussian_image
+from ddd.results.decisions import write_decisions
+from ddd.report import style
+from ddd.report.figures.accuracy import (GID_MEAN, GID_RUNS, condition_accuracy, figure_09, figure_15,
                                   plot_condition_accuracy, sorted_class_accuracy)
-from ddd.figures.changes import condition_changes, decision_changes, figure_12, per_run_changes
-from ddd.figures.common import FigureNotApplicable, class_accuracy, runs_of
-from ddd.figures.correctness import (GID_IMAGE, bin_rows, figure_04, figure_05, mean_correctness,
+from ddd.report.figures.changes import condition_changes, decision_changes, figure_12, per_run_changes
+from ddd.report.figures.common import FigureNotApplicable, class_accuracy, runs_of
+from ddd.report.figures.correctness import (GID_IMAGE, bin_rows, figure_04, figure_05, mean_correctness,
                                      plot_correctness_image, run_correctness, sort_by_final)
-from ddd.figures.examples import choose_examples, examples_available, figure_13, load_image
-from ddd.figures.gaussian import figure_08, gaussian_kl_data, kl_neighbours
-from ddd.figures.matrix import (MATRIX_ORDER, TITLE_ALL, TITLE_IN_BETWEEN, condition_groups,
+from ddd.report.figures.examples import choose_examples, examples_available, figure_13, load_image
+from ddd.report.figures.gaussian import figure_08, gaussian_kl_data, kl_neighbours
+from ddd.report.figures.matrix import (MATRIX_ORDER, TITLE_ALL, TITLE_IN_BETWEEN, condition_groups,
                                 condition_kappa_matrix, figure_06)
-from ddd.recipes import CONDITIONS
-from ddd.study import Entry, summarize, write_summary
+from ddd.experiment.recipes import CONDITIONS
+from ddd.analysis.summary import Entry, summarize, write_summary
 
 # ---------------------------------------------------------------------------------------------
 # A synthetic study with a known answer.
@@ -184,7 +184,7 @@ def test_figure_04_and_05_render(study, tmp_path):
 
 
 def test_figure_05_averages_distinct_runs_at_shared_epochs(study):
-    from ddd.figures.correctness import _run_mean
+    from ddd.report.figures.correctness import _run_mean
     mean, epochs, names, merged = _run_mean(study["entries"])
     assert epochs.tolist() == list(range(E + 1))          # the base's extra epochs are not used
     # plus-epoch makers are the base run, not rows of their own
@@ -203,7 +203,7 @@ def test_figure_05_merges_identical_runs(tmp_path):
     for cond in ("base", "hardware"):
         write_run(root / f"{cond}.h5", rows)
     entries = [{"name": c, "condition": c, "path": str(root / f"{c}.h5"), "epoch": E} for c in ("base", "hardware")]
-    from ddd.figures.correctness import _run_mean
+    from ddd.report.figures.correctness import _run_mean
     _, _, names, merged = _run_mean(entries)
     assert names == ["base"] and merged == {"base": ["hardware"]}
 
@@ -250,7 +250,7 @@ def test_condition_kappa_matrix_known_values():
 
 def test_figure_06_titles_and_notes(monkeypatch, study, tmp_path):
     captured = {}
-    from ddd.figures import matrix as mod
+    from ddd.report.figures import matrix as mod
     real = mod.plot_kappa_matrices
 
     def spy(full, inner, **kw):
@@ -469,14 +469,14 @@ def test_all_nan_kappa_study_renders(tmp_path):
     assert k["kappa"].isna().all()
     figure_06(entries, paths["split_path"], paths["summary_path"], **outputs(tmp_path, "6"))
     figure_13(paths["split_path"], paths["summary_path"], entries, **outputs(tmp_path, "13"))
-    from ddd.tables import headline
+    from ddd.report.tables import headline
     df = headline(entries, paths["summary_path"], paths["kappa_path"], csv=str(tmp_path / "h.csv"),
                   md=str(tmp_path / "h.md"), n_boot=10).set_index("key")
     assert np.isnan(df.loc["kappa.init", "value"]) and "undefined" in df.loc["kappa.init", "note"]
 
 
 def test_applicable_figures(fake_imagefolder, tmp_path):
-    from ddd.figures.catalog import FIGURES, OPTIONAL_FIGURES, applicable_figures
+    from ddd.report.catalog import FIGURES, OPTIONAL_FIGURES, applicable_figures
     g = applicable_figures(GAUSS)
     assert set(g) == set(FIGURES) and all(ok for name, (ok, _) in g.items() if name not in OPTIONAL_FIGURES)
     assert not g["fig07_rsa"][0] and "optional" in g["fig07_rsa"][1]  # Figure 7 only when asked for

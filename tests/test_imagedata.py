@@ -1,4 +1,4 @@
-"""Tests of ddd.imagedata: local image datasets (layouts, order, ids, pickle release, transforms)."""
+"""Tests of ddd.data.images: local image datasets (layouts, order, ids, pickle release, transforms)."""
 
 import os
 import pickle
@@ -10,9 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ddd.imagedata import (DatasetFormatError, DatasetLayoutError, ImageFolderSplit, check_layout,
-                           cifar100_source, cifar_transform, fingerprint, imagenet_transform,
-                           load_cifar100_pickle, normalize_imagenet, split_size)
+from ddd.data.cifar import load_cifar100_pickle
+from ddd.data.folders import DatasetFormatError, DatasetLayoutError, check_layout, cifar100_source
+from ddd.data.images import (ImageFolderSplit, cifar_transform, fingerprint, imagenet_transform, normalize_imagenet,
+                             split_size)
 
 
 def raw_pickle(path):

@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ddd.consistency import error_consistency
-from ddd.decisions import read_correct, read_decisions, read_image_info
-from ddd.engine import iter_pairs
-from ddd.importers import (ImportFormatError, condition_subsets, expand_files, import_files, mvh_image_key,
+from ddd.analysis.kappa import error_consistency
+from ddd.results.decisions import read_correct, read_decisions, read_image_info
+from ddd.analysis.engine import iter_pairs
+from ddd.results.imports import (ImportFormatError, condition_subsets, expand_files, import_files, mvh_image_key,
                            read_condition_subsets)
 
 
@@ -198,7 +198,7 @@ def test_modelvshuman_bad_input(tmp_path):
 
 
 def test_image_info_round_trip_and_validation(tmp_path):
-    from ddd.decisions import write_decisions
+    from ddd.results.decisions import write_decisions
     ids = np.array(["a", "b", "c"])
     path = tmp_path / "x.h5"
     write_decisions(path, np.zeros((1, 3), int), np.zeros(3, int), ids, recipe={},

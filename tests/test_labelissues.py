@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import ddd.figures.histogram as hist
-from ddd.decisions import write_decisions
-from ddd.figures.histogram import LABEL_ISSUES, figure_02, plot_correct_histogram
-from ddd.labelissues import (CLEANLAB_MISSING, add_label_issue_column, find_label_issues, find_study_label_issues,
+import ddd.report.figures.histogram as hist
+from ddd.results.decisions import write_decisions
+from ddd.report.figures.histogram import LABEL_ISSUES, figure_02, plot_correct_histogram
+from ddd.analysis.label_issues import (CLEANLAB_MISSING, add_label_issue_column, find_label_issues, find_study_label_issues,
                              label_issue_table, mean_probabilities, read_label_issue_list, study_probabilities)
 
 
@@ -100,7 +100,7 @@ def test_without_cleanlab_a_clear_error(monkeypatch):
 
 
 def test_core_modules_never_import_cleanlab():
-    code = ("import sys, ddd.labelissues, ddd.figures.histogram, ddd.figures.catalog, ddd.study, ddd.rsa; "
+    code = ("import sys, ddd.analysis.label_issues, ddd.report.figures.histogram, ddd.report.catalog, ddd.analysis.summary, ddd.analysis.rsa; "
             "assert 'cleanlab' not in sys.modules, 'cleanlab imported'")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr

@@ -1,4 +1,4 @@
-"""Tests of ddd.models: the architecture registry and the scalable ResNet."""
+"""Tests of ddd.nets.architectures: the architecture registry and the scalable ResNet."""
 
 import math
 
@@ -7,7 +7,7 @@ import torch
 import torchvision
 from torch import nn
 
-from ddd.models import STEMS, ResNet, available_models, make_model, register_model
+from ddd.nets.architectures import STEMS, ResNet, available_models, make_model, register_model
 
 torch.set_num_threads(1)
 

@@ -13,8 +13,8 @@ import torch
 import torchvision
 from torchvision import transforms as T
 
-from ddd import builders
-from ddd.decisions import read_decisions
+from ddd.nets import checkpoints as builders
+from ddd.results.decisions import read_decisions
 from ddd.pretrained import (ClassCountError, PretrainedModelError, Preprocess, WeightsNotFoundError,
                             ZeroShotClassifier, check_model, eval_dataset, infer, load_model, normalize_spec,
                             precheck_model, zero_shot_weights)
@@ -82,7 +82,7 @@ def test_torchvision_local_file_equals_direct_forward(fake_imagenet, resnet18_fi
     assert d.attrs["kind"] == "pretrained" and d.attrs["model_spec"]["name"] == "r18"
     assert d.attrs["model_spec"]["preprocessing"]["mean"] == IMAGENET_MEAN
     assert d.attrs["weights_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-    from ddd.data import load_split
+    from ddd.data.loading import load_split
     assert d.attrs["dataset_fingerprint"] == load_split(_imagenet(fake_imagenet), "val")[1].fingerprint
     assert d.attrs["device"] == "cpu" and d.attrs["wall_time_s"] > 0
     assert not os.path.exists(str(out) + ".tmp")
@@ -203,7 +203,7 @@ def test_bad_specs_are_refused_with_the_problem_named(fake_imagenet, resnet18_fi
 
 def test_class_count_mismatch_is_refused_before_any_image_is_read(fake_imagefolder, resnet18_file, tmp_path,
                                                                   monkeypatch):
-    from ddd import imagedata
+    from ddd.data import images as imagedata
 
     def no_reading(self, i):
         raise AssertionError("an image was read")
@@ -261,7 +261,7 @@ def test_optional_libraries_missing_give_the_install_command(monkeypatch):
 
 
 def test_eval_dataset_of_the_cifar_pickle_matches_load_split(fake_cifar_pickle):
-    from ddd.data import load_split
+    from ddd.data.loading import load_split
     config = {"name": "cifar100", "kind": "cifar100", "root": str(fake_cifar_pickle)}
     ds, meta = eval_dataset(config, Preprocess({"resize": None, "crop": None, "mean": [0, 0, 0], "std": [1, 1, 1],
                                                 "interpolation": "bilinear"}))

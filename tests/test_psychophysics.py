@@ -21,7 +21,7 @@ from PIL import Image
 from scipy import stats
 
 from ddd.config import ConfigError, resolve_config
-from ddd.data import GaussianSpec, gaussian_image
+from ddd.data.gaussian import GaussianSpec, gaussian_image
 from ddd.psychophysics import analysis as A
 from ddd.psychophysics import stimuli as S
 from ddd.psychophysics.server import MAX_BODY, make_server
@@ -133,7 +133,7 @@ def test_imagenet_view_and_cifar_enlargement(fake_imagenet, fake_cifar_pickle):
     img_id = sorted(f for f in os.listdir(fake_imagenet / "val" / "n01440764") if f.endswith(".JPEG"))[0]
     px = S.stimulus_image(ds, f"n01440764/{img_id}")
     assert px.shape == (224, 224, 3)  # Resize(256) + CenterCrop(224), not enlarged further
-    from ddd.imagedata import load_cifar100_pickle
+    from ddd.data.cifar import load_cifar100_pickle
     images, _, ids, _ = load_cifar100_pickle(fake_cifar_pickle, "val")
     px = S.stimulus_image({"kind": "cifar100", "root": str(fake_cifar_pickle)}, ids[3])
     assert px.shape == (224, 224, 3) and np.array_equal(px[::7, ::7], np.transpose(images[3], (1, 2, 0)))
@@ -552,7 +552,7 @@ def test_schema_documents_every_key():
     schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
     block = schema["properties"]["psychophysics"]
     assert block["additionalProperties"] is False
-    from ddd.config import PSYCHOPHYSICS_DEFAULTS
+    from ddd.config.resolve import PSYCHOPHYSICS_DEFAULTS
     assert set(block["properties"]) == set(PSYCHOPHYSICS_DEFAULTS)
     for key, spec in block["properties"].items():
         assert spec["description"] and spec["default"] == PSYCHOPHYSICS_DEFAULTS[key], key

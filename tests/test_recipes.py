@@ -1,13 +1,13 @@
-"""Tests of ddd.recipes: the 13 conditions, their runs, decision makers and resolved recipes."""
+"""Tests of ddd.experiment.recipes: the 13 conditions, their runs, decision makers and resolved recipes."""
 
 import copy
 from collections import Counter
 
 import pytest
 
-from ddd import recipes
-from ddd.models import available_models
-from ddd.recipes import (BASE_RECIPE, CONDITIONS, DISPLAY_NAMES, FAMILIES, MULTI_INSTANCE, DecisionMaker, Run,
+from ddd.experiment import recipes
+from ddd.nets.architectures import available_models
+from ddd.experiment.recipes import (BASE_RECIPE, CONDITIONS, DISPLAY_NAMES, FAMILIES, MULTI_INSTANCE, DecisionMaker, Run,
                          decision_makers, family, resolve, runs, trained_conditions)
 
 TRAINED = ["base", "optimizer", "batch_size", "init", "learning_rate", "hardware", "data_order",

@@ -1,4 +1,4 @@
-"""Representational similarity (ddd.rsa) and Figure 7: activations of every architecture, the seeded
+"""Representational similarity (ddd.analysis.rsa) and Figure 7: activations of every architecture, the seeded
 subset, RDMs, both back ends, bounded memory, the study-level table and the figure."""
 
 import tracemalloc
@@ -11,11 +11,11 @@ import torch
 from scipy import stats
 from torch import nn
 
-from ddd import recipes
-from ddd.data import load_split
-from ddd.figures.rsa import GID_MEAN, GID_RDM, GID_RUNS, figure_07, plot_rsa_vs_base
-from ddd.models import available_models, make_model
-from ddd.rsa import (activations, compare_rdms, example_rdms, final_linear, load_network, rdm, rsa_correlation,
+from ddd.experiment import recipes
+from ddd.data.loading import load_split
+from ddd.report.figures.rsa import GID_MEAN, GID_RDM, GID_RUNS, figure_07, plot_rsa_vs_base
+from ddd.nets.architectures import available_models, make_model
+from ddd.analysis.rsa import (activations, compare_rdms, example_rdms, final_linear, load_network, rdm, rsa_correlation,
                      rsa_vs_base, subset)
 
 torch.set_num_threads(1)
@@ -269,7 +269,7 @@ def test_rsa_vs_base(tmp_path):
 
 def test_trained_networks_bit_identical_to_the_base_score_one(tmp_path):
     """On the CPU a "hardware" run is the base without its extra epochs; both networks are saved at E."""
-    from ddd.train import train_run
+    from ddd.training.train import train_run
 
     nets, recs = {}, {}
     for cond in ("base", "hardware"):

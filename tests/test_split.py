@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from ddd.split import (RULES, binomial_expectation, categorize, expected_fractions, merge_identical, n_correct,
+from ddd.analysis.split import (RULES, binomial_expectation, categorize, expected_fractions, merge_identical, n_correct,
                        poisson_binomial, split_fractions, thresholds)
 
 # 4 decision makers x 6 images; number right per image: 4, 3, 2, 1, 0, 4

@@ -1,12 +1,12 @@
-"""ddd.study on synthetic decisions files with known answers."""
+"""ddd.analysis.summary on synthetic decisions files with known answers."""
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ddd.decisions import write_decisions
-from ddd.study import Entry, load_matrix, summarize, write_summary
+from ddd.results.decisions import write_decisions
+from ddd.analysis.summary import Entry, load_matrix, summarize, write_summary
 
 N_CLASSES = 4
 

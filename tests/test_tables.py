@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ddd.consistency import bootstrap_kappa, error_consistency
-from ddd.tables import (HEADLINE_COLUMNS, PAPER, class_accuracy_table, condition_kappa_ci, headline, table_1)
+from ddd.analysis.kappa import bootstrap_kappa, error_consistency
+from ddd.report.tables import (HEADLINE_COLUMNS, PAPER, class_accuracy_table, condition_kappa_ci, headline, table_1)
 from test_figures_more import E, RUNS, final_correct, make_study
 
 
@@ -56,7 +56,7 @@ def test_condition_kappa_ci_point_and_interval():
     assert ident["kappa"] == ident["ci_low"] == ident["ci_high"] == 1.0
     again = condition_kappa_ci(c, pairs, ["a", "a", "ident"], n_boot=200, seed=5)
     pd.testing.assert_frame_equal(res, again)
-    # one pair: the same resamples as ddd.consistency's bootstrap give the same interval
+    # one pair: the same resamples as ddd.analysis.kappa's bootstrap give the same interval
     one = condition_kappa_ci(c, [(0, 1)], ["x"], n_boot=200, seed=5).iloc[0]
     ref = bootstrap_kappa(c[0], c[1], n_boot=200, seed=5)
     assert one["ci_low"] == pytest.approx(ref["ci_low"]) and one["ci_high"] == pytest.approx(ref["ci_high"])
@@ -115,7 +115,7 @@ def test_headline_without_paper_and_unknown_preset(single_study, tmp_path):
 def single_study(tmp_path_factory):
     from test_figures_more import trajectory, write_run
 
-    from ddd.study import Entry, summarize, write_summary
+    from ddd.analysis.summary import Entry, summarize, write_summary
     root = tmp_path_factory.mktemp("tables_single")
     write_run(root / "base.h5", trajectory(final_correct(0), E + 1))
     entries = [{"name": "base", "condition": "base", "path": str(root / "base.h5"), "epoch": E}]
@@ -127,7 +127,7 @@ def single_study(tmp_path_factory):
 
 
 def test_paper_preset():
-    from ddd.tables import paper_preset
+    from ddd.report.tables import paper_preset
     assert paper_preset("imagenet", "resnet18") == "imagenet-resnet18"
     assert paper_preset("gaussian", "resnet18") == "gaussian-resnet18"
     assert paper_preset("imagefolder", "resnet18") is None

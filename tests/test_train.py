@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from ddd import recipes
-from ddd.decisions import read_decisions
-from ddd.train import lr_at, train_run
+from ddd.experiment import recipes
+from ddd.results.decisions import read_decisions
+from ddd.training.train import lr_at, train_run
 
 DATASET = {"name": "gaussian", "n_classes": 4, "image_size": 4, "train_per_class": 24,
            "val_per_class": 6, "seed": 7, "encoding": "signed_log", "transforms": "small"}
@@ -51,9 +51,9 @@ E = FAMILY["recipe"]["epochs"]
 
 def _evaluate_saved(path, condition="base", instance=1):
     """Top-1 predictions of a saved network on the evaluation split, as train_run evaluates."""
-    from ddd.data import load_split
-    from ddd.models import make_model
-    from ddd.train import evaluate
+    from ddd.data.loading import load_split
+    from ddd.nets.architectures import make_model
+    from ddd.training.train import evaluate
 
     recipe = recipes.resolve(FAMILY, condition, instance)
     val, meta = load_split(DATASET, "val")
@@ -173,7 +173,8 @@ def test_trains_on_local_image_datasets(tmp_path, kind, fake_imagenet, fake_cifa
     train_run(recipe, dataset, output=str(out), network_output=str(tmp_path / "n.pt"),
               checkpoint_dir=str(tmp_path / "ckpt"), device="cpu", progress=False)
     d = read_decisions(out)
-    from ddd.imagedata import ImageFolderSplit, load_cifar100_pickle
+    from ddd.data.images import ImageFolderSplit
+    from ddd.data.cifar import load_cifar100_pickle
     if kind == "imagenet":
         ids = ImageFolderSplit(root, "val", name="imagenet").image_ids
         assert d.image_ids[0].startswith("n01440764/ILSVRC2012_val_")
@@ -201,7 +202,7 @@ class _Batches:
 
 
 def test_precise_bn_estimates_the_plain_average_and_restores_momentum():
-    from ddd.train import precise_bn
+    from ddd.training.train import precise_bn
 
     x = torch.randn(64, 3, 4, 4) * torch.tensor([1.0, 2.0, 3.0]).view(1, 3, 1, 1) + 5
     bn = torch.nn.BatchNorm2d(3, momentum=0.1)

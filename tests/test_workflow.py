@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ddd.decisions import read_decisions
+from ddd.results.decisions import read_decisions
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow" / "Snakefile")]
@@ -171,7 +171,7 @@ def test_zoo_study(tmp_path):
     """A zoo: each architecture trained once with its own recipe, one decision maker each, analysed
     with Figures 2, 6 (kappa between networks) and 9."""
     sys.path.insert(0, str(ROOT / "src"))
-    from ddd.decisions import read_decisions
+    from ddd.results.decisions import read_decisions
 
     wd = _workdir(tmp_path, TINY_ZOO)
     res = _snakemake(wd)

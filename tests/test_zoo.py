@@ -1,4 +1,4 @@
-"""The zoo of radically different small architectures (ddd.models.ZOO): shapes at 8, 32 and 224 px,
+"""The zoo of radically different small architectures (ddd.nets.architectures.ZOO): shapes at 8, 32 and 224 px,
 sizes, the bag-of-features net's receptive field, seeding, bad options, a short training run."""
 
 import numpy as np
@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from ddd import recipes
-from ddd.decisions import read_decisions
-from ddd.models import ZOO, available_models, make_model
-from ddd.train import train_run
+from ddd.experiment import recipes
+from ddd.results.decisions import read_decisions
+from ddd.nets.architectures import ZOO, available_models, make_model
+from ddd.training.train import train_run
 
 torch.set_num_threads(1)
 

@@ -12,7 +12,7 @@ SRC = str(Path(workflow.basedir).parent / "src")
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
 
-from ddd import recipes  # noqa: E402
+from ddd.experiment import recipes  # noqa: E402
 from ddd.config import resolve_config  # noqa: E402
 
 # Defaults are documentation only: the family decides unset recipe keys (ddd.config).
@@ -31,8 +31,8 @@ wildcard_constraints:
 
 def final_outputs():
     """Everything the default target asks for: per study, its summary, tables and every figure
-    that applies to it (ddd.figures.catalog; e.g. the KL figure only for the Gaussian set)."""
-    from ddd.figures.catalog import TABLES, applicable_figures
+    that applies to it (ddd.report.catalog; e.g. the KL figure only for the Gaussian set)."""
+    from ddd.report.catalog import TABLES, applicable_figures
 
     out = []
     for study in CFG.studies:
@@ -87,7 +87,7 @@ def psychophysics_responses(wildcards):
 
 def paper_preset(wildcards):
     """The paper's family whose published numbers the headline table sets beside this study's."""
-    from ddd.tables import paper_preset as preset
+    from ddd.report.tables import paper_preset as preset
 
     return preset(CFG.dataset(wildcards.study)["kind"], CFG.family_name(wildcards.study))
 

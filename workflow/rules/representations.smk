@@ -1,6 +1,6 @@
 # Representational similarity (Figure 7): final-layer activations of every network of a training
 # study on a fixed, seeded subset of evaluation images, RDMs and their correlation with the base's
-# (ddd.rsa). Config: analysis.rsa_images (subset size, default 1000), analysis.rsa_seed (1312).
+# (ddd.analysis.rsa). Config: analysis.rsa_images (subset size, default 1000), analysis.rsa_seed (1312).
 # Every network is read at its nominal final epoch E (networks/*.pt; the base's too, not after its
 # extra epochs), so a run bit-identical to the base (a "hardware" run on the CPU) scores r = 1.
 

@@ -1,4 +1,4 @@
-"""Adapter: all pairs, every epoch, every subset, with uncertainty (ddd.study.consistency)."""
+"""Adapter: all pairs, every epoch, every subset, with uncertainty (ddd.analysis.summary.consistency)."""
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -6,7 +6,7 @@ if TYPE_CHECKING:
 
 import _ddd_path  # noqa: F401  (puts the checkout's src/ on sys.path)
 from ddd.logs import to_file
-from ddd.study import Entry, consistency
+from ddd.analysis.summary import Entry, consistency
 
 to_file(snakemake.log[0])
 consistency([Entry(**e) for e in snakemake.params.entries], snakemake.input.split,

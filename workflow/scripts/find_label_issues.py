@@ -1,4 +1,4 @@
-"""Adapter: a study's label issues (ddd.labelissues.label_issue_table) to label_issues.tsv."""
+"""Adapter: a study's label issues (ddd.analysis.label_issues.label_issue_table) to label_issues.tsv."""
 import glob
 import os
 from typing import TYPE_CHECKING
@@ -7,7 +7,7 @@ if TYPE_CHECKING:
     from snakemake.script import snakemake
 
 import _ddd_path  # noqa: F401  (puts the checkout's src/ on sys.path)
-from ddd.labelissues import label_issue_table
+from ddd.analysis.label_issues import label_issue_table
 from ddd.logs import to_file
 
 to_file(snakemake.log[0])

@@ -1,11 +1,11 @@
-"""Adapter: make the figure or table named after the rule (ddd.figures.catalog.render)."""
+"""Adapter: make the figure or table named after the rule (ddd.report.catalog.render)."""
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from snakemake.script import snakemake
 
 import _ddd_path  # noqa: F401  (puts the checkout's src/ on sys.path)
-from ddd.figures.catalog import render
+from ddd.report.catalog import render
 from ddd.logs import to_file
 
 to_file(snakemake.log[0])

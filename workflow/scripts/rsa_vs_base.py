@@ -1,4 +1,4 @@
-"""Adapter: representational similarity of every network of a study with its base (ddd.rsa.rsa_vs_base)."""
+"""Adapter: representational similarity of every network of a study with its base (ddd.analysis.rsa.rsa_vs_base)."""
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -8,8 +8,8 @@ import _ddd_path  # noqa: F401  (puts the checkout's src/ on sys.path)
 import numpy as np
 import torch
 from ddd.logs import to_file
-from ddd.rsa import example_rdms, rsa_vs_base
-from ddd.train import resolve_device
+from ddd.analysis.rsa import example_rdms, rsa_vs_base
+from ddd.training.train import resolve_device
 
 to_file(snakemake.log[0])
 torch.set_num_threads(snakemake.threads)

@@ -1,4 +1,4 @@
-"""Adapter: summarise a study's decision makers (ddd.study.summarize)."""
+"""Adapter: summarise a study's decision makers (ddd.analysis.summary.summarize)."""
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -6,7 +6,7 @@ if TYPE_CHECKING:
 
 import _ddd_path  # noqa: F401  (puts the checkout's src/ on sys.path)
 from ddd.logs import to_file
-from ddd.study import Entry, summarize, write_summary
+from ddd.analysis.summary import Entry, summarize, write_summary
 
 import pandas as pd
 
@@ -17,7 +17,7 @@ summary, split, kappas = summarize(
     undefined=snakemake.params.undefined,
 )
 if snakemake.input.label_issues:  # label_issues.tsv: a label_issue column, and their count
-    from ddd.labelissues import add_label_issue_column
+    from ddd.analysis.label_issues import add_label_issue_column
 
     issues = pd.read_csv(snakemake.input.label_issues[0], sep="\t", dtype={"image_id": str})
     split = add_label_issue_column(split, issues.loc[issues["label_issue"].astype(bool), "image_id"])

@@ -14,7 +14,7 @@ import os
 import torch
 from torch import nn
 
-from .spec import ClassCountError, PretrainedModelError
+from ddd.pretrained.spec import ClassCountError, PretrainedModelError
 
 
 def zero_shot_weights(encode_text, tokenize, class_names, templates, *, device="cpu") -> torch.Tensor:

@@ -1,6 +1,6 @@
 """Run a pretrained model over a dataset's evaluation split and write its decisions.
 
-The output is the decisions HDF5 of a training run (``ddd.decisions``) with one row of
+The output is the decisions HDF5 of a training run (``ddd.results.decisions``) with one row of
 predictions (epoch 0), the targets, image ids and the float16 class probabilities, so every
 analysis treats a pretrained model like a trained network.
 """
@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .. import __version__
-from ..data import EvalSet
-from ..decisions import write_decisions
-from ..train import resolve_device
-from .sources import build_prepared, prepare, sha256_file
-from .spec import Preprocess, normalize_spec
+from ddd import __version__
+from ddd.data.loading import EvalSet
+from ddd.results.decisions import write_decisions
+from ddd.training.train import resolve_device
+from ddd.pretrained.sources import build_prepared, prepare, sha256_file
+from ddd.pretrained.spec import Preprocess, normalize_spec
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class _Gaussian:
         self.spec, self.indices = spec, indices
 
     def __call__(self, i: int):
-        from ..data import gaussian_image
+        from ddd.data.gaussian import gaussian_image
         return gaussian_image(self.spec, "val", int(self.indices[i]))
 
 
@@ -73,14 +73,14 @@ def eval_dataset(dataset: dict, transform) -> tuple[Dataset, EvalSet]:
     """
     kind = dataset.get("kind", dataset.get("name"))
     if kind == "gaussian":
-        from ..data import GaussianNoise, gaussian_spec
+        from ddd.data.gaussian import GaussianNoise, gaussian_spec
         spec = gaussian_spec(dataset)
         ds = GaussianNoise(spec, "val")
         meta = EvalSet(ds.targets, ds.image_ids, ds.class_names, spec.fingerprint())
         return ArrayImages(_Gaussian(spec, ds.indices), ds.targets, transform), meta
     if kind not in ("cifar100", "imagenet", "imagefolder"):
         raise ValueError(f"unknown dataset kind {kind!r}; allowed: gaussian, cifar100, imagenet, imagefolder")
-    from .. import imagedata as img
+    from ddd.data import images as img
     root = dataset.get("root")
     if not root:
         key = dataset.get("config_key") or f"{kind}_root"

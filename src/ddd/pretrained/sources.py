@@ -20,8 +20,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .. import builders
-from .spec import ClassCountError, PretrainedModelError, WeightsNotFoundError, normalize_spec
+from ddd.nets import checkpoints as builders
+from ddd.pretrained.spec import ClassCountError, PretrainedModelError, WeightsNotFoundError, normalize_spec
 
 _SHOW = 5
 
@@ -280,7 +280,7 @@ def _timm(spec: dict, n_classes: int, **_) -> Prepared:
 
 def _open_clip(spec: dict, n_classes: int, *, class_names=None, dataset_kind=None, **_) -> Prepared:
     open_clip = _optional("open_clip", "clip")
-    from .clip import ZeroShotClassifier, read_class_names, read_templates, zero_shot_weights
+    from ddd.pretrained.clip import ZeroShotClassifier, read_class_names, read_templates, zero_shot_weights
     model = spec["model"]
     if model not in open_clip.list_models():
         raise PretrainedModelError(f"model {spec['name']!r}: " + _close(model, open_clip.list_models(),

@@ -4,7 +4,7 @@ A spec is a plain dict (one entry of a ``pretrained`` study's ``models`` list)::
 
     name: resnet152                 # the decision maker's name (file stem of its decisions)
     source: torchvision             # torchvision | timm | open_clip | checkpoint
-    model: resnet152                # library model name, or a registered builder (ddd.builders)
+    model: resnet152                # library model name, or a registered builder (ddd.nets.checkpoints)
     weights: weights/resnet152-f82ba261.pth   # local file; null: the library's local cache
     preprocessing:                  # defaults: Resize(256) + CenterCrop(224), ImageNet mean/std
       resize: 256                   # shorter side (int), [h, w] (no aspect kept) or null
@@ -35,7 +35,7 @@ from __future__ import annotations
 import copy
 import re
 
-from ..imagedata import IMAGENET_MEAN, IMAGENET_STD
+from ddd.data import IMAGENET_MEAN, IMAGENET_STD
 
 SOURCES = ("torchvision", "timm", "open_clip", "checkpoint")
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
@@ -155,7 +155,7 @@ def default_preprocessing(spec: dict) -> dict:
     pre = dict(DEFAULT_PREPROCESSING)
     pre.update(SOURCE_PREPROCESSING.get(spec["source"], {}))
     if spec["source"] == "checkpoint":
-        from ..builders import BUILDERS
+        from ddd.nets.checkpoints import BUILDERS
         if spec["model"] in BUILDERS:
             pre.update(BUILDERS[spec["model"]].preprocessing)
     return pre

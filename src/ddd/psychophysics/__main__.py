@@ -22,7 +22,7 @@ def main(argv=None) -> int:
     s.add_argument("--observers", nargs="+", default=None, metavar="ID",
                    help="accept only these observer ids (default: any valid id)")
     args = parser.parse_args(argv)
-    from .server import serve
+    from ddd.psychophysics.server import serve
     try:
         serve(args.site, responses_dir=args.responses, port=args.port, observers=args.observers)
     except (FileNotFoundError, ValueError, OSError) as err:

@@ -17,7 +17,7 @@ Numbers (SPEC section 6; the paper: 149 trials, 9 observers, mean accuracy 81.36
   and the median response time;
 - over observers: mean, min, max and sd (ddof 1) of the accuracies, and the largest p-value;
 - error consistency: Cohen's kappa between every two observers' per-trial correctness
-  (:func:`ddd.consistency.kappa_matrix`), with mean, min, max and sd (ddof 1) over the distinct
+  (:func:`ddd.analysis.kappa.kappa_matrix`), with mean, min, max and sd (ddof 1) over the distinct
   pairs (undefined kappas, both observers 100 % right, are left out and counted).
 """
 
@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..consistency import kappa_matrix
-from .stimuli import SIDES, read_manifest
+from ddd.analysis.kappa import kappa_matrix
+from ddd.psychophysics.stimuli import SIDES, read_manifest
 
 __all__ = ["RESPONSE_COLUMNS", "OBSERVER_RE", "SESSION_RE", "ResponseFileError", "ResponseMismatchError",
            "read_responses", "response_matrix", "summarize_observers", "analyse", "plot_observers",
@@ -261,7 +261,7 @@ def summarize_observers(correct, *, observers=None, rt_ms=None, chance: float = 
     observers : M unique names (default ``"1".."M"``).
     rt_ms : optional float (M, N) response times (for the median per observer).
     chance : accuracy of guessing (1/2 in two-alternative forced choice).
-    undefined : kappa where undefined (:func:`ddd.consistency.kappa_from_rates`).
+    undefined : kappa where undefined (:func:`ddd.analysis.kappa.kappa_from_rates`).
     ci : level of the exact (Clopper-Pearson) interval of each accuracy.
 
     Returns
@@ -379,7 +379,7 @@ def plot_observers(table: pd.DataFrame, kappa: pd.DataFrame, summary: dict, *, t
     """
     import matplotlib.pyplot as plt
 
-    from ..figures import style as _style
+    from ddd.report import style as _style
     m = len(table)
     with _style.style():
         if m >= 2:
@@ -458,7 +458,7 @@ def analyse(files, manifest_csv, *, summary_csv, summary_md, observers_csv, obse
     table, summary, kappa = summarize_observers(correct, observers=observers, rt_ms=rt, undefined=undefined)
     _write_tables(table, summary, kappa, obs_files, summary_csv=summary_csv, summary_md=summary_md,
                   observers_csv=observers_csv, observers_md=observers_md, kappa_csv=kappa_csv, study=study)
-    from ..figures import style as _style
+    from ddd.report import style as _style
     fig = plot_observers(table, kappa, summary, title=f"{study}: which image is harder for the networks?" if study
                          else None)
     _style.save(fig, png, pdf)

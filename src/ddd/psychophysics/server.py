@@ -43,8 +43,8 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
-from .analysis import MAX_RT_MS, OBSERVER_RE, RESPONSE_COLUMNS, SESSION_RE
-from .stimuli import SIDES, manifest_checksum, read_manifest
+from ddd.psychophysics.analysis import MAX_RT_MS, OBSERVER_RE, RESPONSE_COLUMNS, SESSION_RE
+from ddd.psychophysics.stimuli import SIDES, manifest_checksum, read_manifest
 
 __all__ = ["CollectionServer", "make_server", "serve", "MAX_BODY", "RecordError", "read_experiment"]
 

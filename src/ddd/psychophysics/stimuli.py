@@ -158,7 +158,7 @@ def stimulus_image(dataset: dict, image_id: str, *, display_size: int = DISPLAY_
     ``dataset``: the study's dataset block (``ddd.config.Config.dataset``: ``kind``, and the
     Gaussian parameters or ``root``). See the module docstring for the views and the enlargement.
     """
-    from ..pixels import NoPixelsError, eval_image
+    from ddd.data.pixels import NoPixelsError, eval_image
     try:
         pixels = eval_image(dataset, image_id)
     except NoPixelsError as err:

@@ -1,0 +1,331 @@
+"""All pairs of decision makers, at every stored epoch, on every subset of images: the streaming engine.
+
+A *decision maker* here is a decisions file (``ddd.results.decisions``) and the epochs to use from it::
+
+    ("base", "runs/base.h5")                       # every stored epoch, labelled by its number
+    ("init/2", "runs/init-2.h5", [0, 10, 30])      # these epochs
+    ("plus_1_epoch", "runs/base.h5", {30: 31})     # stored epoch 31, compared as epoch 30
+
+(tuples, dicts with keys ``name, path, epochs`` or objects with attributes ``name, path`` and
+``epochs`` or ``epoch``, e.g. ``ddd.analysis.summary.Entry``). At every epoch label shared by at least two
+decision makers, every pair of them is compared on the whole set (subset ``"all"``) and on each named
+subset of images, with one matrix product per (epoch, subset) instead of a loop over pairs
+(``ddd.analysis.kappa.pair_counts``; exact integer counts, so the numbers equal
+``ddd.analysis.kappa.pairwise`` to the last bit).
+
+Memory: one epoch's correctness matrix (M x N bool) is held, read row by row from the files by
+``ddd.results.decisions.EpochReader`` (which keeps the bit-packed correctness of one gzip chunk band per
+file, together at most M x N bytes, so that each chunk is decompressed once), plus column blocks of
+it as float32 (<= 64 MiB), the (M, M) counts and the M (M-1) / 2 rows of one block. Image ids of
+every file are checked against the first file's before anything is compared (identical arrays are
+accepted at once, anything else goes through ``ddd.results.decisions.check_same_images`` and is refused
+with its message); they are not kept. Disjoint subsets (e.g. the ``condition=<value>`` subsets of
+imported data) cost no extra pass: the whole set's counts are their sum plus the rest's.
+
+Output (:func:`all_pairs`):
+
+``pairs_path``    tidy TSV, one row per pair, epoch and subset, columns ``a, b, epoch, subset, n, p_a,
+                  p_b, c_obs, c_exp, kappa, kappa_undefined, kappa_min, kappa_max`` (+ ``p_value``),
+                  written block by block (one block per epoch and subset) to ``<path>.tmp`` and renamed
+                  at the end. Full float precision: ~170 bytes a row, so 1,000 decision makers x 91
+                  epochs x 2 subsets (91 M rows) would be ~15 GB and take ~10 min to format; leave
+                  ``pairs_path`` out for such studies and keep the summary.
+``summary_path``  one row per epoch, subset and pair of groups (``groups`` maps decision makers to
+                  e.g. their condition; default one group ``"all"``): ``n_pairs, n_undefined,
+                  kappa_mean, kappa_sd, kappa_q05, kappa_median, kappa_q95, c_obs_mean, c_exp_mean``.
+                  The within-group rows (group_a == group_b) cover distinct pairs only.
+
+Python API::
+
+    from ddd.analysis.engine import all_pairs, iter_pairs
+    summary = all_pairs(makers, subsets={"in_between": mask}, pairs_path="pairs.tsv",
+                        summary_path="pairs_summary.tsv", groups={"base": "base", ...})
+    frame = pd.concat(iter_pairs(makers))      # small studies: everything in memory
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ddd.analysis.kappa import ALTERNATIVES, pair_counts, pair_table, p_values_from_counts
+from ddd.results.decisions import EpochReader, check_same_images, read_ids_epochs
+
+log = logging.getLogger(__name__)
+
+UNDEFINED = ("nan", "mvh")
+COLUMNS = ("a", "b", "epoch", "subset", "n", "p_a", "p_b", "c_obs", "c_exp", "kappa", "kappa_undefined",
+           "kappa_min", "kappa_max")
+SUMMARY_COLUMNS = ("epoch", "subset", "group_a", "group_b", "n_pairs", "n_undefined", "kappa_mean", "kappa_sd",
+                   "kappa_q05", "kappa_median", "kappa_q95", "c_obs_mean", "c_exp_mean")
+
+
+@dataclass(frozen=True)
+class Maker:
+    """One decision maker: ``name``, decisions file ``path`` and ``epochs`` ``{label: stored epoch}``."""
+    name: str
+    path: str
+    epochs: dict
+
+
+def _spec(item) -> tuple:
+    if isinstance(item, Maker):
+        return item.name, item.path, item.epochs
+    if isinstance(item, Mapping):
+        return item["name"], item["path"], item.get("epochs", item.get("epoch"))
+    if isinstance(item, (tuple, list)):
+        if len(item) not in (2, 3):
+            raise ValueError(f"a decision maker is (name, path) or (name, path, epochs), got {item!r}")
+        return (*item, None)[:3]
+    if hasattr(item, "name") and hasattr(item, "path"):
+        return item.name, item.path, getattr(item, "epochs", getattr(item, "epoch", None))
+    raise ValueError(f"cannot read a decision maker from {item!r}")
+
+
+def resolve_makers(makers) -> tuple[list[Maker], np.ndarray]:
+    """Validate decision makers against their files.
+
+    Returns
+    -------
+    makers : list of :class:`Maker` with ``epochs`` resolved to ``{label: stored epoch}``
+    image_ids : str (N,), the common image ids (order of the files)
+    """
+    makers = list(makers)
+    if len(makers) < 2:
+        raise ValueError(f"all pairs need at least 2 decision makers, got {len(makers)}")
+    out, stored_epochs, ref = [], {}, None
+    for item in makers:
+        name, path, epochs = _spec(item)
+        name, path = str(name), os.fspath(path)
+        if path not in stored_epochs:  # ids are checked once per file and not kept (N strings each)
+            if ref is None:
+                ids, stored_epochs[path] = read_ids_epochs(path)
+                ref = (name, ids, np.char.encode(ids, "utf-8"))
+            else:
+                raw, stored_epochs[path] = read_ids_epochs(path, decode=False)
+                if not np.array_equal(raw, ref[2]):
+                    check_same_images(ref[1], read_ids_epochs(path)[0],
+                                      names=(f"{ref[0]} ({out[0].path})", f"{name} ({path})"))
+        stored = stored_epochs[path]
+        stored_set = set(stored.tolist())
+        if epochs is None:
+            mapping = {e: e for e in stored.tolist()}
+        elif isinstance(epochs, Mapping):
+            mapping = {int(k): int(v) for k, v in epochs.items()}
+        elif np.ndim(epochs) == 0:
+            mapping = {int(epochs): int(epochs)}
+        else:
+            mapping = {int(e): int(e) for e in epochs}
+        missing = sorted(set(mapping.values()) - stored_set)
+        if missing or not mapping:
+            raise ValueError(f"decision maker {name}: epochs {missing or '(none)'} not in {path} "
+                             f"(stored epochs {stored.min()}..{stored.max()})")
+        out.append(Maker(name, path, mapping))
+    dup = sorted(n for n, k in Counter(m.name for m in out).items() if k > 1)
+    if dup:
+        raise ValueError(f"decision maker names are not unique: {dup}")
+    return out, ref[1]
+
+
+def _subset_masks(subsets, ids: np.ndarray) -> dict:
+    masks = {"all": None}
+    for name, sel in (subsets or {}).items():
+        if not isinstance(name, str) or not name or name == "all" or any(ch in name for ch in "\t\n\r"):
+            raise ValueError(f"subset names must be non-empty strings other than 'all' without tabs or "
+                             f"newlines, got {name!r}")
+        sel = np.asarray(sel)
+        if sel.dtype == bool:
+            if sel.shape != ids.shape:
+                raise ValueError(f"subset {name!r}: boolean mask must have shape ({len(ids)},) (one per image, "
+                                 f"in the files' order), got {sel.shape}")
+            masks[name] = sel
+        elif sel.ndim == 1 and sel.dtype.kind in "UO":
+            unknown = np.setdiff1d(sel.astype(str), ids)
+            if unknown.size:
+                raise ValueError(f"subset {name!r}: {unknown.size} image ids not in the decisions files, "
+                                 f"e.g. {unknown[:5].tolist()}")
+            masks[name] = np.isin(ids, sel.astype(str))
+        else:
+            raise ValueError(f"subset {name!r} must be a bool mask (N,) or a list of image ids, got "
+                             f"{sel.dtype} shape {sel.shape}")
+    return masks
+
+
+def _labels(makers: list[Maker], epochs) -> list[int]:
+    count: dict[int, int] = {}
+    for m in makers:
+        for e in m.epochs:
+            count[e] = count.get(e, 0) + 1
+    if epochs is None:
+        labels = sorted(e for e, k in count.items() if k >= 2)
+        if not labels:
+            raise ValueError("no epoch is shared by two decision makers")
+        return labels
+    labels = [int(e) for e in np.atleast_1d(epochs)]
+    lonely = [e for e in labels if count.get(e, 0) < 2]
+    if lonely:
+        raise ValueError(f"epochs {lonely} are held by fewer than 2 decision makers")
+    return labels
+
+
+def _counts(correct: np.ndarray, masks: dict, disjoint: bool):
+    """``(subset, (n, both))`` for "all" and every subset; disjoint subsets give "all" as their sum plus the rest."""
+    if not disjoint:
+        for subset, mask in masks.items():
+            yield subset, pair_counts(correct, mask=mask)
+        return
+    parts = {s: pair_counts(correct, mask=m) for s, m in masks.items() if s != "all"}
+    rest = ~np.any([m for s, m in masks.items() if s != "all"], axis=0)
+    n, both = pair_counts(correct, mask=rest)
+    for n_s, both_s in parts.values():
+        n, both = n + n_s, both + both_s
+    yield "all", (n, both)
+    yield from parts.items()
+
+
+def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_value: bool = False,
+               alternative: str = "greater") -> Iterator[pd.DataFrame]:
+    """Yield one tidy DataFrame per (epoch, subset): every pair of the decision makers holding that epoch.
+
+    Parameters
+    ----------
+    makers : sequence of decision makers (module docstring), >= 2, unique names, same images
+    subsets : dict ``{name: bool mask (N,) in the files' image order, or list of image ids}``, optional;
+        the whole set is always subset ``"all"``; an empty subset gives rows with ``n = 0`` and NaN
+    epochs : epoch labels to compute, optional (default: every label held by >= 2 decision makers)
+    undefined : {"nan", "mvh"} (``ddd.analysis.kappa``)
+    p_value : add the exact one-sided ``p_value`` column (``ddd.analysis.kappa.p_values_from_counts``)
+    alternative : {"greater", "less", "two-sided"} of that p-value
+
+    Yields
+    ------
+    DataFrame with :data:`COLUMNS` (+ ``p_value``), pairs ``a, b`` in the order of ``makers``; ``a``
+    and ``b`` are categoricals over all names.
+    """
+    if undefined not in UNDEFINED:
+        raise ValueError(f"undefined must be one of {UNDEFINED} for all pairs, got {undefined!r}")
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
+    makers, ids = resolve_makers(makers)
+    masks = _subset_masks(subsets, ids)
+    labels = _labels(makers, epochs)
+    names = [m.name for m in makers]
+    named = [m for s, m in masks.items() if s != "all"]
+    disjoint = bool(named) and int(np.sum(named, axis=0, dtype=np.int64).max()) <= 1
+    buf, reader = None, EpochReader()
+    for label in labels:
+        active = np.array([k for k, m in enumerate(makers) if label in m.epochs])
+        t0 = time.perf_counter()
+        if buf is None or buf.shape[0] != active.size:
+            buf = np.empty((active.size, ids.size), dtype=bool)
+        correct = reader.read([makers[k].path for k in active], [makers[k].epochs[label] for k in active], out=buf)
+        t1 = time.perf_counter()
+        i, j = np.triu_indices(active.size, k=1)
+        for subset, (n, both) in _counts(correct, masks, disjoint):
+            k = np.diag(both)
+            cols = pair_table(n, k[i], k[j], both[i, j], undefined=undefined)
+            frame = pd.DataFrame({"a": pd.Categorical.from_codes(active[i], names),
+                                  "b": pd.Categorical.from_codes(active[j], names),
+                                  "epoch": np.full(i.size, label), "subset": subset, **cols})
+            if p_value:
+                frame["p_value"] = p_values_from_counts(n, k[i], k[j], both[i, j], alternative=alternative)
+            yield frame
+        log.info("epoch %s: %d decision makers, read %.2fs, pairs %.2fs", label, active.size, t1 - t0,
+                 time.perf_counter() - t1)
+
+
+def summarize_pairs(pairs: pd.DataFrame, *, groups: Mapping | None = None) -> pd.DataFrame:
+    """Summary of a pairs table (from :func:`iter_pairs` or ``pairs.tsv``) per epoch, subset and pair of groups.
+
+    Parameters
+    ----------
+    pairs : DataFrame with at least ``a, b, epoch, subset, kappa, kappa_undefined, c_obs, c_exp``
+    groups : ``{decision maker name: group}``, optional (default: every decision maker in group ``"all"``);
+        group pairs are unordered, ``group_a`` being the one whose first member comes first in ``groups``
+
+    Returns
+    -------
+    DataFrame with :data:`SUMMARY_COLUMNS`; kappa statistics over defined kappas only (NaN if none)
+    """
+    codes_a, names_a = pd.factorize(pairs["a"])
+    codes_b, names_b = pd.factorize(pairs["b"])
+    if groups is None:
+        labels, ga, gb = ["all"], np.zeros(len(pairs), dtype=np.int64), np.zeros(len(pairs), dtype=np.int64)
+    else:
+        missing = sorted({str(x) for x in (*names_a, *names_b)} - set(map(str, groups)))
+        if missing:
+            raise ValueError(f"groups has no entry for decision makers {missing[:5]}")
+        groups = {str(k): v for k, v in groups.items()}
+        labels = list(dict.fromkeys(groups.values()))
+        order = {g: r for r, g in enumerate(labels)}
+        ga = np.array([order[groups[str(x)]] for x in names_a], dtype=np.int64)[codes_a]
+        gb = np.array([order[groups[str(x)]] for x in names_b], dtype=np.int64)[codes_b]
+        ga, gb = np.minimum(ga, gb), np.maximum(ga, gb)
+    frame = pd.DataFrame({"epoch": pairs["epoch"].to_numpy(), "subset": pairs["subset"].to_numpy(),
+                          "group_a": ga, "group_b": gb, "kappa": pairs["kappa"].to_numpy(),
+                          "undef": pairs["kappa_undefined"].to_numpy(dtype=bool),
+                          "c_obs": pairs["c_obs"].to_numpy(), "c_exp": pairs["c_exp"].to_numpy()})
+    g = frame.groupby(["epoch", "subset", "group_a", "group_b"], sort=False, observed=True)
+    out = g.agg(n_pairs=("kappa", "size"), n_undefined=("undef", "sum"), kappa_mean=("kappa", "mean"),
+                kappa_sd=("kappa", "std"), c_obs_mean=("c_obs", "mean"), c_exp_mean=("c_exp", "mean"))
+    q = g["kappa"].quantile([0.05, 0.5, 0.95]).unstack()
+    out["kappa_q05"], out["kappa_median"], out["kappa_q95"] = q[0.05], q[0.5], q[0.95]
+    out = out.reset_index()
+    labels = np.array(labels, dtype=object)
+    out["group_a"], out["group_b"] = labels[out["group_a"].to_numpy()], labels[out["group_b"].to_numpy()]
+    return out[list(SUMMARY_COLUMNS)]
+
+
+def all_pairs(makers, *, pairs_path=None, summary_path=None, groups: Mapping | None = None, subsets=None,
+              epochs=None, undefined: str = "nan", p_value: bool = False,
+              alternative: str = "greater") -> pd.DataFrame:
+    """Stream every pair, epoch and subset to ``pairs_path`` and return (and write) the summary.
+
+    Parameters are those of :func:`iter_pairs` and :func:`summarize_pairs`; ``pairs_path`` and
+    ``summary_path`` (optional TSVs, module docstring) are written atomically (``.tmp`` + rename)
+    with ``NaN`` for missing values.
+
+    Returns
+    -------
+    summary : DataFrame with :data:`SUMMARY_COLUMNS`
+    """
+    if groups is not None:
+        names = [_spec(m)[0] for m in makers]
+        missing = [str(n) for n in names if str(n) not in groups]
+        if missing:
+            raise ValueError(f"groups has no entry for decision makers {missing[:5]}")
+    outputs = [os.fspath(p) for p in (pairs_path, summary_path) if p is not None]
+    for p in outputs:
+        os.makedirs(os.path.dirname(os.path.abspath(p)), exist_ok=True)
+    fh = open(os.fspath(pairs_path) + ".tmp", "w") if pairs_path is not None else None
+    parts, t0, rows = [], time.perf_counter(), 0
+    try:
+        for frame in iter_pairs(makers, subsets=subsets, epochs=epochs, undefined=undefined, p_value=p_value,
+                                alternative=alternative):
+            if fh is not None:
+                frame.to_csv(fh, sep="\t", index=False, header=rows == 0, na_rep="NaN")
+            rows += len(frame)
+            parts.append(summarize_pairs(frame, groups=groups))
+        summary = pd.concat(parts, ignore_index=True)
+        if fh is not None:
+            fh.close()
+            os.replace(fh.name, os.fspath(pairs_path))
+        if summary_path is not None:
+            summary.to_csv(os.fspath(summary_path) + ".tmp", sep="\t", index=False, na_rep="NaN")
+            os.replace(os.fspath(summary_path) + ".tmp", os.fspath(summary_path))
+    except BaseException:
+        if fh is not None:
+            fh.close()
+        for p in outputs:
+            if os.path.exists(p + ".tmp"):
+                os.remove(p + ".tmp")
+        raise
+    log.info("all pairs: %d rows in %.1fs", rows, time.perf_counter() - t0)
+    return summary

@@ -1,0 +1,160 @@
+"""Figure 9 (final accuracy per condition) and Figure 15 (class accuracies of the base network).
+
+Figure 9: one small black dot per decision maker (its accuracy at its final epoch, from
+``summary.json``'s ``accuracy_all``), the condition mean as a larger black dot, conditions in the
+paper's order (:data:`ddd.experiment.recipes.CONDITIONS`; others appended). The two networks trained on
+disjoint halves appear once, under "Different data" (half data has no networks of its own); the
+paper's Figure 9 shows the means only.
+
+Figure 15: accuracy of the base network (at its final epoch) on every class, sorted descending,
+against the class's rank.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ddd.report import style as _style
+from ddd.report.figures.common import (FigureNotApplicable, as_entries, base_entry, class_accuracy, load_runs, read_summary,
+                     study_title)
+from ddd.report.figures.kappa import condition_order
+
+__all__ = ["condition_accuracy", "plot_condition_accuracy", "figure_09", "sorted_class_accuracy",
+           "plot_class_accuracy", "figure_15", "GID_RUNS", "GID_MEAN", "GID_CLASS_LINE"]
+
+GID_RUNS, GID_MEAN, GID_CLASS_LINE = "accuracy_runs", "accuracy_mean", "class_accuracy_line"
+
+
+def condition_accuracy(accuracy: dict, conditions: dict, *, order=_style.CONDITIONS) -> pd.DataFrame:
+    """Accuracy of every decision maker with its condition, conditions in ``order``.
+
+    Parameters
+    ----------
+    accuracy : {decision maker name: accuracy}.
+    conditions : {decision maker name: condition}; names missing here are left out.
+
+    Returns
+    -------
+    DataFrame with columns condition, name, accuracy, x (the condition's position), sorted by x.
+    """
+    rows = [{"condition": conditions[n], "name": n, "accuracy": float(a)} for n, a in accuracy.items()
+            if n in conditions]
+    df = pd.DataFrame(rows, columns=["condition", "name", "accuracy"])
+    conds = condition_order(df["condition"], order)
+    df["x"] = df["condition"].map({c: i for i, c in enumerate(conds)}).astype(int)
+    return df.sort_values("x", kind="stable").reset_index(drop=True)
+
+
+def plot_condition_accuracy(df: pd.DataFrame, *, title: str | None = None, note: str | None = None):
+    """Figure 9 from :func:`condition_accuracy`: dots per decision maker, larger dots for condition means.
+
+    Returns a Figure with one axes; scatters carry ``gid`` :data:`GID_RUNS` and :data:`GID_MEAN`.
+    """
+    if df.empty:
+        raise FigureNotApplicable("no decision maker with an accuracy")
+    conds = list(dict.fromkeys(df["condition"]))
+    means = df.groupby("x", sort=True)["accuracy"].mean()
+    black = _style.COLORS["accuracy"]
+    ms = _style.MARKER_SIZES
+    with _style.style():
+        fig, ax = plt.subplots(figsize=_style.SIZES["accuracy"], layout="constrained")
+        ax.scatter(df["x"], df["accuracy"], s=ms["kappa_runs"], color=black, alpha=_style.ALPHA["kappa_runs"],
+                   linewidths=0, label="decision maker", gid=GID_RUNS, zorder=3)
+        ax.scatter(means.index, means.to_numpy(), s=ms["kappa_mean"], color=black, label="condition mean",
+                   gid=GID_MEAN, zorder=4)
+        lo, hi = float(df["accuracy"].min()), float(df["accuracy"].max())
+        pad = max(0.02, 0.15 * (hi - lo))
+        ax.set_ylim(max(0.0, lo - pad), min(1.0, hi + pad) + 0.005)
+        ax.set_xlim(-0.6, len(conds) - 0.4)
+        ax.set_xticks(range(len(conds)), [_style.display_name(c) for c in conds], rotation=45, ha="right",
+                      rotation_mode="anchor")
+        ax.set_ylabel("Accuracy at the final epoch")
+        ax.grid(axis="y", color="0.9", linewidth=0.6, zorder=0)
+        if title:
+            ax.set_title(title)
+        fig.legend(loc="outside lower center", ncols=2)
+        _style.note(fig, note)
+    return fig
+
+
+def figure_09(summary_json, entries, *, png, pdf, order=_style.CONDITIONS) -> None:
+    """Write Figure 9 of a study.
+
+    Parameters
+    ----------
+    summary_json : ``summary.json`` (``accuracy_all``: every decision maker's final accuracy; ``study``).
+    entries : the study's decision makers (for each name's condition).
+    png, pdf : output paths.
+    order : condition order on x (default the paper's).
+    """
+    summary = read_summary(summary_json)
+    conds = {e.name: e.condition for e in as_entries(entries)}
+    acc = summary.get("accuracy_all") or summary.get("accuracy") or {}
+    df = condition_accuracy(acc, conds, order=order)
+    notes = []
+    missing = sorted(set(conds) - set(acc))
+    if missing:
+        notes.append(f"No accuracy in the summary for {', '.join(missing)}.")
+    if "different_data" in set(df["condition"]):
+        notes.append("Different data: the two networks trained on disjoint halves (also the half-data networks).")
+    fig = plot_condition_accuracy(df, title=study_title(summary, "final accuracy per condition"),
+                                  note=" ".join(notes) or None)
+    _style.save(fig, png, pdf)
+
+
+def sorted_class_accuracy(class_acc) -> tuple[np.ndarray, np.ndarray]:
+    """``(accuracy sorted descending, class index of each)``; classes without images (NaN) left out;
+    ties broken by class index (lower first)."""
+    acc = np.asarray(class_acc, dtype=np.float64)
+    if acc.ndim != 1:
+        raise ValueError(f"class accuracies must be 1-D, got shape {acc.shape}")
+    idx = np.flatnonzero(np.isfinite(acc))
+    order = idx[np.lexsort((idx, -acc[idx]))]
+    return acc[order], order
+
+
+def plot_class_accuracy(sorted_acc, *, title: str | None = None, note: str | None = None):
+    """Figure 15 from the sorted accuracies: a line against class rank (1 = best).
+
+    Returns a Figure with one axes; the line carries ``gid`` :data:`GID_CLASS_LINE`.
+    """
+    acc = np.asarray(sorted_acc, dtype=np.float64)
+    if acc.size == 0:
+        raise FigureNotApplicable("no class has evaluation images")
+    with _style.style():
+        fig, ax = plt.subplots(figsize=_style.SIZES["class_accuracy"], layout="constrained")
+        rank = np.arange(1, acc.size + 1)
+        ax.plot(rank, acc, color=_style.COLORS["class_accuracy"], linewidth=2.5, gid=GID_CLASS_LINE,
+                marker="o" if acc.size <= 20 else None)
+        ax.set_ylim(-0.02, 1.05)
+        ax.set_xlim(0.5 if acc.size > 1 else 0, acc.size + 0.5)
+        ax.set_xlabel("Class, sorted by accuracy (rank)")
+        ax.set_ylabel("Accuracy of the base network")
+        ax.grid(axis="y", color="0.9", linewidth=0.6, zorder=0)
+        if title:
+            ax.set_title(title)
+        _style.note(fig, note)
+    return fig
+
+
+def figure_15(entries, *, png, pdf, base: str = "base", study: str = "") -> None:
+    """Write Figure 15 of a study: the base network's class accuracies, sorted descending.
+
+    Parameters
+    ----------
+    entries : the study's decision makers; the base one is read at its epoch.
+    png, pdf : output paths.
+    study : study name for the title.
+    """
+    e = base_entry(entries, base=base)
+    d = load_runs([e.path])[e.path]
+    names = d.attrs.get("class_names") or []
+    acc = class_accuracy(d.correct(e.epoch), d.targets, max(len(names), int(d.targets.max()) + 1))
+    sorted_acc, _ = sorted_class_accuracy(acc)
+    empty = int(np.isnan(acc).sum())
+    note = f"{empty} classes without evaluation images left out." if empty else None
+    fig = plot_class_accuracy(sorted_acc, note=note, title=(f"{study}: " if study else "")
+                              + f"class accuracy of the base network (epoch {e.epoch})")
+    _style.save(fig, png, pdf)

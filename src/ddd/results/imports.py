@@ -1,0 +1,415 @@
+"""Import decisions made elsewhere into the project's one decisions format (``ddd.results.decisions``).
+
+One input file is one decision maker; each becomes ``<out_dir>/<name>.h5`` with a single
+``epoch`` row 0, so every consumer (split, kappa, all pairs, figures) works unchanged::
+
+    from ddd.results.imports import expand_files, import_files, read_condition_subsets
+    result = import_files(expand_files(["humans/*.csv"]), format="modelvshuman", out_dir="runs/imported")
+    result.paths, result.dropped            # written files; rows dropped per decision maker (intersect)
+    read_condition_subsets(result.paths[0])  # {"condition=<value>": bool mask (N,)} if several conditions
+
+Formats
+-------
+``csv``           comma-separated (tab-separated if the name ends in ``.tsv``) with a header naming
+                  either ``image_id, target, prediction`` or ``image_id, correct``; other columns are
+                  ignored. Header names are matched case-insensitively, values are stripped.
+                  ``correct`` takes ``true/false/1/0`` (any case). Labels that are all integers are
+                  stored as they are; otherwise class names (sorted, shared by all files, attribute
+                  ``class_names``) are mapped to indices. In the ``correct``-only form the true class
+                  is unknown: the file stores target 1 for every image and prediction 1 (correct) or 0
+                  (wrong), which preserves correctness exactly, with attribute
+                  ``synthetic_targets = True`` (predictions there are not class labels). Both forms may
+                  not be mixed in one import (downstream analyses require equal targets).
+                  If ``correct`` is given besides ``target, prediction`` it must agree with them.
+``modelvshuman``  the raw-data CSV of bethgelab/model-vs-human (``subj, session, trial, rt,
+                  object_response, category, condition, imagename``; header case ignored as in that
+                  toolbox; ``subj, object_response, category, condition, imagename`` are required).
+                  One decision maker (one ``subj``) per file. Targets are ``category``, predictions
+                  ``object_response``; a non-response ``na`` is stored as prediction -1, i.e. wrong.
+                  The image id is the key model-vs-human derives from ``imagename`` (:func:`mvh_image_key`).
+                  The ``condition`` of every image is stored as ``image_info/condition`` (it must be the
+                  same in every file; values are kept as written, where model-vs-human's pandas
+                  reading may turn ``0`` into ``0.0``); where several values occur, each is a subset
+                  ``condition=<value>`` (:func:`condition_subsets`) besides the whole set.
+
+The decision maker is named after the file stem (names must be unique).
+
+Alignment and bad input
+-----------------------
+Rows are matched by image id; their order within a file does not matter. All files must cover the
+same set of ids, each exactly once: missing, extra or duplicated ids are refused with a message
+naming the first offending ids and their lines, unless ``intersect=True``, which keeps the images
+present (once) in every file and reports how many were dropped (returned, logged as a warning and
+stored as the attribute ``import_dropped_rows`` of each file). An empty file, a missing column, an
+empty value or a non-boolean ``correct`` is an error naming the file and the line. Targets (and
+conditions) of one image must agree across files. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ddd.results.decisions import read_image_info, write_decisions
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("csv", "modelvshuman")
+MVH_COLUMNS = ("subj", "object_response", "category", "condition", "imagename")
+_TRUE, _FALSE = {"true", "1"}, {"false", "0"}
+_INT = re.compile(r"^[+-]?\d+$")
+
+
+class ImportFormatError(ValueError):
+    """An input file cannot be imported (message names the file and line)."""
+
+
+@dataclass(frozen=True)
+class Table:
+    """One decision maker read from a file, before alignment; arrays are (R,) over its rows."""
+    name: str
+    path: str
+    image_ids: np.ndarray
+    lines: np.ndarray
+    targets: np.ndarray | None = None
+    predictions: np.ndarray | None = None
+    correct: np.ndarray | None = None
+    conditions: np.ndarray | None = None
+    attrs: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What :func:`import_files` wrote: ``paths`` and ``names`` (one per input file, in input order),
+    ``n_images`` kept, ``dropped`` rows per decision maker (intersect), ``n_dropped_images`` (ids not
+    kept, over all files) and the extra ``subsets`` (``condition=<value>``) the files define."""
+    paths: list
+    names: list
+    n_images: int
+    dropped: dict
+    n_dropped_images: int
+    subsets: list
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in ("paths", "names", "n_images", "dropped", "n_dropped_images",
+                                              "subsets")}
+
+
+def mvh_image_key(imagename: str) -> str:
+    """Image key of a model-vs-human ``imagename``, as that toolbox derives it.
+
+    Port of ``get_short_imagename`` in bethgelab/model-vs-human, ``modelvshuman/helper/plotting_helper.py``
+    (used by ``get_experimental_data`` for the ``image_id`` column on which
+    ``modelvshuman/plotting/analyses.py::ErrorConsistency.analysis`` matches trials): drop the
+    experiment-specific prefix (e.g. ``0001_cl_s01_bw_``), keep the last ``_``-separated part, or the
+    last two when the second-last starts with ``n0`` (an ImageNet wnid).
+    ``"0000_cl_s01_bw_boat_40_n02951358_5952.JPEG" -> "n02951358_5952.JPEG"``.
+    """
+    parts = imagename.split("_")
+    if len(parts) == 1:
+        return parts[0]
+    return f"{parts[-2]}_{parts[-1]}" if parts[-2].startswith("n0") else parts[-1]
+
+
+def expand_files(patterns) -> list[str]:
+    """Expand glob patterns (``*``, ``?``, ``[``, ``**``) in order; each must match at least one file.
+
+    Plain paths must exist. A file matched twice is listed once (first position).
+    """
+    patterns = [patterns] if isinstance(patterns, (str, os.PathLike)) else list(patterns)
+    if not patterns:
+        raise ValueError("no input files given")
+    out, seen = [], set()
+    for pattern in map(os.fspath, patterns):
+        if glob.has_magic(pattern):
+            found = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
+            if not found:
+                raise FileNotFoundError(f"pattern {pattern!r} matches no file")
+        elif os.path.isfile(pattern):
+            found = [pattern]
+        else:
+            raise FileNotFoundError(f"input file {pattern!r} does not exist")
+        for p in found:
+            key = os.path.realpath(p)
+            if key not in seen:
+                seen.add(key)
+                out.append(p)
+    return out
+
+
+def _read_table(path: str) -> pd.DataFrame:
+    sep = "\t" if path.lower().endswith(".tsv") else ","
+    try:
+        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=False)
+    except FileNotFoundError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise ImportFormatError(f"{path}, line 1: the file is empty (expected a header line)") from None
+    except pd.errors.ParserError as e:
+        raise ImportFormatError(f"{path}: cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {e}") from None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dup:
+        raise ImportFormatError(f"{path}, line 1: duplicated column(s) {dup}")
+    if len(df) == 0:
+        raise ImportFormatError(f"{path}, line 1: header only, no data rows")
+    return df
+
+
+def _column(df: pd.DataFrame, col: str, path: str) -> np.ndarray:
+    """Stripped string values of a column; refuses empty values (naming the line)."""
+    s = df[col]
+    missing = s.isna().to_numpy()
+    values = np.where(missing, "", s.to_numpy(dtype=object)).astype(str)
+    values = np.char.strip(values)
+    bad = np.flatnonzero(values == "")
+    if bad.size:
+        raise ImportFormatError(f"{path}, line {bad[0] + 2}: empty value in column {col!r}"
+                                + (f" (and {bad.size - 1} more rows)" if bad.size > 1 else ""))
+    return values
+
+
+def _require(df: pd.DataFrame, cols, path: str, hint: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ImportFormatError(f"{path}, line 1 (header): missing column(s) {missing}; found {list(df.columns)}; "
+                                f"expected {hint}")
+
+
+def _parse_bool(values: np.ndarray, path: str, col: str) -> np.ndarray:
+    low = np.char.lower(values)
+    true, false = np.isin(low, list(_TRUE)), np.isin(low, list(_FALSE))
+    bad = np.flatnonzero(~(true | false))
+    if bad.size:
+        raise ImportFormatError(f"{path}, line {bad[0] + 2}: {str(values[bad[0]])!r} in column {col!r} is not boolean "
+                                f"(use true/false or 1/0)")
+    return true
+
+
+def read_csv_table(path) -> Table:
+    """Read one ``csv`` decision maker (module docstring); labels stay strings until :func:`import_files`."""
+    path = os.fspath(path)
+    df = _read_table(path)
+    hint = "'image_id, target, prediction' or 'image_id, correct'"
+    _require(df, ["image_id"], path, hint)
+    ids = _column(df, "image_id", path)
+    lines = np.arange(len(df)) + 2
+    name = os.path.splitext(os.path.basename(path))[0]
+    if "target" in df.columns or "prediction" in df.columns:
+        _require(df, ["target", "prediction"], path, hint)
+        targets, predictions = _column(df, "target", path), _column(df, "prediction", path)
+        if "correct" in df.columns:
+            given = _parse_bool(_column(df, "correct", path), path, "correct")
+            bad = np.flatnonzero(given != (targets == predictions))
+            if bad.size:
+                raise ImportFormatError(f"{path}, line {bad[0] + 2}: column 'correct' disagrees with "
+                                        f"target == prediction ({bad.size} rows)")
+        return Table(name, path, ids, lines, targets=targets, predictions=predictions)
+    _require(df, ["correct"], path, hint)
+    return Table(name, path, ids, lines, correct=_parse_bool(_column(df, "correct", path), path, "correct"))
+
+
+def read_modelvshuman_table(path) -> Table:
+    """Read one model-vs-human raw-data CSV (module docstring); ``na`` responses stay ``"na"`` here."""
+    path = os.fspath(path)
+    df = _read_table(path)
+    _require(df, MVH_COLUMNS, path, "model-vs-human raw data: subj, session, trial, rt, object_response, "
+                                    "category, condition, imagename")
+    subj = _column(df, "subj", path)
+    subjects = list(dict.fromkeys(subj.tolist()))
+    if len(subjects) > 1:
+        first = int(np.flatnonzero(subj != subjects[0])[0])
+        raise ImportFormatError(f"{path}, line {first + 2}: one decision maker per file, but column 'subj' holds "
+                                f"{subjects[:5]}")
+    names = _column(df, "imagename", path)
+    attrs = {"subj": subjects[0]}
+    if "session" in df.columns:
+        attrs["sessions"] = sorted(set(np.char.strip(df["session"].astype(str).to_numpy(dtype=str)).tolist()))
+    return Table(os.path.splitext(os.path.basename(path))[0], path,
+                 np.array([mvh_image_key(x) for x in names]), np.arange(len(df)) + 2,
+                 targets=_column(df, "category", path), predictions=_column(df, "object_response", path),
+                 conditions=_column(df, "condition", path), attrs=attrs)
+
+
+READERS = {"csv": read_csv_table, "modelvshuman": read_modelvshuman_table}
+
+
+def _examples(ids, lines, limit: int = 5) -> str:
+    return ", ".join(f"{str(i)!r} (line {ln})" for i, ln in zip(ids[:limit], lines[:limit]))
+
+
+def _dedupe(t: Table, *, intersect: bool) -> tuple[Table, int]:
+    """Drop every row of an id that occurs more than once (only with intersect); returns rows dropped."""
+    uniq, inverse, counts = np.unique(t.image_ids, return_inverse=True, return_counts=True)
+    dup = counts[inverse] > 1
+    if not dup.any():
+        return t, 0
+    if not intersect:
+        rows = np.flatnonzero(dup)
+        raise ImportFormatError(f"{t.path}: {int((counts > 1).sum())} image ids occur more than once, e.g. "
+                                f"{_examples(t.image_ids[rows], t.lines[rows])}; pass intersect=True to drop them")
+    keep = ~dup
+    sub = {k: (getattr(t, k)[keep] if getattr(t, k) is not None else None)
+           for k in ("image_ids", "lines", "targets", "predictions", "correct", "conditions")}
+    return Table(t.name, t.path, attrs=t.attrs, **sub), int(dup.sum())
+
+
+def _check_same_sets(tables: list[Table]) -> None:
+    ref = tables[0]
+    ref_set = set(ref.image_ids.tolist())
+    for t in tables[1:]:
+        here = set(t.image_ids.tolist())
+        if here == ref_set:
+            continue
+        msg = [f"decision makers cover different images ({ref.path} vs {t.path}):"]
+        missing = np.array([i not in here for i in ref.image_ids])
+        extra = np.array([i not in ref_set for i in t.image_ids])
+        if missing.any():
+            msg.append(f"{int(missing.sum())} ids of {ref.path} are missing from {t.path}, e.g. "
+                       f"{_examples(ref.image_ids[missing], ref.lines[missing])} of {ref.path};")
+        if extra.any():
+            msg.append(f"{int(extra.sum())} ids of {t.path} are not in {ref.path}, e.g. "
+                       f"{_examples(t.image_ids[extra], t.lines[extra])} of {t.path};")
+        msg.append("pass intersect=True to keep only the images every file holds (the count dropped is reported)")
+        raise ImportFormatError(" ".join(msg))
+
+
+def _aligned(t: Table, ids: np.ndarray, attr: str) -> np.ndarray:
+    order = np.argsort(t.image_ids, kind="stable")
+    pos = order[np.searchsorted(t.image_ids, ids, sorter=order)]
+    return getattr(t, attr)[pos], t.lines[pos]
+
+
+def _agree(tables: list[Table], ids: np.ndarray, attr: str, what: str) -> np.ndarray:
+    ref, ref_lines = _aligned(tables[0], ids, attr)
+    for t in tables[1:]:
+        vals, lines = _aligned(t, ids, attr)
+        bad = np.flatnonzero(vals != ref)
+        if bad.size:
+            k = bad[0]
+            raise ImportFormatError(f"{what} of image {str(ids[k])!r} differ: {str(ref[k])!r} in {tables[0].path} "
+                                    f"(line {ref_lines[k]}) but {str(vals[k])!r} in {t.path} (line {lines[k]}); "
+                                    f"{bad.size} images disagree")
+    return ref
+
+
+def _encode(labels: list[np.ndarray], na: str | None) -> tuple[list[np.ndarray], list | None]:
+    """Labels -> int arrays: integers as they are, else indices into sorted class names (``na`` -> -1)."""
+    values = np.unique(np.concatenate(labels))
+    values = values[values != na] if na is not None else values
+    if all(_INT.match(v) for v in values):
+        return [np.where(x == na, "-1", x).astype(np.int64) if na is not None else x.astype(np.int64)
+                for x in labels], None
+    return [np.where(x == na, -1, np.searchsorted(values, x)) if na is not None else np.searchsorted(values, x)
+            for x in labels], values.tolist()
+
+
+def condition_subsets(conditions) -> dict:
+    """``{"condition=<value>": bool mask (N,)}`` for each distinct value (sorted), or ``{}`` if there is only one."""
+    conditions = np.asarray(conditions).astype(str)
+    values = sorted(set(conditions.tolist()))
+    return {} if len(values) < 2 else {f"condition={v}": conditions == v for v in values}
+
+
+def read_condition_subsets(path) -> dict:
+    """:func:`condition_subsets` of the ``image_info/condition`` of a decisions file (``{}`` if none stored)."""
+    info = read_image_info(path)
+    return condition_subsets(info["condition"]) if "condition" in info else {}
+
+
+def import_files(files, *, format: str, out_dir, intersect: bool = False, report_path=None) -> ImportResult:
+    """Convert external decision files into decisions files, one per input file.
+
+    Parameters
+    ----------
+    files : sequence of paths (expand globs first with :func:`expand_files`), one decision maker each
+    format : {"csv", "modelvshuman"}
+    out_dir : directory for ``<name>.h5`` (created if needed)
+    intersect : keep only images present exactly once in every file instead of refusing differences
+    report_path : optional JSON file receiving :meth:`ImportResult.to_dict`
+
+    Returns
+    -------
+    ImportResult
+    """
+    if format not in READERS:
+        raise ValueError(f"unknown import format {format!r}; allowed: {list(FORMATS)}")
+    files = [os.fspath(f) for f in files]
+    if not files:
+        raise ValueError("no input files given")
+    tables = [READERS[format](f) for f in files]
+    by_name: dict[str, str] = {}
+    for t in tables:
+        if t.name in by_name:
+            raise ImportFormatError(f"two input files would give the decision maker {t.name!r}: {by_name[t.name]} "
+                                    f"and {t.path} (names come from the file stem)")
+        by_name[t.name] = t.path
+    forms = {t.path: t.correct is not None for t in tables}
+    if len(set(forms.values())) > 1:
+        only = [p for p, c in forms.items() if c][:3]
+        full = [p for p, c in forms.items() if not c][:3]
+        raise ImportFormatError(f"cannot mix the 'image_id, correct' form ({only}) with 'image_id, target, "
+                                f"prediction' ({full}) in one import")
+    all_ids = set().union(*(set(t.image_ids.tolist()) for t in tables))
+    deduped = [_dedupe(t, intersect=intersect) for t in tables]
+    tables, dropped = [d[0] for d in deduped], {t.name: d[1] for t, d in zip(tables, deduped)}
+    if intersect:
+        common = set(tables[0].image_ids.tolist()).intersection(*(set(t.image_ids.tolist()) for t in tables[1:]))
+        if not common:
+            raise ImportFormatError(f"no image id is held (once) by all {len(tables)} files")
+        for t in tables:
+            dropped[t.name] += int(len(t.image_ids) - len(common))
+    else:
+        _check_same_sets(tables)
+        common = set(tables[0].image_ids.tolist())
+    ids = np.array(sorted(common))
+    n_dropped_images = len(all_ids) - len(ids)
+
+    synthetic = tables[0].correct is not None
+    if synthetic:
+        targets = np.ones(len(ids), dtype=np.int64)
+        preds = [_aligned(t, ids, "correct")[0].astype(np.int64) for t in tables]
+        classes = None
+    else:
+        target_labels = _agree(tables, ids, "targets", "targets")
+        pred_labels = [_aligned(t, ids, "predictions")[0] for t in tables]
+        na = "na" if format == "modelvshuman" else None
+        if na is not None and (target_labels == na).any():
+            k = int(np.flatnonzero(target_labels == na)[0])
+            raise ImportFormatError(f"{tables[0].path}: image {str(ids[k])!r} has category 'na' "
+                                    "(only responses may be na)")
+        encoded, classes = _encode([target_labels, *pred_labels], na)
+        targets, preds = encoded[0], encoded[1:]
+    info = {}
+    if format == "modelvshuman":
+        info["condition"] = _agree(tables, ids, "conditions", "conditions")
+    os.makedirs(os.fspath(out_dir), exist_ok=True)
+    paths = []
+    for t, pred in zip(tables, preds):
+        attrs = {"import_format": format, "source_file": os.path.abspath(t.path), "synthetic_targets": synthetic,
+                 "import_dropped_rows": dropped[t.name], **t.attrs}
+        if classes is not None:
+            attrs["class_names"] = classes
+        path = os.path.join(os.fspath(out_dir), f"{t.name}.h5")
+        write_decisions(path, pred[None, :], targets, ids, epochs=[0], attrs=attrs, image_info=info or None,
+                        recipe={"imported": {"format": format, "file": os.path.abspath(t.path),
+                                             "intersect": bool(intersect)}})
+        paths.append(path)
+    result = ImportResult(paths=paths, names=[t.name for t in tables], n_images=int(len(ids)), dropped=dropped,
+                          n_dropped_images=int(n_dropped_images),
+                          subsets=list(condition_subsets(info["condition"])) if info else [])
+    if any(dropped.values()):
+        log.warning("import: kept %d images held by every file; dropped %d image ids; rows dropped per decision "
+                    "maker: %s", len(ids), n_dropped_images, {k: v for k, v in dropped.items() if v})
+    if report_path is not None:
+        os.makedirs(os.path.dirname(os.path.abspath(os.fspath(report_path))), exist_ok=True)
+        with open(os.fspath(report_path), "w") as fh:
+            json.dump(result.to_dict(), fh, indent=2)
+    return result
