@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
-from ddd.analysis.kappa import pairwise  # noqa: E402
+from ddd.analysis.uncertainty import pairwise  # noqa: E402
 from ddd.results.decisions import write_decisions  # noqa: E402
 from ddd.analysis.engine import all_pairs  # noqa: E402
 

@@ -3,7 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from ddd.analysis.kappa import error_consistency, kappa_bounds, kappa_from_rates, kappa_matrix, pairwise
+from ddd.analysis.kappa import error_consistency, kappa_bounds, kappa_from_rates, kappa_matrix
+from ddd.analysis.uncertainty import pairwise
 
 
 def test_hand_values():
@@ -137,8 +138,8 @@ def test_independent_observers_near_zero():
 
 from scipy import stats  # noqa: E402
 
-from ddd.analysis.kappa import (bootstrap_kappa, condition_spread, kappa_p_value, pair_counts,  # noqa: E402
-                             pair_table, p_values_from_counts)
+from ddd.analysis.kappa import pair_counts, pair_table  # noqa: E402
+from ddd.analysis.uncertainty import bootstrap_kappa, condition_spread, kappa_p_value, p_values_from_counts  # noqa: E402
 
 
 def test_pair_counts_and_table_exact():

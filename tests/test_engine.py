@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 import ddd.analysis.engine as engine
-from ddd.analysis.kappa import pairwise, p_values_from_counts
+from ddd.analysis.uncertainty import p_values_from_counts, pairwise
 from ddd.results.decisions import EpochReader, read_correct_rows, read_ids_epochs, write_decisions
 from ddd.analysis.engine import COLUMNS, SUMMARY_COLUMNS, all_pairs, iter_pairs, summarize_pairs
 

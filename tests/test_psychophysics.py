@@ -23,8 +23,11 @@ from scipy import stats
 from ddd.config import ConfigError, resolve_config
 from ddd.data.gaussian import GaussianSpec, gaussian_image
 from ddd.psychophysics import analysis as A
+from ddd.psychophysics import responses as R
+from ddd.psychophysics import site as SITE
 from ddd.psychophysics import stimuli as S
-from ddd.psychophysics.server import MAX_BODY, make_server
+from ddd.psychophysics.server import MAX_BODY, RecordError, make_server
+from ddd.results.study import StudyTableError, write_split
 
 ROOT = Path(__file__).resolve().parents[1]
 GAUSS = {"name": "gaussian", "kind": "gaussian", "n_classes": 5, "image_size": 8, "train_per_class": 4,
@@ -38,8 +41,8 @@ def synthetic_split(path: Path, n: int = 50) -> Path:
     strict = np.where(ids < 20, "trivial", np.where(ids < 40, "impossible", "in_between"))
     abo = np.where(ids < 20, "trivial", np.where(ids < 40, "impossible",
                                                  np.where(ids < 45, "trivial", "impossible")))
-    pd.DataFrame({"image_id": ids.astype(str), "target": ids // 10, "n_correct": 0, "strict": strict,
-                  "all_but_one": abo}).to_csv(path, sep="\t", index=False)
+    write_split(pd.DataFrame({"image_id": ids.astype(str), "target": ids // 10, "n_correct": 0, "strict": strict,
+                              "all_but_one": abo}), path)
     return path
 
 
@@ -114,9 +117,9 @@ def test_write_stimuli_gaussian_site(tmp_path):
     text = (out / "trials.js").read_text()
     exp = json.loads(text[text.index("{"):text.rindex("}") + 1])
     assert exp["study"] == "tiny" and exp["breaks_every"] == 3 and exp["n_main"] == 8 and exp["n_practice"] == 2
-    assert exp["manifest"] == S.manifest_checksum(out / "manifest.csv") and exp["label_issues_excluded"] == 2
+    assert exp["manifest"] == SITE.manifest_checksum(out / "manifest.csv") and exp["label_issues_excluded"] == 2
     assert [t["pair"] for t in exp["trials"]] == list(m["pair"])
-    back = S.read_manifest(out / "manifest.csv")
+    back = SITE.read_manifest(out / "manifest.csv")
     assert list(back["practice"]) == [True, True] + [False] * 8
     pd.testing.assert_frame_equal(back, m.astype({"practice": bool}), check_dtype=False)
     # the same seed gives the same experiment, byte for byte
@@ -126,6 +129,9 @@ def test_write_stimuli_gaussian_site(tmp_path):
     assert m2.equals(m)
     with pytest.raises(ValueError, match="'all_but_one'|rule"):
         S.write_stimuli(split, GAUSS, tmp_path / "x", study="tiny", rule="most")
+    pd.read_csv(split, sep="\t").drop(columns="n_correct").to_csv(tmp_path / "bare.tsv", sep="\t", index=False)
+    with pytest.raises(StudyTableError, match=r"bare\.tsv: missing columns \['n_correct'\]"):
+        S.write_stimuli(tmp_path / "bare.tsv", GAUSS, tmp_path / "x", study="tiny")
 
 
 def test_imagenet_view_and_cifar_enlargement(fake_imagenet, fake_cifar_pickle):
@@ -153,15 +159,15 @@ PLAN = {"anna": [1, 1, 1, 1, 1, 1, 1, 1, 0, 0],   # 8 / 10
 def tiny_manifest(path: Path, n_main: int = 10, n_practice: int = 2) -> pd.DataFrame:
     pairs = [f"P{k + 1}" for k in range(n_practice)] + [str(k + 1) for k in range(n_main)]
     sides = ["left" if k % 3 else "right" for k in range(len(pairs))]
-    m = pd.DataFrame({"pair": pairs, "practice": ["true"] * n_practice + ["false"] * n_main,
+    m = pd.DataFrame({"pair": pairs, "practice": [True] * n_practice + [False] * n_main,
                       "left_id": [f"n01/img,{k}.JPEG" for k in range(len(pairs))],  # a comma, quoted
                       "right_id": [f"n02/img{k}.JPEG" for k in range(len(pairs))], "impossible_side": sides})
     m["trivial_id"] = np.where(m["impossible_side"] == "left", m["right_id"], m["left_id"])
     m["impossible_id"] = np.where(m["impossible_side"] == "left", m["left_id"], m["right_id"])
     m["left_image"] = [f"images/{p}-L.png" for p in pairs]
     m["right_image"] = [f"images/{p}-R.png" for p in pairs]
-    m.to_csv(path, index=False)
-    return S.read_manifest(path)
+    SITE.write_manifest(m, path)
+    return SITE.read_manifest(path)
 
 
 def write_responses(path: Path, manifest: pd.DataFrame, observer: str, correct, *, order=None, session="s1",
@@ -175,7 +181,7 @@ def write_responses(path: Path, manifest: pd.DataFrame, observer: str, correct, 
         rows.append((k + 1, main.iloc[i], bool(correct[i])))
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(A.RESPONSE_COLUMNS)
+        w.writerow(R.RESPONSE_COLUMNS)
         for trial, r, ok in rows:
             other = "left" if r.impossible_side == "right" else "right"
             resp = r.impossible_side if ok else other
@@ -260,7 +266,9 @@ def _set(line: int, column: str, value):
     (_set(6, "rt_ms", "fast"), "line 6", "rt_ms 'fast' is not a number"),
     (_set(7, "trial", "0"), "line 7", "trial must be >= 1"),
     (_set(5, "correct", lambda v: "0" if v == "1" else "1"), "line 5", "correct=0 contradicts response=right"),
-    (_set(9, "observer", "a b"), "line 9", "observer 'a b' is not an id"),
+    (_set(9, "observer", "a b"), "line 9", r"observer must be an id of letters, .* got 'a b'"),
+    (_set(4, "timestamp", "yesterday"), "line 4", r"timestamp must be an ISO 8601 date and time"),
+    (_set(8, "study", ""), "line 8", "study must be a non-empty string"),
     (_set(1, "rt_ms", "rt"), "line 1", r"missing columns \['rt_ms'\]"),
     (lambda t: t.__setitem__(slice(1, None), []), "line 2", "no trials"),
 ])
@@ -272,7 +280,7 @@ def test_malformed_response_file_names_file_and_line(tmp_path, mutate, where, wh
     mutate(table)
     with open(path, "w", newline="") as fh:
         csv.writer(fh).writerows(table)
-    with pytest.raises(A.ResponseFileError, match=rf"bad\.csv, {where}: ({what})"):
+    with pytest.raises(R.ResponseFileError, match=rf"bad\.csv, {where}: ({what})"):
         A.analyse([path], tmp_path / "manifest.csv", **{k: tmp_path / k for k in (
             "summary_csv", "summary_md", "observers_csv", "observers_md", "kappa_csv", "png", "pdf")})
 
@@ -283,8 +291,8 @@ def test_csv_syntax_error_names_the_line(tmp_path):
     lines = path.read_text().splitlines()
     lines[4] = lines[4].replace("tiny,", 'tiny,"an"na', 1)
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(A.ResponseFileError, match=r"bad\.csv, line 5: CSV syntax error"):
-        A.read_responses(path)
+    with pytest.raises(R.ResponseFileError, match=r"bad\.csv, line 5: CSV syntax error"):
+        R.read_responses(path)
 
 
 def test_not_utf8_and_empty_files(tmp_path):
@@ -293,11 +301,11 @@ def test_not_utf8_and_empty_files(tmp_path):
     raw = path.read_bytes().split(b"\n")
     raw[3] = raw[3].replace(b"n01", b"n\xff1", 1)
     path.write_bytes(b"\n".join(raw))
-    with pytest.raises(A.ResponseFileError, match=r"r\.csv, line 4: not UTF-8"):
-        A.read_responses(path)
+    with pytest.raises(R.ResponseFileError, match=r"r\.csv, line 4: not UTF-8"):
+        R.read_responses(path)
     (tmp_path / "e.csv").write_text("")
-    with pytest.raises(A.ResponseFileError, match=r"e\.csv, line 1: the file is empty"):
-        A.read_responses(tmp_path / "e.csv")
+    with pytest.raises(R.ResponseFileError, match=r"e\.csv, line 1: the file is empty"):
+        R.read_responses(tmp_path / "e.csv")
 
 
 def test_observers_that_do_not_match_the_manifest_are_refused(tmp_path):
@@ -374,7 +382,7 @@ def request(srv, method, path, body=None, *, headers=None, raw: bytes | None = N
 
 def trial_record(site, which="1", *, observer="obs1", session="s1", right=True, **changes):
     """A well-formed record of pair ``which``; ``changes`` then replace any of its values."""
-    m = S.read_manifest(site / "manifest.csv").set_index("pair").loc[which]
+    m = SITE.read_manifest(site / "manifest.csv").set_index("pair").loc[which]
     side = m.impossible_side if right else ("left" if m.impossible_side == "right" else "right")
     rec = {"study": "tiny", "observer": observer, "session": session, "trial": 1, "pair": which,
            "practice": bool(m.practice), "left_id": m.left_id, "right_id": m.right_id,
@@ -391,14 +399,14 @@ def rows(path: Path) -> list[list[str]]:
 
 def test_server_records_each_trial_once_and_flushed(server, site):
     assert request(server, "GET", "/api/status") == (200, {"collect": True, "study": "tiny",
-                                                          "manifest": S.manifest_checksum(site / "manifest.csv")})
+                                                          "manifest": SITE.manifest_checksum(site / "manifest.csv")})
     status, page = request(server, "GET", "/index.html")
     assert status == 200 and b"experiment.js" in page
     assert request(server, "POST", "/api/trial", trial_record(site))[0] == 403  # not started
     assert request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"}) == (
         200, {"observer": "obs1", "session": "s1", "recorded": []})
     path = site / "responses" / "obs1.csv"
-    assert rows(path) == [list(A.RESPONSE_COLUMNS)]
+    assert rows(path) == [list(R.RESPONSE_COLUMNS)]
     assert request(server, "POST", "/api/trial", trial_record(site)) == (201, {"status": "recorded", "pair": "1"})
     assert len(rows(path)) == 2  # on disk as soon as it was answered
     assert request(server, "POST", "/api/trial", trial_record(site))[1]["status"] == "duplicate"  # a resend
@@ -413,7 +421,7 @@ def test_server_records_each_trial_once_and_flushed(server, site):
     assert [r[4] for r in got[1:]] == ["1", "P1", "2"] and got[1][5:] == [
         "0", *got[1][6:8], got[1][8], got[1][8], "1", "812.3", "2025-01-31T12:00:00.000Z"]
     # the server's file is a response file of the analysis
-    df = A.read_responses(path)
+    df = R.read_responses(path)
     assert list(df["pair"]) == ["1", "P1", "2"] and df["correct"].all()
     # a restarted server still knows the observer and the recorded trials
     again = make_server(site, port=0, quiet=True)
@@ -480,7 +488,6 @@ def test_server_observer_list(site):
     srv = make_server(site, port=0, quiet=True, observers=["obs1"])
     try:
         assert srv.start({"observer": "obs1", "session": "s1"})["recorded"] == []
-        from ddd.psychophysics.server import RecordError
         with pytest.raises(RecordError, match="unknown observer 'obs2'") as err:
             srv.start({"observer": "obs2", "session": "s1"})
         assert err.value.status == 403
@@ -489,6 +496,60 @@ def test_server_observer_list(site):
         assert srv.record(trial_record(site))[0] == 201
     finally:
         srv.server_close()
+
+
+ACCEPTED = [{}, {"rt_ms": 0.0}, {"rt_ms": 3_600_000.0}, {"timestamp": "2025-01-31T12:00:00+01:00"}, {"trial": 4}]
+REFUSED = [{"response": "up"}, {"impossible_side": "middle"}, {"rt_ms": -1.0}, {"rt_ms": 3_600_001.0},
+           {"rt_ms": float("nan")}, {"observer": "a b"}, {"observer": "_x"}, {"session": "s" * 65},
+           {"timestamp": "yesterday"}, {"timestamp": "2025-01-31 12:00:00"}, {"study": ""}, {"pair": ""},
+           {"left_id": "x" * 1001}, {"trial": 0}, {"correct": False}]
+
+
+@pytest.mark.parametrize("change, accepted", [(c, True) for c in ACCEPTED] + [(c, False) for c in REFUSED])
+def test_server_and_file_reader_accept_the_same_trials(site, tmp_path, change, accepted):
+    """One check of a trial (ddd.psychophysics.responses) for a posted record and a file's line."""
+    rec = trial_record(site, **change)
+    srv = make_server(site, port=0, quiet=True)
+    try:
+        srv.start({"observer": "obs1", "session": "s1"})
+        try:
+            server_ok = srv.record(rec)[0] == 201
+        except RecordError as err:
+            assert err.status in (400, 422), err
+            server_ok = False
+    finally:
+        srv.server_close()
+    path = tmp_path / "one.csv"
+    path.write_text(",".join(R.RESPONSE_COLUMNS) + "\n" + ",".join(R.format_row(rec)) + "\n")
+    try:
+        R.read_responses(path)
+        file_ok = True
+    except R.ResponseFileError as err:
+        assert str(err).startswith(f"{path}, line 2: "), err
+        file_ok = False
+    assert server_ok == file_ok == accepted
+
+
+def test_server_refuses_a_foreign_file_under_an_observer_name(site):
+    (site / "responses").mkdir()
+    (site / "responses" / "obs1.csv").write_text("name,answer\nx,1\n")
+    srv = make_server(site, port=0, quiet=True)
+    try:
+        with pytest.raises(RecordError, match=r"obs1\.csv, line 1: not a response file of the collection server") as err:
+            srv.start({"observer": "obs1", "session": "s1"})
+        assert err.value.status == 409
+    finally:
+        srv.server_close()
+    assert (site / "responses" / "obs1.csv").read_text() == "name,answer\nx,1\n"
+
+
+def test_server_reads_the_site_through_its_owner(site):
+    exp = SITE.read_experiment(site)
+    assert "trials" not in exp and exp["study"] == "tiny" and exp["manifest"] == SITE.manifest_checksum(
+        site / "manifest.csv")
+    back = site.parent / "again.csv"
+    SITE.write_manifest(SITE.read_manifest(site / "manifest.csv"), back)
+    assert back.read_bytes() == (site / "manifest.csv").read_bytes()
 
 
 def test_serve_command_line(site, tmp_path):
@@ -545,7 +606,7 @@ def test_config_resolves_and_checks_the_block(tmp_path):
     (folder / ".hidden.csv").write_text("x")
     cfg = resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "responses": str(folder)}})
     assert cfg.psychophysics["response_files"] == [str(folder / "a.CSV"), str(folder / "b.csv")]
-    assert A.response_files(folder) == cfg.psychophysics["response_files"]
+    assert R.response_files(folder) == cfg.psychophysics["response_files"]
 
 
 def test_schema_documents_every_key():
@@ -576,7 +637,7 @@ def test_rules_build_the_site_and_analyse(tmp_path):
     targets = [f"results/tiny-gaussian/psychophysics/{f}" for f in ("manifest.csv", "trials.js", "index.html")]
     res = _snakemake(wd, *targets)
     assert res.returncode == 0, res.stderr[-3000:]
-    manifest = S.read_manifest(site / "manifest.csv")
+    manifest = SITE.read_manifest(site / "manifest.csv")
     assert len(manifest) == 12 and len(list((site / "images").glob("*.png"))) == 24
     assert (wd / "logs" / "tiny-gaussian" / "psychophysics_stimuli.log").exists()
     folder = wd / "collected"

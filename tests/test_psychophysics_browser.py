@@ -26,8 +26,11 @@ import pytest
 from scipy import stats
 
 from ddd.psychophysics import analysis as A
+from ddd.psychophysics import responses as R
+from ddd.psychophysics import site as SITE
 from ddd.psychophysics import stimuli as S
 from ddd.psychophysics.server import make_server
+from ddd.results.study import write_split
 
 ROOT = Path(__file__).resolve().parents[1]
 BROWSER_UP = ROOT / ".ci" / "browser-up.sh"
@@ -80,7 +83,8 @@ def site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("experiment")
     ids = np.arange(50)
     cats = np.where(ids < 20, "trivial", np.where(ids < 40, "impossible", "in_between"))
-    pd.DataFrame({"image_id": ids.astype(str), "strict": cats}).to_csv(tmp / "split.tsv", sep="\t", index=False)
+    write_split(pd.DataFrame({"image_id": ids.astype(str), "target": ids // 10, "n_correct": 0, "strict": cats}),
+                tmp / "split.tsv")
     S.write_stimuli(tmp / "split.tsv", GAUSS, tmp / "site", study="tiny", n_pairs=N_MAIN, n_practice=N_PRACTICE,
                     seed=2, breaks_every=BREAKS)
     return tmp / "site"
@@ -106,9 +110,8 @@ def _wait_ready(page) -> str:
                          "(document.getElementById('screen-end').hidden ? 'message' : 'end')")
 
 
-def run_observer(page, url: str, observer: str, manifest: pd.DataFrame, *, shots: Path, tag: str, reload_after: int,
-                 on_trial=None) -> list[str]:
-    """Do the whole experiment as ``observer``; return the main pairs in the order shown."""
+def _answerer(page, manifest: pd.DataFrame):
+    """``answer(pair, right, click)``: pick the impossible (or the other) image by key or click."""
     sides = manifest.set_index("pair")["impossible_side"]
     other = {"left": "right", "right": "left"}
 
@@ -118,7 +121,11 @@ def run_observer(page, url: str, observer: str, manifest: pd.DataFrame, *, shots
             page.click(f"#stim-{side}")
         else:
             page.keyboard.press("ArrowLeft" if side == "left" else "ArrowRight")
+    return answer
 
+
+def _consent_and_practice(page, url: str, observer: str, answer, *, shots: Path, tag: str) -> None:
+    """From the consent screen to the end of the practice (the first answer right, the second wrong)."""
     page.goto(url)
     _visible(page, "consent")
     assert page.input_value("#observer") == observer  # from ?observer=
@@ -144,6 +151,23 @@ def run_observer(page, url: str, observer: str, manifest: pd.DataFrame, *, shots
     page.screenshot(path=shots / f"{tag}-05-practice-done.png")
     page.click("#message-continue")
 
+
+def _reload_and_resume(page, observer: str, reload_after: int, *, shots: Path, tag: str) -> None:
+    """Progress survives a reload: the page resumes after the last answered trial."""
+    assert reload_after % BREAKS, "a reload at a break shows the break again, not the resume screen"
+    page.reload()
+    assert _wait_ready(page) == "message"
+    assert page.text_content("#message-title") == f"Welcome back, {observer}"
+    assert f"completed {reload_after} of {N_MAIN}" in page.text_content("#message-text")
+    page.screenshot(path=shots / f"{tag}-08-resume.png")
+    page.click("#message-continue")
+
+
+def run_observer(page, url: str, observer: str, manifest: pd.DataFrame, *, shots: Path, tag: str, reload_after: int,
+                 on_trial=None) -> list[str]:
+    """Do the whole experiment as ``observer``; return the main pairs in the order shown."""
+    answer = _answerer(page, manifest)
+    _consent_and_practice(page, url, observer, answer, shots=shots, tag=tag)
     shown, breaks = [], 0
     while len(shown) < N_MAIN:
         what = _wait_ready(page)
@@ -165,14 +189,8 @@ def run_observer(page, url: str, observer: str, manifest: pd.DataFrame, *, shots
             on_trial(len(shown) + 1)
         answer(pair, right=pair not in WRONG[observer], click=len(shown) + 1 in CLICKS[observer])
         shown.append(pair)
-        if len(shown) == reload_after:  # progress survives a reload: the page resumes after this trial
-            assert reload_after % BREAKS, "a reload at a break shows the break again, not the resume screen"
-            page.reload()
-            assert _wait_ready(page) == "message"
-            assert page.text_content("#message-title") == f"Welcome back, {observer}"
-            assert f"completed {reload_after} of {N_MAIN}" in page.text_content("#message-text")
-            page.screenshot(path=shots / f"{tag}-08-resume.png")
-            page.click("#message-continue")
+        if len(shown) == reload_after:
+            _reload_and_resume(page, observer, reload_after, shots=shots, tag=tag)
     assert breaks == (N_MAIN - 1) // BREAKS  # after trials 5 and 10
     assert _wait_ready(page) == "end"
     return shown
@@ -189,15 +207,9 @@ def expected(observer: str, pairs: list[str]) -> np.ndarray:
     return np.array([p not in WRONG[observer] for p in pairs])
 
 
-def test_whole_experiment_from_file_and_through_the_server(chromium, site, shots, tmp_path):
-    manifest = S.read_manifest(site / "manifest.csv")
-    pairs = manifest.loc[~manifest["practice"], "pair"].tolist()
-    page = chromium.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("dialog", lambda d: d.accept())
-
-    # 1. anna, from file://: no server, progress in localStorage, the CSV downloaded at the end
+def _observer_from_file(page, site: Path, manifest: pd.DataFrame, pairs: list[str], *, shots: Path,
+                        tmp_path: Path) -> Path:
+    """anna, from file://: no server, progress in localStorage, the CSV downloaded at the end."""
     shown = run_observer(page, (site / "index.html").as_uri() + "?observer=anna&iti=0&feedback=1200", "anna",
                          manifest, shots=shots, tag="file", reload_after=7)
     assert page.get_attribute("body", "data-mode") == "local"
@@ -205,17 +217,17 @@ def test_whole_experiment_from_file_and_through_the_server(chromium, site, shots
     assert "kept in this browser" in page.text_content("#end-server")
     page.screenshot(path=shots / "file-09-end.png")
     anna = download_csv(page, tmp_path / "anna.csv")
-    df = A.read_responses(anna)
+    df = R.read_responses(anna)
     assert len(df) == N_PRACTICE + N_MAIN and df["practice"].sum() == N_PRACTICE
     assert list(df.loc[~df["practice"], "pair"]) == shown and list(df["trial"]) == [1, 2] + list(range(1, 13))
     assert (df["rt_ms"] > 0).all() and df["observer"].eq("anna").all() and df["session"].nunique() == 1
     assert list(df.loc[df["practice"], "correct"]) == [True, False]
+    return anna
 
-    # a new observer in the same browser starts from the consent screen
-    page.click("#restart")
-    _visible(page, "consent")
 
-    # 2. ben, through the collection server: every trial on disk as it is answered
+def _observer_through_server(page, site: Path, manifest: pd.DataFrame, pairs: list[str], *, shots: Path,
+                             tmp_path: Path) -> Path:
+    """ben, through the collection server: every trial on disk as it is answered."""
     srv = make_server(site, responses_dir=tmp_path / "collected", port=0, quiet=True)
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -236,8 +248,8 @@ def test_whole_experiment_from_file_and_through_the_server(chromium, site, shots
             page.set_viewport_size({"width": 1100, "height": 720})
 
     try:
-        shown = run_observer(page, srv.url + "index.html?observer=ben&iti=0&feedback=1200", "ben", manifest,
-                             shots=shots, tag="server", reload_after=4, on_trial=check_saved)
+        run_observer(page, srv.url + "index.html?observer=ben&iti=0&feedback=1200", "ben", manifest,
+                     shots=shots, tag="server", reload_after=4, on_trial=check_saved)
         assert page.get_attribute("body", "data-mode") == "server"
         page.wait_for_function("document.getElementById('end-server').classList.contains('ok')")
         assert page.text_content("#end-server") == (f"All your answers ({N_PRACTICE + N_MAIN}, with the practice) are "
@@ -248,17 +260,19 @@ def test_whole_experiment_from_file_and_through_the_server(chromium, site, shots
         srv.shutdown()
         srv.server_close()
     assert rows_on_disk() == N_PRACTICE + N_MAIN
-    on_disk, exported = A.read_responses(server_file), A.read_responses(ben_download)
+    on_disk, exported = R.read_responses(server_file), R.read_responses(ben_download)
     cols = ["session", "trial", "pair", "practice", "response", "correct", "rt_ms", "timestamp"]
     pd.testing.assert_frame_equal(on_disk[cols], exported[cols])  # the server's file = the page's export
     assert sorted(on_disk.loc[~on_disk["practice"], "pair"], key=int) == pairs
-    assert not errors, errors
+    return server_file
 
-    # 3. the analysis of the two observers' files, against the scripted answers
+
+def _check_analysis(files: list[Path], site: Path, pairs: list[str], tmp_path: Path) -> None:
+    """The analysis of the two observers' files, against the scripted answers."""
     out = {k: tmp_path / "analysis" / f for k, f in dict(
         summary_csv="s.csv", summary_md="s.md", observers_csv="o.csv", observers_md="o.md", kappa_csv="k.csv",
         png="f.png", pdf="f.pdf").items()}
-    summary = A.analyse([anna, server_file], site / "manifest.csv", study="tiny", **out)
+    summary = A.analyse(files, site / "manifest.csv", study="tiny", **out)
     obs = pd.read_csv(out["observers_csv"]).set_index("observer")
     assert obs.loc["anna", "n_correct"] == 10 and obs.loc["ben", "n_correct"] == 9
     assert obs.loc["anna", "p_value"] == pytest.approx(stats.binom.sf(9, 12, 0.5))  # 79 / 4096
@@ -269,6 +283,21 @@ def test_whole_experiment_from_file_and_through_the_server(chromium, site, shots
     assert (c_obs, c_exp) == pytest.approx((9 / 12, 96 / 144))
     assert summary["kappa_mean"] == pytest.approx((c_obs - c_exp) / (1 - c_exp)) == pytest.approx(0.25)
     assert summary["n_kappa_pairs"] == 1
+
+
+def test_whole_experiment_from_file_and_through_the_server(chromium, site, shots, tmp_path):
+    manifest = SITE.read_manifest(site / "manifest.csv")
+    pairs = manifest.loc[~manifest["practice"], "pair"].tolist()
+    page = chromium.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: d.accept())
+    anna = _observer_from_file(page, site, manifest, pairs, shots=shots, tmp_path=tmp_path)
+    page.click("#restart")  # a new observer in the same browser starts from the consent screen
+    _visible(page, "consent")
+    ben = _observer_through_server(page, site, manifest, pairs, shots=shots, tmp_path=tmp_path)
+    assert not errors, errors
+    _check_analysis([anna, ben], site, pairs, tmp_path)
     for name in ("consent", "instructions", "practice-trial", "practice-feedback-right", "practice-feedback-wrong",
                  "practice-done", "trial", "break", "resume", "end"):
         assert len(list(shots.glob(f"*-[0-9][0-9]-{name}.png"))) == 2, name

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ddd.analysis.kappa import bootstrap_kappa, error_consistency
+from ddd.analysis.kappa import error_consistency
+from ddd.analysis.uncertainty import bootstrap_kappa
 from ddd.report.tables import (HEADLINE_COLUMNS, PAPER, class_accuracy_table, condition_kappa_ci, headline, table_1)
 from test_figures_more import E, RUNS, final_correct, make_study
 

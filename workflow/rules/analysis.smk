@@ -1,13 +1,19 @@
+# Analysis of a study's decisions (ddd.analysis): imports, label issues, the summary and split,
+# and every pair's error consistency.
+
+
 rule import_decisions:
     """Convert an imported study's decision files (CSV, model-vs-human) into decisions HDF5 files."""
     input:
-        external_files,
+        lambda wildcards: study_of(wildcards).files,
     output:
-        runs=directory("results/{study}/runs/imported"),
-        report="results/{study}/import.json",
+        runs=directory(paths.imported_runs()),
+        report=paths.import_report(),
     params:
-        format=external_option("format"),
-        intersect=external_option("intersect"),
+        format=lambda wildcards: study_of(wildcards).format,
+        intersect=lambda wildcards: study_of(wildcards).intersect,
+    wildcard_constraints:
+        study=studies_of("external"),
     log:
         "logs/{study}/import_decisions.log",
     conda:
@@ -20,13 +26,13 @@ rule find_label_issues:
     """Label issues of a study: from a published list of image ids, or found by cleanlab from the
     decision makers' stored class probabilities (out-of-sample: no network trains on evaluation images)."""
     input:
-        runs=study_run_files,
+        runs=run_files,
         list=label_issue_list,
     output:
-        table="results/{study}/label_issues.tsv",
+        table=paths.label_issues(),
     params:
-        spec=lambda w: CFG.label_issues[w.study],
-        imported=lambda w: CFG.kind(w.study) == "external",
+        spec=lambda wildcards: CFG.label_issues[wildcards.study],
+        decision_makers=decision_makers,
     log:
         "logs/{study}/find_label_issues.log",
     conda:
@@ -38,14 +44,14 @@ rule find_label_issues:
 rule summarize_study:
     """Split, accuracies and kappa against the base of a study's decision makers."""
     input:
-        runs=study_run_files,
+        runs=run_files,
         label_issues=study_label_issues,
     output:
-        summary="results/{study}/summary.json",
-        split="results/{study}/split.tsv",
-        kappas="results/{study}/kappa_vs_base.tsv",
+        summary=paths.summary(),
+        split=paths.split(),
+        kappas=paths.kappas(),
     params:
-        entries=study_entries,
+        decision_makers=decision_makers,
         undefined=CFG.undefined_kappa,
     log:
         "logs/{study}/summarize_study.log",
@@ -57,24 +63,24 @@ rule summarize_study:
         "../scripts/summarize_study.py"
 
 
-rule compute_consistency:
+rule study_consistency:
     """Every pair of decision makers at every epoch, on all and in-between images, with uncertainty."""
     input:
-        runs=study_run_files,
-        split="results/{study}/split.tsv",
+        runs=run_files,
+        split=paths.split(),
     output:
-        pairs="results/{study}/consistency/pairs.tsv",
-        summary="results/{study}/consistency/summary.tsv",
-        uncertainty="results/{study}/consistency/uncertainty.tsv",
+        pairs=paths.consistency(table="pairs"),
+        summary=paths.consistency(table="summary"),
+        uncertainty=paths.consistency(table="uncertainty"),
     params:
-        entries=study_entries,
+        decision_makers=decision_makers,
         undefined=CFG.undefined_kappa,
         n_boot=CFG.n_boot,
     log:
-        "logs/{study}/compute_consistency.log",
+        "logs/{study}/study_consistency.log",
     benchmark:
-        "benchmarks/{study}/compute_consistency.tsv"
+        "benchmarks/{study}/study_consistency.tsv"
     conda:
         "../envs/analysis.yaml"
     script:
-        "../scripts/compute_consistency.py"
+        "../scripts/study_consistency.py"

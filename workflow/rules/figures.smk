@@ -1,16 +1,24 @@
+# Every figure and table of the paper: one rule each, named after its output; one script for all
+# (render_figure.py -> ddd.report.catalog.render -> the function named in the rule's docstring).
+# The rule's input (but `runs`, a dependency only), output and params names are that function's
+# parameters; tests/test_workflow_wiring.py checks every rule against its function.
+# Figure 7 is in representations.smk.
+
+
 rule fig02_correct_histogram:
-    """Figure 2: how many decision makers classify each image correctly, with the binomial expectation."""
+    """Figure 2 (ddd.report.figures.histogram.figure_02): how many decision makers classify each image correctly, with the binomial expectation."""
     input:
-        split_tsv="results/{study}/split.tsv",
-        summary_json="results/{study}/summary.json",
+        split_tsv=paths.split(),
+        summary_json=paths.summary(),
     output:
         png=report(
-            "results/{study}/figures/fig02_correct_histogram.png",
+            paths.figure(name="fig02_correct_histogram"),
             caption="../report/fig02_correct_histogram.rst",
             category="{study}",
+            subcategory="Figures",
             labels={"study": "{study}", "figure": "fig02_correct_histogram"},
         ),
-        pdf="results/{study}/figures/fig02_correct_histogram.pdf",
+        pdf=paths.figure(name="fig02_correct_histogram", ext="pdf"),
     log:
         "logs/{study}/fig02_correct_histogram.log",
     conda:
@@ -20,18 +28,19 @@ rule fig02_correct_histogram:
 
 
 rule fig03_kappa_vs_base:
-    """Figure 3: error consistency of every run with the base, per condition."""
+    """Figure 3 (ddd.report.figures.kappa.figure_03): error consistency of every run with the base, per condition."""
     input:
-        kappa_tsv="results/{study}/kappa_vs_base.tsv",
-        summary_json="results/{study}/summary.json",
+        kappa_tsv=paths.kappas(),
+        summary_json=paths.summary(),
     output:
         png=report(
-            "results/{study}/figures/fig03_kappa_vs_base.png",
+            paths.figure(name="fig03_kappa_vs_base"),
             caption="../report/fig03_kappa_vs_base.rst",
             category="{study}",
+            subcategory="Figures",
             labels={"study": "{study}", "figure": "fig03_kappa_vs_base"},
         ),
-        pdf="results/{study}/figures/fig03_kappa_vs_base.pdf",
+        pdf=paths.figure(name="fig03_kappa_vs_base", ext="pdf"),
     log:
         "logs/{study}/fig03_kappa_vs_base.log",
     conda:
@@ -41,19 +50,20 @@ rule fig03_kappa_vs_base:
 
 
 rule fig04_run_correctness:
-    """Figure 4: the base run's correctness, image x epoch."""
+    """Figure 4 (ddd.report.figures.correctness.figure_04): the base run's correctness, image x epoch."""
     input:
-        runs=study_run_files,
+        runs=run_files,
     output:
         png=report(
-            "results/{study}/figures/fig04_run_correctness.png",
+            paths.figure(name="fig04_run_correctness"),
             caption="../report/fig04_run_correctness.rst",
             category="{study}",
+            subcategory="Figures",
             labels={"study": "{study}", "figure": "fig04_run_correctness"},
         ),
-        pdf="results/{study}/figures/fig04_run_correctness.pdf",
+        pdf=paths.figure(name="fig04_run_correctness", ext="pdf"),
     params:
-        entries=study_entries,
+        decision_makers=decision_makers,
         study="{study}",
     log:
         "logs/{study}/fig04_run_correctness.log",
@@ -64,19 +74,20 @@ rule fig04_run_correctness:
 
 
 rule fig05_mean_correctness:
-    """Figure 5: mean correctness over the family's runs, image x epoch."""
+    """Figure 5 (ddd.report.figures.correctness.figure_05): mean correctness over the family's runs, image x epoch."""
     input:
-        runs=study_run_files,
+        runs=run_files,
     output:
         png=report(
-            "results/{study}/figures/fig05_mean_correctness.png",
+            paths.figure(name="fig05_mean_correctness"),
             caption="../report/fig05_mean_correctness.rst",
             category="{study}",
+            subcategory="Figures",
             labels={"study": "{study}", "figure": "fig05_mean_correctness"},
         ),
-        pdf="results/{study}/figures/fig05_mean_correctness.pdf",
+        pdf=paths.figure(name="fig05_mean_correctness", ext="pdf"),
     params:
-        entries=study_entries,
+        decision_makers=decision_makers,
         study="{study}",
     log:
         "logs/{study}/fig05_mean_correctness.log",
@@ -87,21 +98,22 @@ rule fig05_mean_correctness:
 
 
 rule fig06_consistency_matrix:
-    """Figure 6: kappa between conditions, all images and in-between images."""
+    """Figure 6 (ddd.report.figures.matrix.figure_06): kappa between conditions, all images and in-between images."""
     input:
-        runs=study_run_files,
-        split_tsv="results/{study}/split.tsv",
-        summary_json="results/{study}/summary.json",
+        runs=run_files,
+        split_tsv=paths.split(),
+        summary_json=paths.summary(),
     output:
         png=report(
-            "results/{study}/figures/fig06_consistency_matrix.png",
+            paths.figure(name="fig06_consistency_matrix"),
             caption="../report/fig06_consistency_matrix.rst",
             category="{study}",
+            subcategory="Figures",
             labels={"study": "{study}", "figure": "fig06_consistency_matrix"},
         ),
-        pdf="results/{study}/figures/fig06_consistency_matrix.pdf",
+        pdf=paths.figure(name="fig06_consistency_matrix", ext="pdf"),
     params:
-        entries=study_entries,
+        decision_makers=decision_makers,
         undefined=CFG.undefined_kappa,
     log:
         "logs/{study}/fig06_consistency_matrix.log",
@@ -112,19 +124,20 @@ rule fig06_consistency_matrix:
 
 
 rule fig08_gaussian_kl:
-    """Figure 8: KL divergence between neighbouring Gaussian classes against class accuracy."""
+    """Figure 8 (ddd.report.figures.gaussian.figure_08): KL divergence between neighbouring Gaussian classes against class accuracy."""
     input:
-        runs=study_run_files,
+        runs=run_files,
     output:
         png=report(
-            "results/{study}/figures/fig08_gaussian_kl.png",
+            paths.figure(name="fig08_gaussian_kl"),
             caption="../report/fig08_gaussian_kl.rst",
             category="{study}",
+            subcategory="Figures",
             labels={"study": "{study}", "figure": "fig08_gaussian_kl"},
         ),
-        pdf="results/{study}/figures/fig08_gaussian_kl.pdf",
+        pdf=paths.figure(name="fig08_gaussian_kl", ext="pdf"),
     params:
-        entries=study_entries,
+        decision_makers=decision_makers,
         study="{study}",
     log:
         "logs/{study}/fig08_gaussian_kl.log",
@@ -135,20 +148,21 @@ rule fig08_gaussian_kl:
 
 
 rule fig09_accuracy:
-    """Figure 9: final accuracy per condition."""
+    """Figure 9 (ddd.report.figures.accuracy.figure_09): final accuracy per condition."""
     input:
-        runs=study_run_files,
-        summary_json="results/{study}/summary.json",
+        runs=run_files,
+        summary_json=paths.summary(),
     output:
         png=report(
-            "results/{study}/figures/fig09_accuracy.png",
+            paths.figure(name="fig09_accuracy"),
             caption="../report/fig09_accuracy.rst",
             category="{study}",
+            subcategory="Figures",
             labels={"study": "{study}", "figure": "fig09_accuracy"},
         ),
-        pdf="results/{study}/figures/fig09_accuracy.pdf",
+        pdf=paths.figure(name="fig09_accuracy", ext="pdf"),
     params:
-        entries=study_entries,
+        decision_makers=decision_makers,
     log:
         "logs/{study}/fig09_accuracy.log",
     conda:
@@ -158,19 +172,20 @@ rule fig09_accuracy:
 
 
 rule fig12_decision_changes:
-    """Figure 12: label changes and correctness flips between consecutive epochs."""
+    """Figure 12 (ddd.report.figures.changes.figure_12): label changes and correctness flips between consecutive epochs."""
     input:
-        runs=study_run_files,
+        runs=run_files,
     output:
         png=report(
-            "results/{study}/figures/fig12_decision_changes.png",
+            paths.figure(name="fig12_decision_changes"),
             caption="../report/fig12_decision_changes.rst",
             category="{study}",
+            subcategory="Figures",
             labels={"study": "{study}", "figure": "fig12_decision_changes"},
         ),
-        pdf="results/{study}/figures/fig12_decision_changes.pdf",
+        pdf=paths.figure(name="fig12_decision_changes", ext="pdf"),
     params:
-        entries=study_entries,
+        decision_makers=decision_makers,
         study="{study}",
     log:
         "logs/{study}/fig12_decision_changes.log",
@@ -181,21 +196,22 @@ rule fig12_decision_changes:
 
 
 rule fig13_example_images:
-    """Figure 13: an impossible and a trivial evaluation image."""
+    """Figure 13 (ddd.report.figures.examples.figure_13): an impossible and a trivial evaluation image."""
     input:
-        runs=study_run_files,
-        split_tsv="results/{study}/split.tsv",
-        summary_json="results/{study}/summary.json",
+        runs=run_files,
+        split_tsv=paths.split(),
+        summary_json=paths.summary(),
     output:
         png=report(
-            "results/{study}/figures/fig13_example_images.png",
+            paths.figure(name="fig13_example_images"),
             caption="../report/fig13_example_images.rst",
             category="{study}",
+            subcategory="Figures",
             labels={"study": "{study}", "figure": "fig13_example_images"},
         ),
-        pdf="results/{study}/figures/fig13_example_images.pdf",
+        pdf=paths.figure(name="fig13_example_images", ext="pdf"),
     params:
-        entries=study_entries,
+        decision_makers=decision_makers,
     log:
         "logs/{study}/fig13_example_images.log",
     conda:
@@ -205,19 +221,20 @@ rule fig13_example_images:
 
 
 rule fig15_class_accuracy:
-    """Figure 15: class accuracies of the base network, sorted."""
+    """Figure 15 (ddd.report.figures.accuracy.figure_15): class accuracies of the base network, sorted."""
     input:
-        runs=study_run_files,
+        runs=run_files,
     output:
         png=report(
-            "results/{study}/figures/fig15_class_accuracy.png",
+            paths.figure(name="fig15_class_accuracy"),
             caption="../report/fig15_class_accuracy.rst",
             category="{study}",
+            subcategory="Figures",
             labels={"study": "{study}", "figure": "fig15_class_accuracy"},
         ),
-        pdf="results/{study}/figures/fig15_class_accuracy.pdf",
+        pdf=paths.figure(name="fig15_class_accuracy", ext="pdf"),
     params:
-        entries=study_entries,
+        decision_makers=decision_makers,
         study="{study}",
     log:
         "logs/{study}/fig15_class_accuracy.log",
@@ -228,20 +245,21 @@ rule fig15_class_accuracy:
 
 
 rule table1_class_accuracy:
-    """Table 1: the 10 highest- and lowest-accuracy classes of the base network."""
+    """Table 1 (ddd.report.tables.table_1): the 10 highest- and lowest-accuracy classes of the base network."""
     input:
-        runs=study_run_files,
+        runs=run_files,
     output:
         csv=report(
-            "results/{study}/tables/table1_class_accuracy.csv",
+            paths.table(name="table1_class_accuracy", ext="csv"),
             caption="../report/table1_class_accuracy.rst",
             category="{study}",
+            subcategory="Tables",
             labels={"study": "{study}", "table": "table1_class_accuracy"},
         ),
-        tex="results/{study}/tables/table1_class_accuracy.tex",
-        md="results/{study}/tables/table1_class_accuracy.md",
+        tex=paths.table(name="table1_class_accuracy", ext="tex"),
+        md=paths.table(name="table1_class_accuracy", ext="md"),
     params:
-        entries=study_entries,
+        decision_makers=decision_makers,
         study="{study}",
     log:
         "logs/{study}/table1_class_accuracy.log",
@@ -252,22 +270,23 @@ rule table1_class_accuracy:
 
 
 rule headline:
-    """Headline numbers: split, accuracies, swap rates and kappa by condition with confidence intervals."""
+    """Headline numbers (ddd.report.tables.headline): split, accuracies, swap rates and kappa by condition with confidence intervals."""
     input:
-        runs=study_run_files,
-        summary_json="results/{study}/summary.json",
-        kappa_tsv="results/{study}/kappa_vs_base.tsv",
+        runs=run_files,
+        summary_json=paths.summary(),
+        kappa_tsv=paths.kappas(),
     output:
         csv=report(
-            "results/{study}/tables/headline.csv",
+            paths.table(name="headline", ext="csv"),
             caption="../report/headline.rst",
             category="{study}",
+            subcategory="Tables",
             labels={"study": "{study}", "table": "headline"},
         ),
-        md="results/{study}/tables/headline.md",
+        md=paths.table(name="headline", ext="md"),
     params:
-        entries=study_entries,
-        paper=paper_preset,
+        decision_makers=decision_makers,
+        paper=paper_of,
         undefined=CFG.undefined_kappa,
     log:
         "logs/{study}/headline.log",

@@ -7,19 +7,19 @@ PSY_STUDY = re.escape(CFG.psychophysics["study"]) if CFG.psychophysics else "NO_
 rule psychophysics_stimuli:
     """Seeded pairs of one trivial and one impossible evaluation image, their images and the experiment site."""
     input:
-        split="results/{study}/split.tsv",
+        split=paths.split(),
         label_issues=psychophysics_label_issues,
     output:
-        manifest="results/{study}/psychophysics/manifest.csv",
-        trials="results/{study}/psychophysics/trials.js",
-        page="results/{study}/psychophysics/index.html",
-        css="results/{study}/psychophysics/style.css",
-        js="results/{study}/psychophysics/experiment.js",
-        images=directory("results/{study}/psychophysics/images"),
+        manifest=paths.site(file="manifest.csv"),
+        trials=paths.site(file="trials.js"),
+        page=paths.site(file="index.html"),
+        css=paths.site(file="style.css"),
+        js=paths.site(file="experiment.js"),
+        images=directory(paths.site(file="images")),
     wildcard_constraints:
         study=PSY_STUDY,
     params:
-        dataset=run_dataset,
+        dataset=dataset,
         rule=psychophysics_option("rule"),
         pairs=psychophysics_option("pairs"),
         practice=psychophysics_option("practice"),
@@ -39,30 +39,33 @@ rule psychophysics_analysis:
     """Accuracy per observer, binomial p against chance, error consistency between observers."""
     input:
         responses=psychophysics_responses,
-        manifest="results/{study}/psychophysics/manifest.csv",
+        manifest=paths.site(file="manifest.csv"),
     output:
         summary_csv=report(
-            "results/{study}/tables/psychophysics_summary.csv",
+            paths.table(name="psychophysics_summary", ext="csv"),
             caption="../report/psychophysics_summary.rst",
             category="{study}",
+            subcategory="Psychophysics",
             labels={"study": "{study}", "table": "psychophysics_summary"},
         ),
-        summary_md="results/{study}/tables/psychophysics_summary.md",
+        summary_md=paths.table(name="psychophysics_summary", ext="md"),
         observers_csv=report(
-            "results/{study}/tables/psychophysics_observers.csv",
+            paths.table(name="psychophysics_observers", ext="csv"),
             caption="../report/psychophysics_observers.rst",
             category="{study}",
+            subcategory="Psychophysics",
             labels={"study": "{study}", "table": "psychophysics_observers"},
         ),
-        observers_md="results/{study}/tables/psychophysics_observers.md",
-        kappa_csv="results/{study}/tables/psychophysics_kappa.csv",
+        observers_md=paths.table(name="psychophysics_observers", ext="md"),
+        kappa_csv=paths.table(name="psychophysics_kappa", ext="csv"),
         png=report(
-            "results/{study}/figures/psychophysics.png",
+            paths.figure(name="psychophysics", ext="png"),
             caption="../report/psychophysics.rst",
             category="{study}",
+            subcategory="Psychophysics",
             labels={"study": "{study}", "figure": "psychophysics"},
         ),
-        pdf="results/{study}/figures/psychophysics.pdf",
+        pdf=paths.figure(name="psychophysics", ext="pdf"),
     wildcard_constraints:
         study=PSY_STUDY,
     params:

@@ -1,23 +1,28 @@
+# Training (ddd.training): one job per network of a training study (13 conditions) or a zoo.
+
+
 rule train_run:
     """Train one network of one condition; record its decisions at every epoch."""
     output:
-        decisions="results/{study}/runs/{condition}/{instance}.h5",
-        network="results/{study}/networks/{condition}/{instance}.pt",
+        decisions=paths.decisions(),
+        network=paths.network(),
     params:
-        recipe=run_recipe,
-        dataset=run_dataset,
+        recipe=recipe,
+        dataset=dataset,
         checkpoint_dir="checkpoints/{study}/{condition}/{instance}",
         device=CFG.device,
+    wildcard_constraints:
+        study=studies_of("train"),
     log:
         "logs/{study}/train_run/{condition}/{instance}.log",
     benchmark:
         "benchmarks/{study}/train_run/{condition}/{instance}.tsv"
     threads: 1
-    priority: run_priority
+    priority: lambda wildcards: study_of(wildcards).priority(run_of(wildcards))
     resources:
-        gpu=train_gpus(),
-        runtime=run_runtime,
-        mem_mb=run_mem_mb,
+        gpu=CFG.train_gpus,
+        runtime=job_resource("runtime"),
+        mem_mb=job_resource("mem_mb"),
     conda:
         "../envs/torch.yaml"
     script:
@@ -27,22 +32,24 @@ rule train_run:
 rule train_zoo_model:
     """Train one network of a zoo (a radically different architecture); record its decisions."""
     output:
-        decisions="results/{zoo_study}/runs/zoo/{model}.h5",
-        network="results/{zoo_study}/networks/zoo/{model}.pt",
+        decisions=paths.decisions(run="zoo/{model}"),
+        network=paths.network(run="zoo/{model}"),
     params:
-        recipe=zoo_recipe,
-        dataset=zoo_dataset,
-        checkpoint_dir="checkpoints/{zoo_study}/zoo/{model}",
+        recipe=recipe,
+        dataset=dataset,
+        checkpoint_dir="checkpoints/{study}/zoo/{model}",
         device=CFG.device,
+    wildcard_constraints:
+        study=studies_of("zoo"),
     log:
-        "logs/{zoo_study}/train_zoo_model/{model}.log",
+        "logs/{study}/train_zoo_model/{model}.log",
     benchmark:
-        "benchmarks/{zoo_study}/train_zoo_model/{model}.tsv"
+        "benchmarks/{study}/train_zoo_model/{model}.tsv"
     threads: 1
     resources:
-        gpu=train_gpus(),
-        runtime=zoo_resource("runtime"),
-        mem_mb=zoo_resource("mem_mb"),
+        gpu=CFG.train_gpus,
+        runtime=job_resource("runtime"),
+        mem_mb=job_resource("mem_mb"),
     conda:
         "../envs/torch.yaml"
     script:

@@ -1,39 +1,27 @@
 """All pairs of decision makers, at every stored epoch, on every subset of images: the streaming engine.
 
-A *decision maker* here is a decisions file (``ddd.results.decisions``) and the epochs to use from it::
-
-    ("base", "runs/base.h5")                       # every stored epoch, labelled by its number
-    ("init/2", "runs/init-2.h5", [0, 10, 30])      # these epochs
-    ("plus_1_epoch", "runs/base.h5", {30: 31})     # stored epoch 31, compared as epoch 30
-
-(tuples, dicts with keys ``name, path, epochs`` or objects with attributes ``name, path`` and
-``epochs`` or ``epoch``, e.g. ``ddd.analysis.summary.Entry``). At every epoch label shared by at least two
-decision makers, every pair of them is compared on the whole set (subset ``"all"``) and on each named
+Decision makers are :class:`ddd.experiment.makers.DecisionMaker` objects (or their dicts): each
+contributes every epoch its decisions file stores up to its own ``epoch`` (its learning history;
+a model evaluated once contributes epoch 0). At every epoch shared by at least two decision
+makers, every pair of them is compared on the whole set (subset ``"all"``) and on each named
 subset of images, with one matrix product per (epoch, subset) instead of a loop over pairs
-(``ddd.analysis.kappa.pair_counts``; exact integer counts, so the numbers equal
-``ddd.analysis.kappa.pairwise`` to the last bit).
+(:func:`ddd.analysis.kappa.pair_counts`; exact integer counts, so the numbers equal
+:func:`ddd.analysis.kappa.pairwise` to the last bit).
 
 Memory: one epoch's correctness matrix (M x N bool) is held, read row by row from the files by
-``ddd.results.decisions.EpochReader`` (which keeps the bit-packed correctness of one gzip chunk band per
-file, together at most M x N bytes, so that each chunk is decompressed once), plus column blocks of
-it as float32 (<= 64 MiB), the (M, M) counts and the M (M-1) / 2 rows of one block. Image ids of
-every file are checked against the first file's before anything is compared (identical arrays are
-accepted at once, anything else goes through ``ddd.results.decisions.check_same_images`` and is refused
-with its message); they are not kept. Disjoint subsets (e.g. the ``condition=<value>`` subsets of
-imported data) cost no extra pass: the whole set's counts are their sum plus the rest's.
+:class:`ddd.results.decisions.EpochReader` (which keeps the bit-packed correctness of one gzip
+chunk band per file, together at most M x N bytes, so that each chunk is decompressed once), plus
+column blocks of it as float32 (<= 64 MiB), the (M, M) counts and the M (M-1) / 2 rows of one
+block. Image ids of every file are checked against the first file's before anything is compared
+(identical arrays are accepted at once, anything else goes through
+:func:`ddd.results.decisions.check_same_images` and is refused with its message); they are not
+kept. Disjoint subsets (e.g. the ``condition=<value>`` subsets of imported data) cost no extra
+pass: the whole set's counts are their sum plus the rest's.
 
-Output (:func:`all_pairs`):
-
-``pairs_path``    tidy TSV, one row per pair, epoch and subset, columns ``a, b, epoch, subset, n, p_a,
-                  p_b, c_obs, c_exp, kappa, kappa_undefined, kappa_min, kappa_max`` (+ ``p_value``),
-                  written block by block (one block per epoch and subset) to ``<path>.tmp`` and renamed
-                  at the end. Full float precision: ~170 bytes a row, so 1,000 decision makers x 91
-                  epochs x 2 subsets (91 M rows) would be ~15 GB and take ~10 min to format; leave
-                  ``pairs_path`` out for such studies and keep the summary.
-``summary_path``  one row per epoch, subset and pair of groups (``groups`` maps decision makers to
-                  e.g. their condition; default one group ``"all"``): ``n_pairs, n_undefined,
-                  kappa_mean, kappa_sd, kappa_q05, kappa_median, kappa_q95, c_obs_mean, c_exp_mean``.
-                  The within-group rows (group_a == group_b) cover distinct pairs only.
+Output (:func:`all_pairs`, written through :mod:`ddd.results.pairs`): ``pairs.tsv``, one row per
+pair, epoch and subset (:data:`COLUMNS`, + ``p_value``), streamed block by block; ``summary.tsv``,
+one row per epoch, subset and pair of groups (``groups`` maps decision makers to e.g. their
+condition; default one group ``"all"``; the within-group rows cover distinct pairs only).
 
 Python API::
 
@@ -46,92 +34,53 @@ Python API::
 from __future__ import annotations
 
 import logging
-import os
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ddd.analysis.kappa import ALTERNATIVES, pair_counts, pair_table, p_values_from_counts
+from ddd.analysis.kappa import pair_counts, pair_table
+from ddd.analysis.uncertainty import ALTERNATIVES, p_values_from_counts
+from ddd.experiment.makers import as_decision_makers
 from ddd.results.decisions import EpochReader, check_same_images, read_ids_epochs
+from ddd.results.pairs import PAIR_COLUMNS as COLUMNS
+from ddd.results.pairs import SUMMARY_COLUMNS, PairsWriter, write_pairs_summary
 
 log = logging.getLogger(__name__)
 
 UNDEFINED = ("nan", "mvh")
-COLUMNS = ("a", "b", "epoch", "subset", "n", "p_a", "p_b", "c_obs", "c_exp", "kappa", "kappa_undefined",
-           "kappa_min", "kappa_max")
-SUMMARY_COLUMNS = ("epoch", "subset", "group_a", "group_b", "n_pairs", "n_undefined", "kappa_mean", "kappa_sd",
-                   "kappa_q05", "kappa_median", "kappa_q95", "c_obs_mean", "c_exp_mean")
 
 
-@dataclass(frozen=True)
-class Maker:
-    """One decision maker: ``name``, decisions file ``path`` and ``epochs`` ``{label: stored epoch}``."""
-    name: str
-    path: str
-    epochs: dict
-
-
-def _spec(item) -> tuple:
-    if isinstance(item, Maker):
-        return item.name, item.path, item.epochs
-    if isinstance(item, Mapping):
-        return item["name"], item["path"], item.get("epochs", item.get("epoch"))
-    if isinstance(item, (tuple, list)):
-        if len(item) not in (2, 3):
-            raise ValueError(f"a decision maker is (name, path) or (name, path, epochs), got {item!r}")
-        return (*item, None)[:3]
-    if hasattr(item, "name") and hasattr(item, "path"):
-        return item.name, item.path, getattr(item, "epochs", getattr(item, "epoch", None))
-    raise ValueError(f"cannot read a decision maker from {item!r}")
-
-
-def resolve_makers(makers) -> tuple[list[Maker], np.ndarray]:
-    """Validate decision makers against their files.
+def resolve_makers(makers) -> tuple[list, dict, np.ndarray]:
+    """Check decision makers against their files.
 
     Returns
     -------
-    makers : list of :class:`Maker` with ``epochs`` resolved to ``{label: stored epoch}``
+    makers : list of :class:`~ddd.experiment.makers.DecisionMaker`, in the given order
+    epochs : ``{name: [stored epochs <= its epoch]}``
     image_ids : str (N,), the common image ids (order of the files)
     """
-    makers = list(makers)
+    makers = as_decision_makers(makers)
     if len(makers) < 2:
         raise ValueError(f"all pairs need at least 2 decision makers, got {len(makers)}")
-    out, stored_epochs, ref = [], {}, None
-    for item in makers:
-        name, path, epochs = _spec(item)
-        name, path = str(name), os.fspath(path)
-        if path not in stored_epochs:  # ids are checked once per file and not kept (N strings each)
+    stored_epochs, epochs, ref = {}, {}, None
+    for m in makers:
+        if m.path not in stored_epochs:  # ids are checked once per file and not kept (N strings each)
             if ref is None:
-                ids, stored_epochs[path] = read_ids_epochs(path)
-                ref = (name, ids, np.char.encode(ids, "utf-8"))
+                ids, stored_epochs[m.path] = read_ids_epochs(m.path)
+                ref = (m, ids, np.char.encode(ids, "utf-8"))
             else:
-                raw, stored_epochs[path] = read_ids_epochs(path, decode=False)
+                raw, stored_epochs[m.path] = read_ids_epochs(m.path, decode=False)
                 if not np.array_equal(raw, ref[2]):
-                    check_same_images(ref[1], read_ids_epochs(path)[0],
-                                      names=(f"{ref[0]} ({out[0].path})", f"{name} ({path})"))
-        stored = stored_epochs[path]
-        stored_set = set(stored.tolist())
-        if epochs is None:
-            mapping = {e: e for e in stored.tolist()}
-        elif isinstance(epochs, Mapping):
-            mapping = {int(k): int(v) for k, v in epochs.items()}
-        elif np.ndim(epochs) == 0:
-            mapping = {int(epochs): int(epochs)}
-        else:
-            mapping = {int(e): int(e) for e in epochs}
-        missing = sorted(set(mapping.values()) - stored_set)
-        if missing or not mapping:
-            raise ValueError(f"decision maker {name}: epochs {missing or '(none)'} not in {path} "
+                    check_same_images(ref[1], read_ids_epochs(m.path)[0],
+                                      names=(f"{ref[0].name} ({ref[0].path})", f"{m.name} ({m.path})"))
+        stored = stored_epochs[m.path]
+        if m.epoch not in set(stored.tolist()):
+            raise ValueError(f"decision maker {m.name}: epoch {m.epoch} not in {m.path} "
                              f"(stored epochs {stored.min()}..{stored.max()})")
-        out.append(Maker(name, path, mapping))
-    dup = sorted(n for n, k in Counter(m.name for m in out).items() if k > 1)
-    if dup:
-        raise ValueError(f"decision maker names are not unique: {dup}")
-    return out, ref[1]
+        epochs[m.name] = [int(e) for e in stored if e <= m.epoch]
+    return makers, epochs, ref[1]
 
 
 def _subset_masks(subsets, ids: np.ndarray) -> dict:
@@ -158,10 +107,10 @@ def _subset_masks(subsets, ids: np.ndarray) -> dict:
     return masks
 
 
-def _labels(makers: list[Maker], epochs) -> list[int]:
+def _labels(held: dict, epochs) -> list[int]:
     count: dict[int, int] = {}
-    for m in makers:
-        for e in m.epochs:
+    for stored in held.values():
+        for e in stored:
             count[e] = count.get(e, 0) + 1
     if epochs is None:
         labels = sorted(e for e, k in count.items() if k >= 2)
@@ -196,10 +145,10 @@ def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_v
 
     Parameters
     ----------
-    makers : sequence of decision makers (module docstring), >= 2, unique names, same images
+    makers : >= 2 decision makers (module docstring), unique names, same images
     subsets : dict ``{name: bool mask (N,) in the files' image order, or list of image ids}``, optional;
         the whole set is always subset ``"all"``; an empty subset gives rows with ``n = 0`` and NaN
-    epochs : epoch labels to compute, optional (default: every label held by >= 2 decision makers)
+    epochs : epochs to compute, optional (default: every epoch held by >= 2 decision makers)
     undefined : {"nan", "mvh"} (``ddd.analysis.kappa``)
     p_value : add the exact one-sided ``p_value`` column (``ddd.analysis.kappa.p_values_from_counts``)
     alternative : {"greater", "less", "two-sided"} of that p-value
@@ -213,32 +162,38 @@ def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_v
         raise ValueError(f"undefined must be one of {UNDEFINED} for all pairs, got {undefined!r}")
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
-    makers, ids = resolve_makers(makers)
+    makers, held, ids = resolve_makers(makers)
     masks = _subset_masks(subsets, ids)
-    labels = _labels(makers, epochs)
+    labels = _labels(held, epochs)
     names = [m.name for m in makers]
     named = [m for s, m in masks.items() if s != "all"]
     disjoint = bool(named) and int(np.sum(named, axis=0, dtype=np.int64).max()) <= 1
     buf, reader = None, EpochReader()
     for label in labels:
-        active = np.array([k for k, m in enumerate(makers) if label in m.epochs])
+        active = np.array([k for k, m in enumerate(makers) if label in held[m.name]])
         t0 = time.perf_counter()
         if buf is None or buf.shape[0] != active.size:
             buf = np.empty((active.size, ids.size), dtype=bool)
-        correct = reader.read([makers[k].path for k in active], [makers[k].epochs[label] for k in active], out=buf)
+        correct = reader.read([makers[k].path for k in active], [label] * active.size, out=buf)
         t1 = time.perf_counter()
-        i, j = np.triu_indices(active.size, k=1)
-        for subset, (n, both) in _counts(correct, masks, disjoint):
-            k = np.diag(both)
-            cols = pair_table(n, k[i], k[j], both[i, j], undefined=undefined)
-            frame = pd.DataFrame({"a": pd.Categorical.from_codes(active[i], names),
-                                  "b": pd.Categorical.from_codes(active[j], names),
-                                  "epoch": np.full(i.size, label), "subset": subset, **cols})
-            if p_value:
-                frame["p_value"] = p_values_from_counts(n, k[i], k[j], both[i, j], alternative=alternative)
-            yield frame
+        yield from _epoch_frames(correct, active, names, label, masks, disjoint, undefined=undefined,
+                                 p_value=p_value, alternative=alternative)
         log.info("epoch %s: %d decision makers, read %.2fs, pairs %.2fs", label, active.size, t1 - t0,
                  time.perf_counter() - t1)
+
+
+def _epoch_frames(correct, active, names, label, masks, disjoint, *, undefined, p_value, alternative):
+    """One frame per subset: every pair of the ``active`` decision makers at one epoch."""
+    i, j = np.triu_indices(active.size, k=1)
+    for subset, (n, both) in _counts(correct, masks, disjoint):
+        k = np.diag(both)
+        cols = pair_table(n, k[i], k[j], both[i, j], undefined=undefined)
+        frame = pd.DataFrame({"a": pd.Categorical.from_codes(active[i], names),
+                              "b": pd.Categorical.from_codes(active[j], names),
+                              "epoch": np.full(i.size, label), "subset": subset, **cols})
+        if p_value:
+            frame["p_value"] = p_values_from_counts(n, k[i], k[j], both[i, j], alternative=alternative)
+        yield frame
 
 
 def summarize_pairs(pairs: pd.DataFrame, *, groups: Mapping | None = None) -> pd.DataFrame:
@@ -289,43 +244,26 @@ def all_pairs(makers, *, pairs_path=None, summary_path=None, groups: Mapping | N
     """Stream every pair, epoch and subset to ``pairs_path`` and return (and write) the summary.
 
     Parameters are those of :func:`iter_pairs` and :func:`summarize_pairs`; ``pairs_path`` and
-    ``summary_path`` (optional TSVs, module docstring) are written atomically (``.tmp`` + rename)
-    with ``NaN`` for missing values.
+    ``summary_path`` (optional; :mod:`ddd.results.pairs`) appear only when everything succeeded.
 
     Returns
     -------
     summary : DataFrame with :data:`SUMMARY_COLUMNS`
     """
+    makers = as_decision_makers(makers)
     if groups is not None:
-        names = [_spec(m)[0] for m in makers]
-        missing = [str(n) for n in names if str(n) not in groups]
+        missing = [m.name for m in makers if m.name not in groups]
         if missing:
             raise ValueError(f"groups has no entry for decision makers {missing[:5]}")
-    outputs = [os.fspath(p) for p in (pairs_path, summary_path) if p is not None]
-    for p in outputs:
-        os.makedirs(os.path.dirname(os.path.abspath(p)), exist_ok=True)
-    fh = open(os.fspath(pairs_path) + ".tmp", "w") if pairs_path is not None else None
-    parts, t0, rows = [], time.perf_counter(), 0
-    try:
+    parts, t0 = [], time.perf_counter()
+    with PairsWriter(pairs_path) as writer:
         for frame in iter_pairs(makers, subsets=subsets, epochs=epochs, undefined=undefined, p_value=p_value,
                                 alternative=alternative):
-            if fh is not None:
-                frame.to_csv(fh, sep="\t", index=False, header=rows == 0, na_rep="NaN")
-            rows += len(frame)
+            writer.write(frame)
             parts.append(summarize_pairs(frame, groups=groups))
         summary = pd.concat(parts, ignore_index=True)
-        if fh is not None:
-            fh.close()
-            os.replace(fh.name, os.fspath(pairs_path))
         if summary_path is not None:
-            summary.to_csv(os.fspath(summary_path) + ".tmp", sep="\t", index=False, na_rep="NaN")
-            os.replace(os.fspath(summary_path) + ".tmp", os.fspath(summary_path))
-    except BaseException:
-        if fh is not None:
-            fh.close()
-        for p in outputs:
-            if os.path.exists(p + ".tmp"):
-                os.remove(p + ".tmp")
-        raise
+            write_pairs_summary(summary, summary_path)
+    rows = writer.rows
     log.info("all pairs: %d rows in %.1fs", rows, time.perf_counter() - t0)
     return summary

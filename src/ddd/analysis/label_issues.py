@@ -354,3 +354,34 @@ def label_issue_table(decisions, *, list_path=None, column: str | None = None, m
             check_same_images(ids, file_ids, names=(ref, p))
     listed = read_label_issue_list(list_path, image_ids=ids, column=column, match=match)
     return pd.DataFrame({"image_id": ids, "label_issue": np.isin(ids, listed), "source": "list"})
+
+
+def label_issue_ids(label_issues, split_ids: pd.Series, source: str) -> np.ndarray:
+    """Label-issue ids from a list file (:func:`ddd.analysis.label_issues.read_label_issue_list`) or an
+    iterable, each checked against the study's ids."""
+    known = split_ids.astype(str).to_numpy()
+    from_file = isinstance(label_issues, (str, os.PathLike))
+    ids = (read_label_issue_list(label_issues) if from_file
+           else np.asarray(list(dict.fromkeys(str(v) for v in label_issues)), dtype=str))
+    inside = np.isin(ids, known)
+    if not inside.any():
+        raise ValueError(f"none of the {len(ids)} label-issue image ids is in {source}")
+    if from_file:
+        return read_label_issue_list(label_issues, image_ids=known)  # names the unknown ids
+    if not inside.all():
+        raise ValueError(f"{int((~inside).sum())} of {len(ids)} label-issue image ids are not in {source}, "
+                         f"e.g. {ids[~inside][:5].tolist()}")
+    return ids
+
+
+def study_label_issues(decision_makers, table_path, *, list_path=None, column: str | None = None,
+                       match: str = "exact", **options) -> pd.DataFrame:
+    """:func:`label_issue_table` of a study's decisions files (each once, sorted), written to
+    ``label_issues.tsv`` (:mod:`ddd.results.study`); returns the table."""
+    from ddd.experiment.makers import as_decision_makers
+    from ddd.results.study import write_label_issues
+
+    paths = sorted({m.path for m in as_decision_makers(decision_makers)})
+    table = label_issue_table(paths, list_path=list_path, column=column, match=match, **options)
+    write_label_issues(table, table_path)
+    return table

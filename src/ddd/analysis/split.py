@@ -157,3 +157,44 @@ def merge_identical(correct_or_predictions, names) -> tuple[np.ndarray, list[str
             merged.setdefault(names[j], []).append(names[i])
     keep = sorted(first.values())
     return x[keep], [names[i] for i in keep], merged
+
+
+def _check_n(n) -> int:
+    if isinstance(n, (bool, np.bool_)) or int(n) != n or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _check_counts(counts, n: int) -> np.ndarray:
+    arr = np.asarray(counts)
+    if arr.ndim != 1:
+        raise ValueError(f"counts must be 1-D (one count per image), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError("counts is empty: no images")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise ValueError("counts must be integers (numbers of decision makers)")
+        arr = arr.astype(np.int64)
+    elif arr.dtype.kind not in "iu":
+        raise ValueError(f"counts must be integers (numbers of decision makers), got dtype {arr.dtype}")
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0 or hi > n:
+        raise ValueError(f"counts must lie in [0, n = {n}], got values in [{lo}, {hi}]")
+    return arr.astype(np.int64)
+
+
+def correct_histogram(counts, *, n: int) -> np.ndarray:
+    """Fraction of images correctly classified by exactly k of n decision makers.
+
+    Parameters
+    ----------
+    counts : int array (N,), per image the number of decision makers (0..n) that are right.
+    n : number of decision makers.
+
+    Returns
+    -------
+    float64 array (n+1,); entry k is the fraction of the N images right for exactly k. Sums to 1.
+    """
+    n = _check_n(n)
+    arr = _check_counts(counts, n)
+    return np.bincount(arr, minlength=n + 1).astype(np.float64) / arr.size

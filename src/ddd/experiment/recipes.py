@@ -1,17 +1,19 @@
-"""Training recipes, families and the 13 conditions, as data.
+"""Training recipes and families, as data.
 
 A *recipe* is one flat dict that fully determines a training run (together with the dataset).
-A *family* is a base network on a dataset with its "different architecture"; the 13 *conditions*
-(SPEC section 3) are overrides of the family's base recipe that depend on the instance number.
-Nothing here trains: :mod:`ddd.training.train` takes a resolved recipe and runs it.
+A *family* is a base network on a dataset with its "different architecture" (docs/reproduction.md#families);
+the 13 conditions (:mod:`ddd.experiment.conditions`) are overrides of the family's base recipe that
+depend on the instance number. Nothing here trains: :mod:`ddd.training` takes a resolved recipe and
+runs it.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
-# The common recipe (SPEC section 3). Every key is a knob of ddd.training.train.train_run.
+from ddd.experiment.conditions import CONDITIONS, LR_SCALES, PLUS_EPOCHS, instances_of, trained_conditions
+
+# The common recipe (docs/reproduction.md#training-recipe-and-seeds). Every key is a knob of ddd.training.train.train_run.
 BASE_RECIPE: dict = {
     "arch": "resnet18",         # a name from ddd.nets.architectures.available_models()
     "arch_options": {},         # e.g. {"width": 16, "stem": "cifar"} for small images
@@ -41,22 +43,10 @@ BASE_RECIPE: dict = {
     "precise_bn": 0,            # > 0: before each evaluation, BatchNorm statistics re-estimated on this many training images (off in the paper)
 }
 
-# The 13 conditions, in the paper's order (Figure 3). "runs" = trained networks per condition.
-CONDITIONS: tuple[str, ...] = (
-    "base", "plus_1_epoch", "plus_10_epochs", "optimizer", "batch_size", "init", "learning_rate",
-    "hardware", "data_order", "architecture", "half_data", "combined", "different_data",
-)
-DISPLAY_NAMES = {
-    "base": "Base", "plus_1_epoch": "Plus 1 epoch", "plus_10_epochs": "Plus 10 epochs",
-    "optimizer": "Different optimiser", "batch_size": "Different batch size",
-    "init": "Different initialisation", "learning_rate": "Different learning rate",
-    "hardware": "Hardware non-determinism", "data_order": "Different data order",
-    "architecture": "Different architecture", "half_data": "Half data", "combined": "Combined",
-    "different_data": "Different data",
-}
-MULTI_INSTANCE = ("init", "learning_rate", "hardware", "data_order", "combined")
-LR_SCALES = (1.48, 1.49, 1.50, 1.51, 1.52)  # x the base LR: 0.148 .. 0.152 for LR 0.1
-PLUS_EPOCHS = {"plus_1_epoch": 1, "plus_10_epochs": 10}
+
+def scaled_milestones(epochs: int) -> list[int]:
+    """The paper's step schedule scaled to ``epochs``: the LR drops at 1/3 and 2/3 of them."""
+    return sorted({min(epochs, max(1, round(epochs / 3))), min(epochs, max(1, round(2 * epochs / 3)))})
 
 
 def _overrides(condition: str, instance: int, family: dict) -> dict:
@@ -81,46 +71,6 @@ def _overrides(condition: str, instance: int, family: dict) -> dict:
     }[condition]
 
 
-@dataclass(frozen=True)
-class Run:
-    """One trained network: ``runs/{condition}/{instance}``."""
-    condition: str
-    instance: int
-
-    @property
-    def path(self) -> str:
-        return f"{self.condition}/{self.instance}"
-
-
-@dataclass(frozen=True)
-class DecisionMaker:
-    """One row of the analysis: a run at one epoch (``epoch=None``: the run's nominal final epoch E)."""
-    name: str
-    condition: str
-    run: Run
-    epoch_offset: int = 0
-
-
-def trained_conditions(conditions) -> list[str]:
-    """Conditions that need networks of their own (plus-epoch and half-data reuse others)."""
-    need = set()
-    for c in conditions:
-        need.add({"plus_1_epoch": "base", "plus_10_epochs": "base", "half_data": "different_data"}.get(c, c))
-    return [c for c in CONDITIONS if c in need]
-
-
-def runs(conditions, *, instances: int) -> list[Run]:
-    """Every network to train for these conditions (the base always)."""
-    _check_conditions(conditions)
-    if instances < 1:
-        raise ValueError(f"instances must be >= 1, got {instances}")
-    out = []
-    for c in trained_conditions(set(conditions) | {"base"}):
-        n = instances if c in MULTI_INSTANCE else 2 if c == "different_data" else 1
-        out += [Run(c, i) for i in range(1, n + 1)]
-    return out
-
-
 def resolve(family: dict, condition: str, instance: int) -> dict:
     """The full recipe of one run.
 
@@ -135,7 +85,7 @@ def resolve(family: dict, condition: str, instance: int) -> dict:
     if condition not in CONDITIONS or condition in ("plus_1_epoch", "plus_10_epochs", "half_data"):
         raise ValueError(f"condition {condition!r} is not trained on its own; trained: "
                          f"{', '.join(trained_conditions(CONDITIONS))}")
-    most = len(LR_SCALES) if condition in MULTI_INSTANCE else 2 if condition == "different_data" else 1
+    most = instances_of(condition, len(LR_SCALES))
     if not 1 <= instance <= most:
         raise ValueError(f"condition {condition!r} has instances 1..{most}, got {instance}")
     unknown = set(family["recipe"]) - set(BASE_RECIPE)
@@ -148,42 +98,12 @@ def resolve(family: dict, condition: str, instance: int) -> dict:
     return recipe
 
 
-def decision_makers(conditions, *, instances: int) -> list[DecisionMaker]:
-    """The distinct decision makers of a family, in condition order.
-
-    Plus-epoch conditions are the base run's later epochs; half data contributes nothing of its
-    own (its two networks are those of different data, SPEC section 3).
-    """
-    by_cond: dict[str, list[Run]] = {}
-    for r in runs(conditions, instances=instances):
-        by_cond.setdefault(r.condition, []).append(r)
-    wanted = set(conditions) | {"base"}
-    if "half_data" in wanted:  # half data is judged on the networks of different data
-        wanted.add("different_data")
-    out = []
-    for c in CONDITIONS:
-        if c not in wanted:
-            continue
-        if c in PLUS_EPOCHS:
-            out.append(DecisionMaker(c, c, Run("base", 1), PLUS_EPOCHS[c]))
-        elif c != "half_data":
-            out += [DecisionMaker(c if len(by_cond[c]) == 1 else f"{c}/{r.instance}", c, r)
-                    for r in by_cond[c]]
-    return out
-
-
-def _check_conditions(conditions) -> None:
-    bad = [c for c in conditions if c not in CONDITIONS]
-    if bad:
-        raise ValueError(f"unknown condition(s) {bad}; allowed: {', '.join(CONDITIONS)}")
-
-
-# The paper's five families (SPEC section 3), keyed "<dataset>-<family>". "recipe" overrides
+# The paper's five families (docs/reproduction.md#families), keyed "<dataset>-<family>". "recipe" overrides
 # BASE_RECIPE; the "different architecture" has its own options and overrides (DenseNet-121 on
 # ImageNet trains with batch 64).
 # "gpu_minutes_per_epoch": an estimate of one training epoch plus its evaluation at the paper's
 # data size on one 2080 Ti-class GPU (the paper's hardware), from published throughputs; it
-# sizes the SLURM runtime of each job (ddd.config.Config.train_resources) and the README's
+# sizes the SLURM runtime of each job (:func:`training_resources`) and the README's
 # GPU-hour table. "mem_mb": host memory of a training job (DataLoader workers included).
 FAMILIES: dict[str, dict] = {
     "imagenet-resnet18": {"recipe": {"arch": "resnet18", "epochs": 90, "milestones": [30, 60]},
@@ -218,14 +138,13 @@ def family(dataset: str, name: str, *, recipe: dict | None = None, other_arch_op
     if other_arch_options is not None:
         fam["other_arch_options"] = copy.deepcopy(other_arch_options)
     if "epochs" in (recipe or {}) and "milestones" not in (recipe or {}):
-        e = fam["recipe"]["epochs"]  # keep the paper's schedule shape: /10 at 1/3 and 2/3
-        fam["recipe"]["milestones"] = sorted({min(e, max(1, round(e / 3))), min(e, max(1, round(2 * e / 3)))})
+        fam["recipe"]["milestones"] = scaled_milestones(fam["recipe"]["epochs"])
     return fam
 
 
 def resolve_zoo(family: dict, model: dict) -> dict:
     """The full recipe of one network of a zoo study: radically different architectures trained
-    once each on the same data with the family's recipe (issue 6, the paper's section 3.2 without
+    once each on the same data with the family's recipe (the paper's section 3.2 without
     pretrained weights).
 
     Parameters
@@ -248,8 +167,22 @@ def resolve_zoo(family: dict, model: dict) -> dict:
     recipe.update(copy.deepcopy(family["recipe"]))
     recipe.update(copy.deepcopy(model.get("recipe") or {}))
     if "epochs" in (model.get("recipe") or {}) and "milestones" not in (model.get("recipe") or {}):
-        e = recipe["epochs"]
-        recipe["milestones"] = sorted({min(e, max(1, round(e / 3))), min(e, max(1, round(2 * e / 3)))})
+        recipe["milestones"] = scaled_milestones(recipe["epochs"])
     recipe.update(arch=model["arch"], arch_options=copy.deepcopy(model.get("arch_options") or {}),
                   extra_epochs=0, condition="zoo", run_instance=1)
     return recipe
+
+
+def training_resources(family: dict, dataset: dict, epochs: int) -> dict:
+    """Slurm-style resources of one training job: ``runtime`` (minutes) and ``mem_mb``.
+
+    Runtime = 1.5 x the family's GPU minutes per paper-scale epoch x the epochs trained x the share
+    of the paper's training pixels this dataset has (Gaussian sizes scale it; local image datasets
+    count as the paper's), at least 10 minutes. Jobs killed at the limit resume from their last
+    checkpoint when resubmitted.
+    """
+    scale = 1.0
+    if dataset["kind"] == "gaussian":
+        scale = (dataset["n_classes"] * dataset["train_per_class"] * dataset["image_size"] ** 2) / (100 * 20000 * 224 ** 2)
+    minutes = 1.5 * family["gpu_minutes_per_epoch"] * epochs * scale
+    return {"runtime": max(10, int(minutes + 0.5)), "mem_mb": family["mem_mb"] if scale >= 0.1 else 4000}

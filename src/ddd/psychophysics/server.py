@@ -8,8 +8,10 @@ the site's files, answers three JSON endpoints that the page uses when it finds 
 ``POST /api/start``    ``{"observer", "session"}``: opens the observer's file (creates it with the
                        header); 403 for an observer not on the ``--observers`` list when one is given
 ``POST /api/trial``    one trial record, exactly the keys of
-                       :data:`ddd.psychophysics.analysis.RESPONSE_COLUMNS` (``practice`` and
-                       ``correct`` JSON booleans, ``trial`` an integer, ``rt_ms`` a number)
+                       :data:`ddd.psychophysics.responses.RESPONSE_COLUMNS` (``practice`` and
+                       ``correct`` JSON booleans, ``trial`` an integer, ``rt_ms`` a number),
+                       checked by :func:`ddd.psychophysics.responses.parse_record`: the values a
+                       response file may hold, as the analysis reads them
 
 Each accepted trial is appended to ``<responses>/<observer>.csv`` (default
 ``<site>/responses/``), flushed and fsynced before the answer (201), so a crashed browser or
@@ -19,38 +21,33 @@ pair with another answer is refused (409).
 
 Everything else is refused with a 4xx status and a JSON ``{"error": reason}``: a body that is
 not JSON (400), too large (413, :data:`MAX_BODY` bytes), without Content-Length (411) or not
-``application/json`` (415); an unknown or missing key, a value of the wrong type, an observer or
-session id that is not ``[A-Za-z0-9_-]`` (400); an observer that has not started (403); a pair
-that is not in the manifest, ids or sides that differ from the manifest, a trial number out of
-range or ``correct`` contradicting the response (422). Files are served only from inside the site
-folder (no directory listings, no dotfiles, never ``responses/``); a path with ``..`` is refused
-(400), as is a request whose Host header is not this machine (403, against DNS rebinding).
-Observer files are named after the validated id, so nothing is ever written outside the
-responses folder.
+``application/json`` (415); an unknown or missing key, a value of the wrong type or one that a
+response file may not hold, e.g. an observer or session id that is not ``[A-Za-z0-9_-]`` (400);
+an observer that has not started (403); a pair that is not in the manifest, ids or sides that
+differ from the manifest, a trial number beyond the block or ``correct`` contradicting the
+response (422). Files are served only from inside the site folder (no directory listings, no
+dotfiles, never ``responses/``); a path with ``..`` is refused (400), as is a request whose Host
+header is not this machine (403, against DNS rebinding). Observer files are named after the
+validated id, so nothing is ever written outside the responses folder.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import os
-import re
 import sys
 import threading
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
-from ddd.psychophysics.analysis import MAX_RT_MS, OBSERVER_RE, RESPONSE_COLUMNS, SESSION_RE
-from ddd.psychophysics.stimuli import SIDES, manifest_checksum, read_manifest
+from ddd.psychophysics import responses
+from ddd.psychophysics.responses import RESPONSE_COLUMNS, ResponseFileError, TrialValueError
+from ddd.psychophysics.site import manifest_checksum, read_experiment, read_manifest
 
-__all__ = ["CollectionServer", "make_server", "serve", "MAX_BODY", "RecordError", "read_experiment"]
+__all__ = ["CollectionServer", "make_server", "serve", "MAX_BODY", "RecordError"]
 
 MAX_BODY = 4096
-_TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
-_MAX_ID = 1000
 
 
 class RecordError(ValueError):
@@ -59,37 +56,6 @@ class RecordError(ValueError):
     def __init__(self, status: int, reason: str):
         super().__init__(reason)
         self.status = int(status)
-
-
-def read_experiment(site_dir) -> dict:
-    """The experiment description of a site (``trials.js``, without the trial list)."""
-    path = os.path.join(site_dir, "trials.js")
-    with open(path, encoding="utf-8") as fh:
-        text = fh.read()
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end < start:
-        raise ValueError(f"{path} does not set window.DDD_EXPERIMENT")
-    exp = json.loads(text[start:end + 1])
-    exp.pop("trials", None)
-    return exp
-
-
-def _row(rec: dict) -> list[str]:
-    out = []
-    for key in RESPONSE_COLUMNS:
-        v = rec[key]
-        if key in ("practice", "correct"):
-            v = "1" if v else "0"
-        elif key == "rt_ms":
-            v = f"{float(v):.1f}"
-        out.append(str(v))
-    return out
-
-
-def _csv_line(fields) -> str:
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerow(fields)
-    return buf.getvalue()
 
 
 class CollectionServer(ThreadingHTTPServer):
@@ -122,7 +88,7 @@ class CollectionServer(ThreadingHTTPServer):
                         False: sum(not r.practice for r in self.manifest.values())}
         if observers is not None:
             observers = [str(o) for o in observers]
-            bad = [o for o in observers if not OBSERVER_RE.match(o)]
+            bad = [o for o in observers if not responses.OBSERVER_RE.match(o)]
             if bad:
                 raise ValueError(f"observer ids must be letters, digits, _ and - (at most 64): {bad}")
         self.observers = None if observers is None else set(observers)
@@ -150,40 +116,36 @@ class CollectionServer(ThreadingHTTPServer):
     def _index(self, observer: str) -> dict:
         """``{(session, pair): row}`` of what the observer's file already holds (read once)."""
         if observer not in self._recorded:
-            index = {}
-            path = self._path(observer)
-            if os.path.exists(path):
-                with open(path, newline="", encoding="utf-8") as fh:
-                    reader = csv.reader(fh)
-                    header = next(reader, None)
-                    if header != list(RESPONSE_COLUMNS):
-                        raise RecordError(409, f"{path} exists but is not a response file of this server "
-                                               "(unexpected header); move it away")
-                    for fields in reader:
-                        if len(fields) == len(RESPONSE_COLUMNS):
-                            index[(fields[2], fields[4])] = fields
-            self._recorded[observer] = index
+            try:
+                self._recorded[observer] = responses.recorded_rows(self._path(observer))
+            except ResponseFileError as err:
+                raise RecordError(409, str(err)) from None
         return self._recorded[observer]
 
     def start(self, body: dict) -> dict:
         _keys(body, {"observer", "session"}, optional={"study"})
-        observer, session = _id(body, "observer", OBSERVER_RE), _id(body, "session", SESSION_RE)
+        try:
+            observer = responses.check_id("observer", body["observer"])
+            session = responses.check_id("session", body["session"])
+        except TrialValueError as err:
+            raise RecordError(400, str(err)) from None
         if self.observers is not None and observer not in self.observers:
             raise RecordError(403, f"unknown observer {observer!r}: not on this server's list of observers")
         with self.lock:
             path = self._path(observer)
             if not os.path.exists(path):
-                with open(path, "x", newline="", encoding="utf-8") as fh:
-                    fh.write(_csv_line(RESPONSE_COLUMNS))
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                responses.start_file(path)
             index = self._index(observer)
             recorded = sorted(p for (s, p) in index if s == session)
         return {"observer": observer, "session": session, "recorded": recorded}
 
-    def record(self, body: dict) -> tuple[int, dict]:
-        """Check one trial record and append it; (status, answer)."""
-        rec = _check_record(body)
+    def _check(self, body) -> dict:
+        """The posted trial, checked as a line of a response file (400) and against the manifest (422)."""
+        _keys(body, set(RESPONSE_COLUMNS))
+        try:
+            rec = responses.parse_record(body)
+        except TrialValueError as err:
+            raise RecordError(400, str(err)) from None
         if rec["study"] != self.experiment.get("study"):
             raise RecordError(422, f"study {rec['study']!r} is not this server's ({self.experiment.get('study')!r})")
         m = self.manifest.get(rec["pair"])
@@ -196,9 +158,16 @@ class CollectionServer(ThreadingHTTPServer):
         n = self.n_block[rec["practice"]]
         if not 1 <= rec["trial"] <= n:
             raise RecordError(422, f"trial {rec['trial']} out of range 1..{n}")
-        if rec["correct"] != (rec["response"] == rec["impossible_side"]):
-            raise RecordError(422, "correct contradicts the response and the manifest's impossible side")
-        row = _row(rec)
+        try:
+            responses.check_correct(rec)
+        except TrialValueError as err:
+            raise RecordError(422, str(err)) from None
+        return rec
+
+    def record(self, body: dict) -> tuple[int, dict]:
+        """Check one trial record and append it; (status, answer)."""
+        rec = self._check(body)
+        row = responses.format_row(rec)
         with self.lock:
             if not self.known(rec["observer"]):
                 raise RecordError(403, f"unknown observer {rec['observer']!r}: start a session first (POST /api/start)")
@@ -209,10 +178,7 @@ class CollectionServer(ThreadingHTTPServer):
                     return 200, {"status": "duplicate", "pair": rec["pair"]}
                 raise RecordError(409, f"pair {rec['pair']!r} is already recorded for observer {rec['observer']!r}, "
                                        f"session {rec['session']!r}, with other values")
-            with open(self._path(rec["observer"]), "a", newline="", encoding="utf-8") as fh:
-                fh.write(_csv_line(row))
-                fh.flush()
-                os.fsync(fh.fileno())
+            responses.append_row(self._path(rec["observer"]), row)
             index[key] = row
         return 201, {"status": "recorded", "pair": rec["pair"]}
 
@@ -225,43 +191,6 @@ def _keys(body, required: set, optional: set = frozenset()) -> None:
     if missing or extra:
         raise RecordError(400, "; ".join(([f"missing keys {missing}"] if missing else [])
                                          + ([f"unknown keys {extra[:10]}"] if extra else [])))
-
-
-def _id(body: dict, key: str, rx) -> str:
-    v = body[key]
-    if not isinstance(v, str) or not rx.match(v):
-        raise RecordError(400, f"{key} must be an id of letters, digits, _ and - (at most 64), got {str(v)[:80]!r}")
-    return v
-
-
-def _check_record(body) -> dict:
-    _keys(body, set(RESPONSE_COLUMNS))
-    rec = {"observer": _id(body, "observer", OBSERVER_RE), "session": _id(body, "session", SESSION_RE)}
-    for key in ("study", "pair", "left_id", "right_id"):
-        v = body[key]
-        if not isinstance(v, str) or not v or len(v) > _MAX_ID:
-            raise RecordError(400, f"{key} must be a non-empty string of at most {_MAX_ID} characters")
-        rec[key] = v
-    for key in ("practice", "correct"):
-        if not isinstance(body[key], bool):
-            raise RecordError(400, f"{key} must be true or false")
-        rec[key] = body[key]
-    if not isinstance(body["trial"], int) or isinstance(body["trial"], bool):
-        raise RecordError(400, "trial must be an integer")
-    rec["trial"] = body["trial"]
-    for key in ("impossible_side", "response"):
-        if body[key] not in SIDES:
-            raise RecordError(400, f"{key} must be left or right")
-        rec[key] = body[key]
-    rt = body["rt_ms"]
-    if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not math.isfinite(rt) or not 0 <= rt <= MAX_RT_MS:
-        raise RecordError(400, f"rt_ms must be a number in [0, {MAX_RT_MS:.0f}]")
-    rec["rt_ms"] = float(rt)
-    ts = body["timestamp"]
-    if not isinstance(ts, str) or len(ts) > 40 or not _TIMESTAMP_RE.match(ts):
-        raise RecordError(400, "timestamp must be an ISO 8601 date and time (e.g. 2025-01-31T12:00:00.000Z)")
-    rec["timestamp"] = ts
-    return rec
 
 
 class _Handler(SimpleHTTPRequestHandler):

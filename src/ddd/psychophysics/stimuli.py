@@ -1,4 +1,4 @@
-"""Stimuli of the psychophysical experiment (paper section 3.4, SPEC section 6) and its static site.
+"""Stimuli of the psychophysical experiment (paper section 3.4; ``docs/reproduction.md#psychophysics``).
 
 Two-alternative forced choice: every trial shows one *trivial* and one *impossible* evaluation
 image of a study side by side; the observer says which one is harder for the network.
@@ -6,57 +6,49 @@ image of a study side by side; the observer says which one is harder for the net
 Choice (:func:`choose_pairs`)
 -----------------------------
 The candidates are the study's evaluation images in the ``trivial`` and ``impossible`` categories
-of ``split.tsv`` under one rule (``strict`` by default: right for all / none of the distinct
-decision makers; ``all_but_one``: >= n-1 / <= 1), minus any image listed in a label-issue file
-(:func:`read_id_list`), in evaluation order. ``numpy.random.default_rng(seed)`` draws, without
-replacement, ``n_practice + n_pairs`` trivial images, then as many impossible ones; the i-th
-trivial and the i-th impossible image form pair i. The first ``n_practice`` pairs are the practice
-pairs ``P1 .. Pk`` (shown with feedback), the others the main pairs ``1 .. n_pairs``. The
-impossible image's side is drawn by the same generator as a permutation of a balanced list
-(within the practice and within the main pairs: half left, half right, the odd one left), so a
-side bias cannot make an observer look better or worse than chance.
+of ``split.tsv`` (read by :func:`ddd.results.study.read_split`) under one rule (``strict`` by
+default: right for all / none of the distinct decision makers; ``all_but_one``: >= n-1 / <= 1),
+minus any image listed in a label-issue file (:func:`read_id_list`), in evaluation order.
+``numpy.random.default_rng(seed)`` draws, without replacement, ``n_practice + n_pairs`` trivial
+images, then as many impossible ones; the i-th trivial and the i-th impossible image form pair i.
+The first ``n_practice`` pairs are the practice pairs ``P1 .. Pk`` (shown with feedback), the
+others the main pairs ``1 .. n_pairs``. The impossible image's side is drawn by the same generator
+as a permutation of a balanced list (within the practice and within the main pairs: half left,
+half right, the odd one left), so a side bias cannot make an observer look better or worse than
+chance.
 
 Images (:func:`stimulus_image`)
 -------------------------------
-Un-normalised pixels, as the network saw them before normalisation: ImageNet and ImageFolder
-datasets through their evaluation view (Resize(256) + CenterCrop(224), bilinear); CIFAR-100 and
-the Gaussian set as stored. Images smaller than ``display_size`` (224) are enlarged by the
-largest integer factor that fits, repeating pixels (nearest neighbour, no smoothing): 8 px
-Gaussian images become 224 px blocks of 28 x 28, CIFAR's 32 px become 224. The page shows every
-image at its pixel size with ``image-rendering: pixelated``. Files are PNGs named after the pair
-and side (``images/<pair>-L.png``), so their names say nothing about the answer.
+Un-normalised pixels, as the network saw them before normalisation (:mod:`ddd.data.pixels`):
+ImageNet and ImageFolder datasets through their evaluation view (Resize(256) + CenterCrop(224),
+bilinear); CIFAR-100 and the Gaussian set as stored. Images smaller than ``display_size`` (224)
+are enlarged by the largest integer factor that fits, repeating pixels (nearest neighbour, no
+smoothing): 8 px Gaussian images become 224 px blocks of 28 x 28, CIFAR's 32 px become 224. The
+page shows every image at its pixel size with ``image-rendering: pixelated``. Files are PNGs named
+after the pair and side (``images/<pair>-L.png``), so their names say nothing about the answer.
 
-Site (:func:`write_site`)
--------------------------
-``index.html``, ``style.css`` and ``experiment.js`` are copied from the package (``static/``);
-``trials.js`` sets ``window.DDD_EXPERIMENT`` (study, options and the trial list), which the page
-reads without fetching anything, so it works from ``file://``. ``manifest.csv`` is the list of
-pairs (:data:`MANIFEST_COLUMNS`), read by the collection server and the analysis.
+Site
+----
+:func:`write_stimuli` writes the images, then the site around them
+(:func:`ddd.psychophysics.site.write_site`: ``manifest.csv``, ``trials.js`` and the page), which
+owns the site's files.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
 import os
-import shutil
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["MANIFEST_COLUMNS", "SIDES", "RULES", "STATIC_FILES", "choose_pairs", "read_id_list",
-           "stimulus_image", "enlarge", "write_site", "write_stimuli", "read_manifest", "manifest_checksum"]
+from ddd.data.pixels import NoPixelsError, eval_image
+from ddd.psychophysics.site import DISPLAY_SIZE, MANIFEST_COLUMNS, write_site
+from ddd.results.study import read_split
 
-#: Columns of ``manifest.csv``, one row per pair (practice pairs first).
-MANIFEST_COLUMNS = ("pair", "practice", "left_id", "right_id", "impossible_side", "trivial_id", "impossible_id",
-                    "left_image", "right_image")
-SIDES = ("left", "right")
+__all__ = ["RULES", "choose_pairs", "read_id_list", "stimulus_image", "enlarge", "write_images",
+           "write_stimuli"]
+
 RULES = ("strict", "all_but_one")
-#: The page's own files, copied from ``ddd/psychophysics/static``.
-STATIC_FILES = ("index.html", "style.css", "experiment.js")
-DISPLAY_SIZE = 224
 
 
 def read_id_list(path) -> list[str]:
@@ -158,7 +150,6 @@ def stimulus_image(dataset: dict, image_id: str, *, display_size: int = DISPLAY_
     ``dataset``: the study's dataset block (``ddd.config.Config.dataset``: ``kind``, and the
     Gaussian parameters or ``root``). See the module docstring for the views and the enlargement.
     """
-    from ddd.data.pixels import NoPixelsError, eval_image
     try:
         pixels = eval_image(dataset, image_id)
     except NoPixelsError as err:
@@ -167,97 +158,19 @@ def stimulus_image(dataset: dict, image_id: str, *, display_size: int = DISPLAY_
     return enlarge(np.ascontiguousarray(pixels), display_size=display_size)
 
 
-def manifest_checksum(path) -> str:
-    """First 12 hex digits of the sha256 of ``manifest.csv``: names one stimulus set (the page keys
-    its saved progress with it, the server and the analysis record it)."""
-    with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()[:12]
-
-
-def read_manifest(path) -> pd.DataFrame:
-    """``manifest.csv`` (:data:`MANIFEST_COLUMNS`): ids as strings, ``practice`` bool; checked."""
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: not a psychophysics manifest, missing columns {missing}")
-    bad = ~df["practice"].isin(["True", "False", "true", "false", "1", "0"])
-    if bad.any():
-        raise ValueError(f"{path}, line {int(np.flatnonzero(bad)[0]) + 2}: practice must be true or false")
-    df["practice"] = df["practice"].isin(["True", "true", "1"])
-    if df["pair"].duplicated().any() or (df["pair"] == "").any():
-        raise ValueError(f"{path}: pair ids must be unique and non-empty")
-    if not df["impossible_side"].isin(SIDES).all():
-        raise ValueError(f"{path}: impossible_side must be left or right")
-    return df
-
-
-def _copy_static(out_dir: str) -> None:
-    static = resources.files("ddd.psychophysics") / "static"
-    for name in STATIC_FILES:
-        with resources.as_file(static / name) as src:
-            shutil.copyfile(src, os.path.join(out_dir, name))
-
-
-def write_site(out_dir, manifest: pd.DataFrame, *, study: str, breaks_every: int = 50, shuffle: bool = True,
-               display_size: int = DISPLAY_SIZE, info: dict | None = None) -> dict:
-    """Write the experiment site around existing images: ``manifest.csv``, ``trials.js`` and the page.
-
-    Parameters
-    ----------
-    out_dir : the site folder; ``manifest["left_image"]`` / ``["right_image"]`` are paths relative
-        to it (``images/<pair>-L.png``).
-    manifest : one row per pair with :data:`MANIFEST_COLUMNS`, practice pairs first.
-    study : the study's name (shown nowhere to observers; recorded in every response).
-    breaks_every : a break after every this many main trials (0: none).
-    shuffle : main trials in a new random order for every observer session (practice in order).
-    display_size : the images' intended size in CSS pixels (informational; images are shown at
-        their pixel size).
-    info : extra fields for ``trials.js`` (e.g. the rule and seed), recorded for provenance.
-
-    Returns
-    -------
-    The experiment description written to ``trials.js`` (a dict).
-    """
-    missing = [c for c in MANIFEST_COLUMNS if c not in manifest.columns]
-    if missing:
-        raise ValueError(f"manifest lacks columns {missing}")
-    if isinstance(breaks_every, bool) or int(breaks_every) != breaks_every or breaks_every < 0:
-        raise ValueError(f"breaks_every must be an integer >= 0, got {breaks_every!r}")
-    m = manifest.loc[:, list(MANIFEST_COLUMNS)].copy()
-    m["practice"] = m["practice"].astype(bool)
-    if (~m["practice"]).sum() == 0:
-        raise ValueError("the manifest has no main (non-practice) pairs")
-    order = m["practice"].to_numpy()
-    if np.any(order[1:] & ~order[:-1]):
-        raise ValueError("practice pairs must come before the main pairs in the manifest")
-    for side in ("left", "right"):
-        for rel in m[f"{side}_image"]:
-            if os.path.isabs(rel) or ".." in rel.split("/") or not os.path.isfile(os.path.join(out_dir, rel)):
-                raise ValueError(f"image {rel!r} must be a file inside {out_dir} (relative path)")
-    os.makedirs(out_dir, exist_ok=True)
-    manifest_path = os.path.join(out_dir, "manifest.csv")
-    m.assign(practice=m["practice"].map({True: "true", False: "false"})).to_csv(
-        manifest_path, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-    experiment = {
-        "study": str(study),
-        "manifest": manifest_checksum(manifest_path),
-        "breaks_every": int(breaks_every),
-        "shuffle": bool(shuffle),
-        "display_size": int(display_size),
-        "n_practice": int(m["practice"].sum()),
-        "n_main": int((~m["practice"]).sum()),
-        **(info or {}),
-        "trials": [{"pair": r.pair, "practice": bool(r.practice), "left_id": r.left_id, "right_id": r.right_id,
-                    "impossible_side": r.impossible_side, "left": r.left_image, "right": r.right_image}
-                   for r in m.itertuples(index=False)],
-    }
-    with open(os.path.join(out_dir, "trials.js"), "w", encoding="utf-8") as fh:
-        fh.write("// Written by ddd.psychophysics.stimuli.write_site: the experiment's trials (read by experiment.js).\n")
-        fh.write("window.DDD_EXPERIMENT = ")
-        json.dump(experiment, fh, ensure_ascii=True, indent=1)
-        fh.write(";\n")
-    _copy_static(out_dir)
-    return experiment
+def write_images(out_dir, manifest: pd.DataFrame, dataset: dict, *, display_size: int = DISPLAY_SIZE) -> None:
+    """Write every pair's two images to ``out_dir/images/<pair>-{L,R}.png`` (:func:`stimulus_image`)
+    and add their paths relative to ``out_dir`` to ``manifest`` as ``left_image`` / ``right_image``."""
+    from PIL import Image
+    os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
+    for side, tag in (("left", "L"), ("right", "R")):
+        files = []
+        for pair, image_id in zip(manifest["pair"], manifest[f"{side}_id"]):
+            rel = f"images/{pair}-{tag}.png"
+            Image.fromarray(stimulus_image(dataset, image_id, display_size=display_size)).save(
+                os.path.join(out_dir, rel), format="PNG")
+            files.append(rel)
+        manifest[f"{side}_image"] = files
 
 
 def write_stimuli(split_tsv, dataset: dict, out_dir, *, study: str, rule: str = "strict", n_pairs: int = 149,
@@ -272,7 +185,7 @@ def write_stimuli(split_tsv, dataset: dict, out_dir, *, study: str, rule: str = 
     out_dir : the site folder (``results/<study>/psychophysics``); images go to ``out_dir/images``.
     study, rule, n_pairs, n_practice, seed : :func:`choose_pairs`.
     label_issues : optional path of an id list (:func:`read_id_list`) of images to exclude.
-    breaks_every, shuffle, display_size : :func:`write_site`.
+    breaks_every, shuffle, display_size : :func:`ddd.psychophysics.site.write_site`.
 
     Returns
     -------
@@ -282,26 +195,14 @@ def write_stimuli(split_tsv, dataset: dict, out_dir, *, study: str, rule: str = 
         raise ValueError(f"unknown rule {rule!r}; allowed: {', '.join(RULES)}")
     if isinstance(display_size, bool) or int(display_size) != display_size or display_size < 16:
         raise ValueError(f"display_size must be an integer >= 16, got {display_size!r}")
-    split = pd.read_csv(split_tsv, sep="\t", dtype={"image_id": str}, keep_default_na=False)
-    if "image_id" not in split.columns:
-        raise ValueError(f"{split_tsv}: no image_id column")
+    split = read_split(split_tsv)
     if rule not in split.columns:
         raise ValueError(f"{split_tsv} has no {rule!r} column (too few decision makers for that rule?); "
                          f"columns: {', '.join(split.columns)}")
     exclude = read_id_list(label_issues) if label_issues else []
     manifest = choose_pairs(split["image_id"].to_numpy(), split[rule].to_numpy(), n_pairs=n_pairs,
                             n_practice=n_practice, seed=seed, exclude=exclude, rule=rule)
-    images_dir = os.path.join(out_dir, "images")
-    os.makedirs(images_dir, exist_ok=True)
-    from PIL import Image
-    for side, tag in (("left", "L"), ("right", "R")):
-        files = []
-        for pair, image_id in zip(manifest["pair"], manifest[f"{side}_id"]):
-            rel = f"images/{pair}-{tag}.png"
-            Image.fromarray(stimulus_image(dataset, image_id, display_size=display_size)).save(
-                os.path.join(out_dir, rel), format="PNG")
-            files.append(rel)
-        manifest[f"{side}_image"] = files
+    write_images(out_dir, manifest, dataset, display_size=display_size)
     n_excluded = len(set(exclude) & set(split["image_id"]))
     write_site(out_dir, manifest, study=study, breaks_every=breaks_every, shuffle=shuffle,
                display_size=display_size,

@@ -13,7 +13,8 @@ import os
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
-from ddd.experiment.recipes import CONDITIONS, DISPLAY_NAMES
+from ddd.analysis.correctness import MAX_IMAGE_ROWS as _MAX_IMAGE_ROWS
+from ddd.experiment.conditions import CONDITIONS, DISPLAY_NAMES
 
 __all__ = ["CONDITIONS", "DISPLAY_NAMES", "SHORT_NAMES", "COLORS", "ALPHA", "SIZES", "PNG_DPI", "RC",
            "CMAPS", "CONDITION_COLORS", "MAX_IMAGE_ROWS", "apply", "style", "display_name", "short_name",
@@ -45,7 +46,7 @@ MARKER_SIZES = {"kappa_runs": 30, "kappa_mean": 110, "kappa_identical": 240}
 CMAPS = {"run_correctness": "Blues_r", "mean_correctness": "Reds_r", "kappa_matrix": "Blues"}
 #: Image x epoch figures at ImageNet scale: at most this many image rows are drawn; larger sets
 #: are shown as means of consecutive sorted images (``ddd.report.figures.correctness.bin_rows``).
-MAX_IMAGE_ROWS = 2000
+MAX_IMAGE_ROWS = _MAX_IMAGE_ROWS
 #: Short condition names for the axes of the kappa matrix (12 rows must fit).
 SHORT_NAMES = {
     "base": "Base", "plus_1_epoch": "+1 epoch", "plus_10_epochs": "+10 epochs", "optimizer": "Optimiser",

@@ -3,8 +3,8 @@
 One input file is one decision maker; each becomes ``<out_dir>/<name>.h5`` with a single
 ``epoch`` row 0, so every consumer (split, kappa, all pairs, figures) works unchanged::
 
-    from ddd.results.imports import expand_files, import_files, read_condition_subsets
-    result = import_files(expand_files(["humans/*.csv"]), format="modelvshuman", out_dir="runs/imported")
+    from ddd.results.imports import import_files, read_condition_subsets
+    result = import_files(sorted(glob.glob("humans/*.csv")), format="modelvshuman", out_dir="runs/imported")
     result.paths, result.dropped            # written files; rows dropped per decision maker (intersect)
     read_condition_subsets(result.paths[0])  # {"condition=<value>": bool mask (N,)} if several conditions
 
@@ -47,7 +47,6 @@ conditions) of one image must agree across files. Nothing is dropped silently.
 
 from __future__ import annotations
 
-import glob
 import json
 import logging
 import os
@@ -57,11 +56,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ddd.results import IMPORT_FORMATS
 from ddd.results.decisions import read_image_info, write_decisions
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("csv", "modelvshuman")
+FORMATS = IMPORT_FORMATS
 MVH_COLUMNS = ("subj", "object_response", "category", "condition", "imagename")
 _TRUE, _FALSE = {"true", "1"}, {"false", "0"}
 _INT = re.compile(r"^[+-]?\d+$")
@@ -116,32 +116,6 @@ def mvh_image_key(imagename: str) -> str:
     if len(parts) == 1:
         return parts[0]
     return f"{parts[-2]}_{parts[-1]}" if parts[-2].startswith("n0") else parts[-1]
-
-
-def expand_files(patterns) -> list[str]:
-    """Expand glob patterns (``*``, ``?``, ``[``, ``**``) in order; each must match at least one file.
-
-    Plain paths must exist. A file matched twice is listed once (first position).
-    """
-    patterns = [patterns] if isinstance(patterns, (str, os.PathLike)) else list(patterns)
-    if not patterns:
-        raise ValueError("no input files given")
-    out, seen = [], set()
-    for pattern in map(os.fspath, patterns):
-        if glob.has_magic(pattern):
-            found = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
-            if not found:
-                raise FileNotFoundError(f"pattern {pattern!r} matches no file")
-        elif os.path.isfile(pattern):
-            found = [pattern]
-        else:
-            raise FileNotFoundError(f"input file {pattern!r} does not exist")
-        for p in found:
-            key = os.path.realpath(p)
-            if key not in seen:
-                seen.add(key)
-                out.append(p)
-    return out
 
 
 def _read_table(path: str) -> pd.DataFrame:
@@ -329,7 +303,7 @@ def import_files(files, *, format: str, out_dir, intersect: bool = False, report
 
     Parameters
     ----------
-    files : sequence of paths (expand globs first with :func:`expand_files`), one decision maker each
+    files : sequence of paths (globs expanded first; the workflow does it at planning, :func:`ddd.config.studies.expand_files`), one decision maker each
     format : {"csv", "modelvshuman"}
     out_dir : directory for ``<name>.h5`` (created if needed)
     intersect : keep only images present exactly once in every file instead of refusing differences

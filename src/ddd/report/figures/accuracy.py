@@ -2,7 +2,7 @@
 
 Figure 9: one small black dot per decision maker (its accuracy at its final epoch, from
 ``summary.json``'s ``accuracy_all``), the condition mean as a larger black dot, conditions in the
-paper's order (:data:`ddd.experiment.recipes.CONDITIONS`; others appended). The two networks trained on
+paper's order (:data:`ddd.experiment.conditions.CONDITIONS`; others appended). The two networks trained on
 disjoint halves appear once, under "Different data" (half data has no networks of its own); the
 paper's Figure 9 shows the means only.
 
@@ -16,35 +16,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ddd.analysis.accuracy import condition_accuracy, maker_class_accuracy, sorted_class_accuracy
+from ddd.experiment.makers import as_decision_makers
 from ddd.report import style as _style
-from ddd.report.figures.common import (FigureNotApplicable, as_entries, base_entry, class_accuracy, load_runs, read_summary,
-                     study_title)
-from ddd.report.figures.kappa import condition_order
+from ddd.report.figures.common import FigureNotApplicable, base_of, study_title
+from ddd.results.study import read_summary
 
-__all__ = ["condition_accuracy", "plot_condition_accuracy", "figure_09", "sorted_class_accuracy",
-           "plot_class_accuracy", "figure_15", "GID_RUNS", "GID_MEAN", "GID_CLASS_LINE"]
+__all__ = ["plot_condition_accuracy", "figure_09", "plot_class_accuracy", "figure_15", "GID_RUNS", "GID_MEAN",
+           "GID_CLASS_LINE"]
 
 GID_RUNS, GID_MEAN, GID_CLASS_LINE = "accuracy_runs", "accuracy_mean", "class_accuracy_line"
-
-
-def condition_accuracy(accuracy: dict, conditions: dict, *, order=_style.CONDITIONS) -> pd.DataFrame:
-    """Accuracy of every decision maker with its condition, conditions in ``order``.
-
-    Parameters
-    ----------
-    accuracy : {decision maker name: accuracy}.
-    conditions : {decision maker name: condition}; names missing here are left out.
-
-    Returns
-    -------
-    DataFrame with columns condition, name, accuracy, x (the condition's position), sorted by x.
-    """
-    rows = [{"condition": conditions[n], "name": n, "accuracy": float(a)} for n, a in accuracy.items()
-            if n in conditions]
-    df = pd.DataFrame(rows, columns=["condition", "name", "accuracy"])
-    conds = condition_order(df["condition"], order)
-    df["x"] = df["condition"].map({c: i for i, c in enumerate(conds)}).astype(int)
-    return df.sort_values("x", kind="stable").reset_index(drop=True)
 
 
 def plot_condition_accuracy(df: pd.DataFrame, *, title: str | None = None, note: str | None = None):
@@ -79,18 +60,18 @@ def plot_condition_accuracy(df: pd.DataFrame, *, title: str | None = None, note:
     return fig
 
 
-def figure_09(summary_json, entries, *, png, pdf, order=_style.CONDITIONS) -> None:
+def figure_09(summary_json, decision_makers, *, png, pdf, order=_style.CONDITIONS) -> None:
     """Write Figure 9 of a study.
 
     Parameters
     ----------
     summary_json : ``summary.json`` (``accuracy_all``: every decision maker's final accuracy; ``study``).
-    entries : the study's decision makers (for each name's condition).
+    decision_makers : the study's decision makers (for each name's condition).
     png, pdf : output paths.
     order : condition order on x (default the paper's).
     """
     summary = read_summary(summary_json)
-    conds = {e.name: e.condition for e in as_entries(entries)}
+    conds = {m.name: m.condition for m in as_decision_makers(decision_makers)}
     acc = summary.get("accuracy_all") or summary.get("accuracy") or {}
     df = condition_accuracy(acc, conds, order=order)
     notes = []
@@ -102,17 +83,6 @@ def figure_09(summary_json, entries, *, png, pdf, order=_style.CONDITIONS) -> No
     fig = plot_condition_accuracy(df, title=study_title(summary, "final accuracy per condition"),
                                   note=" ".join(notes) or None)
     _style.save(fig, png, pdf)
-
-
-def sorted_class_accuracy(class_acc) -> tuple[np.ndarray, np.ndarray]:
-    """``(accuracy sorted descending, class index of each)``; classes without images (NaN) left out;
-    ties broken by class index (lower first)."""
-    acc = np.asarray(class_acc, dtype=np.float64)
-    if acc.ndim != 1:
-        raise ValueError(f"class accuracies must be 1-D, got shape {acc.shape}")
-    idx = np.flatnonzero(np.isfinite(acc))
-    order = idx[np.lexsort((idx, -acc[idx]))]
-    return acc[order], order
 
 
 def plot_class_accuracy(sorted_acc, *, title: str | None = None, note: str | None = None):
@@ -139,19 +109,17 @@ def plot_class_accuracy(sorted_acc, *, title: str | None = None, note: str | Non
     return fig
 
 
-def figure_15(entries, *, png, pdf, base: str = "base", study: str = "") -> None:
+def figure_15(decision_makers, *, png, pdf, base: str = "base", study: str = "") -> None:
     """Write Figure 15 of a study: the base network's class accuracies, sorted descending.
 
     Parameters
     ----------
-    entries : the study's decision makers; the base one is read at its epoch.
+    decision_makers : the study's decision makers; the base one is read at its epoch.
     png, pdf : output paths.
     study : study name for the title.
     """
-    e = base_entry(entries, base=base)
-    d = load_runs([e.path])[e.path]
-    names = d.attrs.get("class_names") or []
-    acc = class_accuracy(d.correct(e.epoch), d.targets, max(len(names), int(d.targets.max()) + 1))
+    e = base_of(decision_makers, base=base)
+    acc, _ = maker_class_accuracy(e)
     sorted_acc, _ = sorted_class_accuracy(acc)
     empty = int(np.isnan(acc).sum())
     note = f"{empty} classes without evaluation images left out." if empty else None

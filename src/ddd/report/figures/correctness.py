@@ -1,26 +1,13 @@
 """Figures 4 and 5: correctness of every evaluation image at every epoch (image x epoch).
 
 Figure 4 shows one run (the base network): white where the image is classified correctly at that
-epoch, dark blue where not (cmap ``Blues_r``), rows sorted by the image's mean correctness over
-the epochs shown, correct on top. Figure 5 shows the mean correctness over the study's runs (cmap
-``Reds_r``), rows sorted by the final epoch's value.
+epoch, dark blue where not (cmap ``Blues_r``), correct on top. Figure 5 shows the mean correctness
+over the study's runs (cmap ``Reds_r``). Sorting, merging and binning: :mod:`ddd.analysis.correctness`.
 
-Row rule (both figures): N images are sorted, then, if N exceeds ``max_rows`` (default
-:data:`ddd.report.style.MAX_IMAGE_ROWS` = 2,000), cut into consecutive bins of
-``b = ceil(N / max_rows)`` sorted images (the last bin may hold fewer) and each drawn row is the mean
-of its bin (:func:`bin_rows`); the y label states ``b``. The matrix is drawn as one image
-(``imshow``, nearest-neighbour, rasterised in the PDF), never cell by cell, so 50,000 images x 91
-epochs render in about a second.
-
-Ties: Figure 4 sorts stably (equal means keep evaluation order). Figure 5 sorts by the final
-epoch's mean, ties by the mean over all epochs shown (both descending), then evaluation order;
-the authors' unstable argsort left the order within a level arbitrary.
-
-Figure 5 averages over *runs* (decisions files), each once, at the epochs 0..E that every run has
-(E = the nominal final epoch; the base run's 10 extra epochs are not used). The plus-epoch
-decision makers are the base run and so are not separate rows (the authors' code copied the base
-row for them, weighting it three times); runs with identical predictions at every shown epoch
-(hardware non-determinism on a CPU) are merged, as in the split.
+Row rule (both figures): if N exceeds ``max_rows`` (default 2,000), each drawn row is the mean of
+``b = ceil(N / max_rows)`` consecutive sorted images; the y label states ``b``. The matrix is drawn
+as one image (``imshow``, nearest-neighbour, rasterised in the PDF), never cell by cell, so 50,000
+images x 91 epochs render in about a second.
 """
 
 from __future__ import annotations
@@ -30,104 +17,15 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ddd.analysis.correctness import MAX_IMAGE_ROWS, bin_rows, run_correctness, run_mean, shared_epochs, sort_by_final
 from ddd.report import style as _style
-from ddd.report.figures.common import FigureNotApplicable, base_entry, load_runs, runs_of
+from ddd.report.figures.common import FigureNotApplicable, base_of
+from ddd.results.decisions import read_decisions
 
-__all__ = ["sort_by_mean", "sort_by_final", "bin_rows", "run_correctness", "mean_correctness",
-           "plot_correctness_image", "figure_04", "figure_05", "XLABEL", "GID_IMAGE"]
+__all__ = ["plot_correctness_image", "figure_04", "figure_05", "XLABEL", "GID_IMAGE"]
 
 XLABEL = "Epoch"
 GID_IMAGE = "correctness_image"
-
-
-def _check_matrix(x, name: str) -> np.ndarray:
-    x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (epochs, images), got shape {x.shape}")
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name} is empty (shape {x.shape}): no epochs or no images")
-    return x
-
-
-def sort_by_mean(correct) -> np.ndarray:
-    """Image order (int64 (N,)) by mean correctness over epochs, descending, stable.
-
-    ``correct``: bool or float (T epochs, N images)."""
-    c = _check_matrix(correct, "correct").astype(np.float64)
-    return np.argsort(-c.mean(axis=0), kind="stable")
-
-
-def sort_by_final(mean) -> np.ndarray:
-    """Image order (int64 (N,)) by the final epoch's value, descending; ties by the mean over all
-    epochs, descending; then evaluation order. ``mean``: float (T, N)."""
-    m = _check_matrix(mean, "mean").astype(np.float64)
-    # lexsort: last key is primary; negate for descending, arange keeps it deterministic.
-    return np.lexsort((np.arange(m.shape[1]), -m.mean(axis=0), -m[-1]))
-
-
-def bin_rows(matrix, max_rows: int = _style.MAX_IMAGE_ROWS) -> tuple[np.ndarray, int]:
-    """Average consecutive rows so that at most ``max_rows`` remain.
-
-    Parameters
-    ----------
-    matrix : float (N, T), rows already sorted.
-    max_rows : int >= 1.
-
-    Returns
-    -------
-    (binned float64 (ceil(N / b), T), b) with ``b = ceil(N / max_rows)`` rows per bin (the last bin
-    may hold fewer); ``b = 1`` returns the rows unchanged (as float64).
-    """
-    x = np.asarray(matrix, dtype=np.float64)
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"matrix must be 2-D with at least one row, got shape {x.shape}")
-    if int(max_rows) != max_rows or max_rows < 1:
-        raise ValueError(f"max_rows must be a positive integer, got {max_rows!r}")
-    n = x.shape[0]
-    b = math.ceil(n / int(max_rows))
-    if b == 1:
-        return x, 1
-    starts = np.arange(0, n, b)
-    sums = np.add.reduceat(x, starts, axis=0)
-    sizes = np.diff(np.append(starts, n))
-    return sums / sizes[:, None], b
-
-
-def run_correctness(predictions, targets) -> tuple[np.ndarray, np.ndarray]:
-    """The numbers of Figure 4.
-
-    Parameters
-    ----------
-    predictions : int (T, N), one run's top-1 predictions at T epochs.
-    targets : int (N,).
-
-    Returns
-    -------
-    (matrix bool (N, T) with rows sorted by :func:`sort_by_mean`, order int64 (N,): the image index
-    of each row).
-    """
-    p = _check_matrix(predictions, "predictions")
-    t = np.asarray(targets)
-    if t.shape != (p.shape[1],):
-        raise ValueError(f"targets must have shape ({p.shape[1]},), got {t.shape}")
-    correct = p == t[None, :]
-    order = sort_by_mean(correct)
-    return correct[:, order].T, order
-
-
-def mean_correctness(correct) -> tuple[np.ndarray, np.ndarray]:
-    """The numbers of Figure 5 from correctness ``(R runs, T epochs, N images)`` (bool).
-
-    Returns
-    -------
-    (matrix float64 (N, T): mean over runs, rows sorted by :func:`sort_by_final`; order int64 (N,)).
-    """
-    c = np.asarray(correct)
-    if c.ndim != 3 or 0 in c.shape:
-        raise ValueError(f"correctness must be a non-empty (runs, epochs, images) array, got shape {c.shape}")
-    mean = c.mean(axis=0, dtype=np.float64)
-    order = sort_by_final(mean)
-    return mean[:, order].T, order
 
 
 def _epoch_ticks(epochs: np.ndarray) -> np.ndarray:
@@ -137,7 +35,7 @@ def _epoch_ticks(epochs: np.ndarray) -> np.ndarray:
 
 
 def plot_correctness_image(matrix, epochs, *, cmap: str, n_images: int | None = None,
-                           max_rows: int = _style.MAX_IMAGE_ROWS, ylabel: str, colorbar_label: str,
+                           max_rows: int = MAX_IMAGE_ROWS, ylabel: str, colorbar_label: str,
                            title: str | None = None, note: str | None = None):
     """Draw a sorted image x epoch matrix as one raster image.
 
@@ -184,14 +82,14 @@ def plot_correctness_image(matrix, epochs, *, cmap: str, n_images: int | None = 
     return fig
 
 
-def figure_04(entries, *, png, pdf, base: str = "base", last_epoch: int | None = None,
-              max_rows: int = _style.MAX_IMAGE_ROWS, study: str = "") -> None:
+def figure_04(decision_makers, *, png, pdf, base: str = "base", last_epoch: int | None = None,
+              max_rows: int = MAX_IMAGE_ROWS, study: str = "") -> None:
     """Write Figure 4: the base run's correctness, image x epoch.
 
     Parameters
     ----------
-    entries : the study's decision makers (``ddd.report.figures.common`` docstring); the first of
-        condition ``base`` names the run and its final epoch E.
+    decision_makers : the study's decision makers; the first of condition ``base`` names the run
+        and its final epoch E.
     png, pdf : output paths.
     last_epoch : last epoch shown (default E, as the paper's 0..90; the base run's extra epochs
         are shown if set higher); every stored epoch up to it is a column.
@@ -202,8 +100,8 @@ def figure_04(entries, *, png, pdf, base: str = "base", last_epoch: int | None =
     ------
     FigureNotApplicable if the study has no base decision maker.
     """
-    e = base_entry(entries, base=base)
-    d = load_runs([e.path])[e.path]
+    e = base_of(decision_makers, base=base)
+    d = read_decisions(e.path, load_probabilities=False)
     last = e.epoch if last_epoch is None else int(last_epoch)
     cols = np.flatnonzero(d.epochs <= last)
     if cols.size == 0:
@@ -222,59 +120,20 @@ def figure_04(entries, *, png, pdf, base: str = "base", last_epoch: int | None =
     _style.save(fig, png, pdf)
 
 
-def _run_mean(entries):
-    """Mean correctness (T, N) over the distinct runs at their shared epochs 0..E, identical runs merged.
-
-    Files are read one at a time (ImageNet: 31 runs x 91 epochs x 50,000 images never held at once).
-    Returns (mean float64 (T, N), epochs (T,), kept run names, merged {kept: [names]})."""
-    import hashlib
-
-    from ddd.results.decisions import check_same_images, read_decisions, read_ids_epochs
-    runs = runs_of(entries)
-    last = min(r.epoch for r in runs)
-    shared = None
-    for r in runs:
-        _, ep = read_ids_epochs(r.path)
-        ep = set(ep[ep <= last].tolist())
-        shared = ep if shared is None else shared & ep
-    epochs = np.array(sorted(shared or ()), dtype=np.int64)
-    if epochs.size == 0:
-        raise FigureNotApplicable(f"the runs share no evaluation epoch <= {last}")
-    total = None
-    seen: dict[bytes, str] = {}
-    kept, merged = [], {}
-    ref = None
-    for r in runs:
-        d = read_decisions(r.path, load_probabilities=False)
-        if ref is None:
-            ref = d
-        else:
-            check_same_images(ref.image_ids, d.image_ids, names=(ref.path, r.path))
-            if not np.array_equal(ref.targets, d.targets):
-                raise ValueError(f"{r.path} has other targets than {ref.path} for the same images")
-        preds = np.ascontiguousarray(d.predictions[np.searchsorted(d.epochs, epochs)]).astype(np.int64)
-        key = hashlib.blake2b(preds.tobytes(), digest_size=16).digest()
-        if key in seen:
-            merged.setdefault(seen[key], []).append(r.name)
-            continue
-        seen[key] = r.name
-        kept.append(r.name)
-        c = preds == d.targets[None, :]
-        total = c.astype(np.int32) if total is None else total + c
-    return total / float(len(kept)), epochs, kept, merged
-
-
-def figure_05(entries, *, png, pdf, max_rows: int = _style.MAX_IMAGE_ROWS, study: str = "") -> None:
+def figure_05(decision_makers, *, png, pdf, max_rows: int = MAX_IMAGE_ROWS, study: str = "") -> None:
     """Write Figure 5: mean correctness over the study's runs, image x epoch (module docstring).
 
     Parameters
     ----------
-    entries : the study's decision makers; every distinct decisions file is one run.
+    decision_makers : the study's decision makers; every distinct decisions file is one run.
     png, pdf : output paths.
     max_rows : row rule, see the module docstring.
     study : study name for the title.
     """
-    mean, epochs, names, merged = _run_mean(entries)
+    epochs = shared_epochs(decision_makers)
+    if epochs.size == 0:
+        raise FigureNotApplicable("the runs share no evaluation epoch up to the earliest final epoch")
+    mean, names, merged = run_mean(decision_makers, epochs)
     order = sort_by_final(mean)
     matrix = mean[:, order].T
     notes = []

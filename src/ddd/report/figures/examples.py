@@ -1,15 +1,8 @@
 """Figures 13 / 14: example images, an impossible one (top) over a trivial one (bottom).
 
-Choice (the authors: seed 1312, from the bottom or top 1,000 of the family's final-epoch mean
-ranking, whose ties made the pick within a level arbitrary): images are ranked by the number of
-the study's n distinct decision makers that classify them correctly at the final epoch
-(``split.tsv``'s ``n_correct``). The *impossible* candidates are the images no decision maker gets
-right (the strict rule's impossible category); if there is none, the ``pool`` (default 1,000)
-lowest-ranked images and every image tied with the last of them. The *trivial* candidates are the
-images all n get right, or else the top ``pool`` likewise. ``numpy.random.default_rng(seed).choice``
-draws ``n_pairs`` images from each candidate list (in evaluation order; impossible first, then
-trivial). Each image's class and number right are printed under it, and the row title says
-"Hardest" / "Easiest" instead of "Impossible" / "Trivial" where the fallback was used.
+The choice: :func:`ddd.analysis.examples.choose_examples`. Each image's class and number right are
+printed under it, and the row title says "Hardest" / "Easiest" instead of "Impossible" / "Trivial"
+where the choice fell back to the lowest / highest ranked images.
 
 Pixels are shown un-normalised, without axes: the Gaussian set is regenerated from the dataset
 parameters stored in the decisions file (the image id is the index in the validation split);
@@ -21,67 +14,18 @@ found, so the workflow requests the figure only then.
 
 from __future__ import annotations
 
-import os
-
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ddd.analysis.examples import POOL, SEED, choose_examples
+from ddd.experiment.makers import as_decision_makers, base_maker
 from ddd.report import style as _style
-from ddd.report.applicability import _kind, examples_available  # noqa: F401  (re-exported)
-from ddd.report.figures.common import (FigureNotApplicable, as_entries, base_entry, dataset_of, load_runs, read_split, read_summary,
-                     study_title)
+from ddd.report.catalog import examples_available
+from ddd.report.figures.common import FigureNotApplicable, dataset_of, study_title
+from ddd.results.decisions import read_decisions
+from ddd.results.study import read_split, read_summary
 
-__all__ = ["choose_examples", "load_image", "examples_available", "plot_examples", "figure_13",
-           "POOL", "SEED"]
-
-POOL = 1000
-SEED = 1312
-
-
-def _candidates(counts: np.ndarray, pool: int, *, lowest: bool) -> np.ndarray:
-    """Indices of the ``pool`` lowest (highest) counts and every image tied with the last of them."""
-    if lowest:
-        limit = np.sort(counts)[min(pool, counts.size) - 1]
-        return np.flatnonzero(counts <= limit)
-    limit = np.sort(counts)[::-1][min(pool, counts.size) - 1]
-    return np.flatnonzero(counts >= limit)
-
-
-def choose_examples(n_correct, *, n: int | None = None, pool: int = POOL, n_pairs: int = 1,
-                    seed: int = SEED) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Seeded choice of impossible and trivial example images (module docstring).
-
-    Parameters
-    ----------
-    n_correct : int (N,), per image the number of decision makers right at the final epoch.
-    n : number of decision makers (default ``max(n_correct)``): ``n_correct == n`` is trivial.
-    pool : size of the fallback bottom / top pools (ties with the pool's last image included).
-    n_pairs : images drawn from each candidate list (without replacement; fewer if one is smaller).
-    seed : seed of ``numpy.random.default_rng``.
-
-    Returns
-    -------
-    (impossible indices int64 (k,), trivial indices int64 (k,), info) with k = min(n_pairs,
-    candidates); ``info``: ``impossible_rule`` / ``trivial_rule`` ("category" or "pool") and the
-    numbers of candidates ``n_impossible_candidates``, ``n_trivial_candidates``.
-    """
-    counts = np.asarray(n_correct)
-    if counts.ndim != 1 or counts.size == 0:
-        raise ValueError(f"n_correct must be a non-empty 1-D array, got shape {counts.shape}")
-    if int(pool) != pool or pool < 1 or int(n_pairs) != n_pairs or n_pairs < 1:
-        raise ValueError(f"pool and n_pairs must be positive integers, got {pool!r}, {n_pairs!r}")
-    n = int(counts.max()) if n is None else int(n)
-    low, high = np.flatnonzero(counts == 0), np.flatnonzero(counts == n)
-    info = {"impossible_rule": "category", "trivial_rule": "category"}
-    if low.size == 0:
-        low, info["impossible_rule"] = _candidates(counts, int(pool), lowest=True), "pool"
-    if high.size == 0:
-        high, info["trivial_rule"] = _candidates(counts, int(pool), lowest=False), "pool"
-    info.update(n_impossible_candidates=int(low.size), n_trivial_candidates=int(high.size))
-    k = min(int(n_pairs), low.size, high.size)
-    rng = np.random.default_rng(seed)
-    return (np.sort(rng.choice(low, size=k, replace=False)).astype(np.int64),
-            np.sort(rng.choice(high, size=k, replace=False)).astype(np.int64), info)
+__all__ = ["load_image", "plot_examples", "figure_13"]
 
 
 def load_image(dataset: dict, image_id: str) -> np.ndarray:
@@ -124,7 +68,7 @@ def plot_examples(impossible: list, trivial: list, *, captions_top=None, caption
     return fig
 
 
-def figure_13(split_tsv, summary_json, entries, *, png, pdf, pool: int = POOL, n_pairs: int = 1,
+def figure_13(split_tsv, summary_json, decision_makers, *, png, pdf, pool: int = POOL, n_pairs: int = 1,
               seed: int = SEED, base: str = "base") -> None:
     """Write Figure 13 / 14 of a study.
 
@@ -132,7 +76,7 @@ def figure_13(split_tsv, summary_json, entries, *, png, pdf, pool: int = POOL, n
     ----------
     split_tsv : ``split.tsv`` (image_id, target, n_correct): the final-epoch ranking.
     summary_json : ``summary.json`` (``n_decision_makers``, ``study``).
-    entries : the study's decision makers; the base decisions file (or the first, without a base)
+    decision_makers : the study's decision makers; the base decisions file (or the first, without a base)
         gives the dataset (attribute ``dataset``) and the class names.
     png, pdf : output paths.
     pool, n_pairs, seed : the choice (:func:`choose_examples`).
@@ -141,12 +85,9 @@ def figure_13(split_tsv, summary_json, entries, *, png, pdf, pool: int = POOL, n
     ------
     FigureNotApplicable if the study's pixels cannot be found (:func:`examples_available`).
     """
-    entries = as_entries(entries)
-    try:
-        e = base_entry(entries, base=base)
-    except FigureNotApplicable:
-        e = entries[0]
-    d = load_runs([e.path])[e.path]
+    makers = as_decision_makers(decision_makers)
+    e = base_maker(makers, base=base) or makers[0]
+    d = read_decisions(e.path, load_probabilities=False)
     ds = dataset_of(d)
     ok, reason = examples_available(ds)
     if not ok:

@@ -1,14 +1,7 @@
 """Figure 8 (Gaussian set only): KL divergence between neighbouring classes against class accuracy.
 
-Class k (0-based) has standard deviation ``sigma_k = k + 1`` (:func:`ddd.data.sigma_of_label`;
-the authors' folder names sorted as strings scrambled this mapping). The paper's eq. 1,
-
-    KL(class_i, class_{i+1}) = log(sigma_{i+1} / sigma_i) + sigma_i^2 / (2 sigma_{i+1}^2) - 1/2,
-
-is the KL divergence between the one-dimensional normals N(128, sigma_i^2) and N(128, sigma_{i+1}^2)
-(per pixel and channel; clipping to [0, 255] ignored). Panels: KL against sigma_i; the base
-network's accuracy on class i against sigma_i; and their scatter, leaving out the first ``skip``
-classes (paper caption: 20, the authors' code: 25) and the last class (no neighbour above).
+Panels: KL against sigma_i; the base network's accuracy on class i against sigma_i; and their
+scatter (the numbers: :mod:`ddd.analysis.gaussian`).
 """
 
 from __future__ import annotations
@@ -16,49 +9,18 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ddd.data.gaussian import sigma_of_label
+from ddd.analysis.accuracy import maker_class_accuracy
+from ddd.analysis.gaussian import SKIP_DEFAULT, gaussian_kl_data
 from ddd.report import style as _style
-from ddd.report.applicability import is_gaussian  # noqa: F401  (re-exported)
-from ddd.report.figures.common import FigureNotApplicable, base_entry, class_accuracy, dataset_of, load_runs
+from ddd.report.catalog import is_gaussian
+from ddd.report.figures.common import FigureNotApplicable, base_of, dataset_of
+from ddd.results.decisions import read_decisions
 
-__all__ = ["kl_neighbours", "gaussian_kl_data", "plot_gaussian_kl", "figure_08", "is_gaussian",
-           "SKIP_DEFAULT", "GID_KL", "GID_ACCURACY", "GID_SCATTER"]
+__all__ = ["plot_gaussian_kl", "figure_08", "GID_KL", "GID_ACCURACY", "GID_SCATTER"]
 
-SKIP_DEFAULT = 20
 XLABEL = "Class (standard deviation σ)"
 KL_LABEL = "KL(class σ, class σ + 1)"
 GID_KL, GID_ACCURACY, GID_SCATTER = "kl_line", "accuracy_line", "kl_accuracy_scatter"
-
-
-def kl_neighbours(sigma) -> np.ndarray:
-    """Eq. 1 for consecutive entries of ``sigma`` (K,): float64 (K-1,), entry i = KL(N(sigma_i), N(sigma_{i+1}))."""
-    s = np.asarray(sigma, dtype=np.float64)
-    if s.ndim != 1 or s.size < 2 or not np.all(s > 0):
-        raise ValueError(f"sigma must be a 1-D array of at least two positive values, got {s!r}")
-    a, b = s[:-1], s[1:]
-    return np.log(b / a) + a ** 2 / (2 * b ** 2) - 0.5
-
-
-def gaussian_kl_data(class_acc, *, skip: int = SKIP_DEFAULT) -> dict:
-    """The numbers of Figure 8 from the per-class accuracy (C,) of a Gaussian set (class k: sigma k+1).
-
-    Returns
-    -------
-    dict ``sigma`` (C,), ``accuracy`` (C,), ``kl`` (C-1,) (KL between class i and i+1, at sigma_i),
-    ``scatter_sigma``, ``scatter_kl``, ``scatter_accuracy``: the classes i >= ``skip`` with a
-    neighbour above and a defined accuracy.
-    """
-    acc = np.asarray(class_acc, dtype=np.float64)
-    if acc.ndim != 1 or acc.size < 2:
-        raise ValueError(f"need the accuracy of at least two classes, got shape {acc.shape}")
-    if int(skip) != skip or skip < 0:
-        raise ValueError(f"skip must be a non-negative integer, got {skip!r}")
-    sigma = sigma_of_label(np.arange(acc.size)).astype(np.float64)
-    kl = kl_neighbours(sigma)
-    idx = np.arange(int(skip), acc.size - 1)
-    idx = idx[np.isfinite(acc[idx])]
-    return {"sigma": sigma, "accuracy": acc, "kl": kl, "scatter_sigma": sigma[idx], "scatter_kl": kl[idx],
-            "scatter_accuracy": acc[idx], "skip": int(skip)}
 
 
 def plot_gaussian_kl(data: dict, *, title: str | None = None, note: str | None = None):
@@ -95,12 +57,12 @@ def plot_gaussian_kl(data: dict, *, title: str | None = None, note: str | None =
     return fig
 
 
-def figure_08(entries, *, png, pdf, base: str = "base", skip: int = SKIP_DEFAULT, study: str = "") -> None:
+def figure_08(decision_makers, *, png, pdf, base: str = "base", skip: int = SKIP_DEFAULT, study: str = "") -> None:
     """Write Figure 8 of a Gaussian study.
 
     Parameters
     ----------
-    entries : the study's decision makers; the base one (condition ``base``) is read at its epoch.
+    decision_makers : the study's decision makers; the base one (condition ``base``) is read at its epoch.
     png, pdf : output paths.
     skip : classes left out of the scatter (paper caption 20; the authors' code 25).
     study : study name for the title.
@@ -109,15 +71,15 @@ def figure_08(entries, *, png, pdf, base: str = "base", skip: int = SKIP_DEFAULT
     ------
     FigureNotApplicable if the study has no base decision maker or its dataset is not Gaussian.
     """
-    e = base_entry(entries, base=base)
-    d = load_runs([e.path])[e.path]
+    e = base_of(decision_makers, base=base)
+    d = read_decisions(e.path, load_probabilities=False)
     ds = dataset_of(d)
     if not is_gaussian(ds):
         raise FigureNotApplicable(f"the KL figure needs the Gaussian set; {e.path} was evaluated on "
                                   f"{ds.get('kind', ds.get('name', 'an unnamed dataset'))!r}")
     names = d.attrs.get("class_names") or []
     n_classes = int(ds.get("n_classes", len(names) or int(d.targets.max()) + 1))
-    acc = class_accuracy(d.correct(e.epoch), d.targets, n_classes)
+    acc, _ = maker_class_accuracy(e, n_classes=n_classes)
     data = gaussian_kl_data(acc, skip=skip)
     what = f"KL between neighbouring classes and accuracy of the base network (epoch {e.epoch})"
     fig = plot_gaussian_kl(data, title=(f"{study}: " if study else "") + what)

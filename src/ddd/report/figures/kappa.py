@@ -3,21 +3,21 @@
 One small black dot per decision maker (its kappa with the base, or for ``different_data`` the
 kappa between its two networks), the condition mean (``nanmean`` over its decision makers) as a
 larger black dot, conditions in one fixed order (the paper's Figure 3 order,
-:data:`ddd.experiment.recipes.CONDITIONS`). Kappa is Cohen's kappa on correct/wrong (error consistency,
+:data:`ddd.experiment.conditions.CONDITIONS`). Kappa is Cohen's kappa on correct/wrong (error consistency,
 Geirhos et al. 2020; Meding et al. 2022, Fig. 3).
 """
 
 from __future__ import annotations
 
-import json
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ddd.experiment.conditions import condition_order
 from ddd.report import style as _style
+from ddd.results.study import read_kappas, read_summary
 
-__all__ = ["plot_kappa_vs_base", "figure_03", "condition_order", "YLABEL", "LABEL_IDENTICAL",
+__all__ = ["plot_kappa_vs_base", "figure_03", "YLABEL", "LABEL_IDENTICAL",
            "GID_RUNS", "GID_IDENTICAL", "GID_MEAN"]
 
 YLABEL = "Error consistency (κ) with the base"
@@ -39,12 +39,6 @@ def dots_and_means(df: pd.DataFrame, column: str, conds: list[str]):
     means = sorted((xpos[c], float(np.nanmean(v))) for c, v in df.groupby("condition", sort=False)[column]
                    if np.isfinite(v).any())
     return x, y, np.isfinite(y), means
-
-
-def condition_order(conditions, order=_style.CONDITIONS) -> list[str]:
-    """Conditions present, in ``order``; any not in ``order`` follow in first-seen order."""
-    present = list(dict.fromkeys(conditions))
-    return [c for c in order if c in present] + [c for c in present if c not in order]
 
 
 def _check(kappas: pd.DataFrame) -> pd.DataFrame:
@@ -135,10 +129,8 @@ def figure_03(kappa_tsv, summary_json, *, png, pdf, order=_style.CONDITIONS) -> 
     png, pdf : output paths.
     order : condition order on x (default the paper's Figure 3 order).
     """
-    kappas = pd.read_csv(kappa_tsv, sep="\t", dtype={"condition": str, "name": str, "other": str},
-                         keep_default_na=False, na_values=["NaN", "nan", ""])
-    with open(summary_json) as fh:
-        summary = json.load(fh)
+    kappas = read_kappas(kappa_tsv)
+    summary = read_summary(summary_json)
     study = summary.get("study", "")
     title = (f"{study}: " if study else "") + "error consistency with the base"
     fig = plot_kappa_vs_base(kappas, order=order, title=title)

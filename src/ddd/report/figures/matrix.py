@@ -1,20 +1,6 @@
-"""Figure 6: error consistency (kappa) between conditions, on all images and on the in-between images.
+"""Figure 6: error consistency (κ) between conditions, on all images and on the in-between images.
 
-Every decision maker belongs to one condition group; cell (A, B) is the mean kappa over all pairs
-(a in A, b in B) of distinct decision makers, each decision maker at its final epoch (NaN kappas
-left out of the mean; a cell with no defined kappa is NaN, drawn blank). The diagonal of a
-condition with several decision makers is the mean over its distinct pairs; for a single decision
-maker it is its kappa with itself, 1 (NaN if that decision maker is 100 % right or 100 % wrong on
-the images, where kappa is undefined).
-
-Groups (the paper's Figure 6 order: :data:`ddd.experiment.recipes.CONDITIONS` without ``different_data``):
-the networks of ``different_data`` (two networks trained on disjoint halves) form the ``half_data``
-group, so the half-data row is each half network against the other conditions and its diagonal is
-the kappa between the two halves (the paper's "different data" value); plus-epoch decision makers
-are the base run's later epochs; conditions outside the 13 (e.g. pretrained models) follow in
-first-seen order.
-
-Left panel: all evaluation images. Right panel: in-between images only, those neither trivial nor
+The matrices: :mod:`ddd.analysis.matrices` (groups, order, means over pairs). Left panel: all evaluation images. Right panel: in-between images only, those neither trivial nor
 impossible under the "all but one" rule (right for at least 2 and at most n-2 of the n distinct
 decision makers: ``split.tsv`` column ``all_but_one == "in_between"``). The authors' caption swaps
 left and right; their code (and this figure) has all images on the left.
@@ -23,83 +9,22 @@ left and right; their code (and this figure) has all images on the left.
 from __future__ import annotations
 
 import textwrap
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
-from ddd.analysis.kappa import pair_counts, pair_table
-from ddd.experiment.recipes import CONDITIONS
+from ddd.analysis.matrices import MATRIX_ORDER, condition_groups, condition_kappa_matrix, in_between_mask
+from ddd.experiment.makers import as_decision_makers
 from ddd.report import style as _style
-from ddd.report.figures.common import as_entries, correct_matrix, read_split, read_summary, study_title
+from ddd.report.figures.common import study_title
+from ddd.results.decisions import read_final
+from ddd.results.study import read_split, read_summary
 
-__all__ = ["MATRIX_ORDER", "condition_groups", "condition_kappa_matrix", "plot_kappa_matrices", "figure_06",
-           "TITLE_ALL", "TITLE_IN_BETWEEN", "GID_MATRIX"]
+__all__ = ["plot_kappa_matrices", "figure_06", "TITLE_ALL", "TITLE_IN_BETWEEN", "GID_MATRIX"]
 
-#: The paper's Figure 6 order: the 13 conditions without "different data" (its networks are "half data").
-MATRIX_ORDER = tuple(c for c in CONDITIONS if c != "different_data")
-#: Group of a decision maker whose condition is a key here.
-GROUP_OF = {"different_data": "half_data"}
 TITLE_ALL = "All evaluation images"
 TITLE_IN_BETWEEN = "In-between images only (trivial and impossible removed)"
 GID_MATRIX = "kappa_matrix"
-
-
-def condition_groups(conditions, order=MATRIX_ORDER) -> tuple[list[str], list[str]]:
-    """``(group of each decision maker, groups in matrix order)`` from their conditions."""
-    groups = [GROUP_OF.get(c, c) for c in conditions]
-    present = list(dict.fromkeys(groups))
-    ordered = [g for g in order if g in present] + [g for g in present if g not in order]
-    return groups, ordered
-
-
-def condition_kappa_matrix(correct, groups, *, order=None, mask=None, undefined: str = "nan") -> pd.DataFrame:
-    """Mean kappa between condition groups (module docstring).
-
-    Parameters
-    ----------
-    correct : bool (M, N), decision makers x images.
-    groups : sequence of M group names (e.g. from :func:`condition_groups`).
-    order : groups in row/column order (default: first-seen order); groups without decision makers
-        give NaN rows.
-    mask : bool (N,), optional: only these images (an empty mask gives an all-NaN matrix).
-    undefined : kappa of undefined pairs, as in :mod:`ddd.analysis.kappa`.
-
-    Returns
-    -------
-    DataFrame (G, G) of float64, index and columns = ``order``.
-    """
-    c = np.asarray(correct)
-    if c.ndim != 2 or c.dtype != bool:
-        raise ValueError(f"correct must be bool (M, N), got {c.dtype} shape {c.shape}")
-    groups = list(groups)
-    if len(groups) != c.shape[0]:
-        raise ValueError(f"got {len(groups)} groups for {c.shape[0]} decision makers")
-    order = list(dict.fromkeys(groups)) if order is None else list(order)
-    g = len(order)
-    out = np.full((g, g), np.nan)
-    if c.shape[0] == 0:
-        return pd.DataFrame(out, index=order, columns=order)
-    n, both = pair_counts(c, mask=None if mask is None else np.asarray(mask, dtype=bool))
-    k = np.diag(both)
-    kap = pair_table(n, k[:, None], k[None, :], both, undefined=undefined)["kappa"]
-    member = np.array([[gr == o for gr in groups] for o in order], dtype=bool)  # (G, M)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells stay NaN
-        for a in range(g):
-            ia = np.flatnonzero(member[a])
-            for b in range(a, g):
-                ib = np.flatnonzero(member[b])
-                if ia.size == 0 or ib.size == 0:
-                    continue
-                block = kap[np.ix_(ia, ib)]
-                if a == b:
-                    vals = block[np.triu_indices(ia.size, k=1)] if ia.size > 1 else block.ravel()
-                else:
-                    vals = block.ravel()
-                out[a, b] = out[b, a] = np.nanmean(vals) if np.isfinite(vals).any() else np.nan
-    return pd.DataFrame(out, index=order, columns=order)
 
 
 def _frame(ax, labels, *, ylabels: bool, title: str) -> None:
@@ -174,48 +99,41 @@ def plot_kappa_matrices(all_images: pd.DataFrame, in_between: pd.DataFrame | Non
     return fig
 
 
-def figure_06(entries, split_tsv, summary_json, *, png, pdf, undefined: str = "nan",
+def figure_06(decision_makers, split_tsv, summary_json, *, png, pdf, undefined: str = "nan",
               order=MATRIX_ORDER) -> None:
     """Write Figure 6 of a study.
 
     Parameters
     ----------
-    entries : the study's decision makers (``ddd.report.figures.common``), each read at its epoch.
+    decision_makers : the study's decision makers, each read at its epoch.
     split_tsv : ``split.tsv``; its ``all_but_one`` column selects the in-between images (right panel).
     summary_json : ``summary.json`` (``study`` for the title).
     png, pdf : output paths.
-    undefined : kappa of undefined pairs (the study's ``analysis.undefined_kappa``).
-    order : group order (default :data:`MATRIX_ORDER`).
+    undefined : κ of undefined pairs (the study's ``analysis.undefined_kappa``).
+    order : group order (default :data:`ddd.analysis.matrices.MATRIX_ORDER`).
     """
-    entries = as_entries(entries)
-    correct, ids = correct_matrix(entries)
-    groups, ordered = condition_groups([e.condition for e in entries], order)
-    full = condition_kappa_matrix(correct, groups, order=ordered, undefined=undefined)
-    split = read_split(split_tsv)
+    makers = as_decision_makers(decision_makers)
+    final = read_final(makers)
+    groups, ordered = condition_groups([m.condition for m in makers], order)
+    full = condition_kappa_matrix(final.correct, groups, order=ordered, undefined=undefined)
     summary = read_summary(summary_json)
+    mask = in_between_mask(read_split(split_tsv), final.image_ids, source=split_tsv)
     notes, right_note, inner = [], None, None
-    if "all_but_one" not in split.columns:
+    if mask is None:
         right_note = (f"No in-between subset: the all-but-one rule needs at least 3 distinct decision makers "
                       f"(this study has {summary.get('n_decision_makers', '?')}).")
+    elif not mask.any():
+        right_note = "No in-between images: every image is trivial or impossible under the all-but-one rule."
     else:
-        cats = split.set_index("image_id")["all_but_one"].reindex(pd.Index(ids.astype(str)))
-        if cats.isna().any():
-            raise ValueError(f"{split_tsv} lacks {int(cats.isna().sum())} image ids of the decisions files")
-        mask = (cats == "in_between").to_numpy()
-        if not mask.any():
-            right_note = "No in-between images: every image is trivial or impossible under the all-but-one rule."
-        else:
-            inner = condition_kappa_matrix(correct, groups, order=ordered, mask=mask, undefined=undefined)
-            notes.append(f"Right: {int(mask.sum()):,} of {mask.size:,} images "
-                         f"({mask.mean():.1%}) are in-between.")
-            if not np.isfinite(inner.to_numpy()).any():
-                right_note = "κ is undefined for every pair on the in-between images."
+        inner = condition_kappa_matrix(final.correct, groups, order=ordered, mask=mask, undefined=undefined)
+        notes.append(f"Right: {int(mask.sum()):,} of {mask.size:,} images ({mask.mean():.1%}) are in-between.")
+        if not np.isfinite(inner.to_numpy()).any():
+            right_note = "κ is undefined for every pair on the in-between images."
     if np.isnan(full.to_numpy()).any() or (inner is not None and np.isnan(inner.to_numpy()).any()):
         notes.append("Blank cells: κ undefined (a decision maker 100 % right or 100 % wrong on those images).")
     merged = summary.get("merged") or {}
     if merged:
-        notes.append("Identical decisions: " + "; ".join(f"{k} = {', '.join(v)}" for k, v in merged.items())
-                     + ".")
+        notes.append("Identical decisions: " + "; ".join(f"{k} = {', '.join(v)}" for k, v in merged.items()) + ".")
     if "half_data" in ordered:
         notes.append("Half data = the two networks trained on disjoint halves (the paper's different data).")
     fig = plot_kappa_matrices(full, inner, title=study_title(summary, "error consistency between conditions"),

@@ -6,7 +6,7 @@ and have no networks of their own, so they are absent.
 
 Left: per condition, one small black dot per network (Pearson r between its RDM and the base
 network's on a fixed, seeded subset of evaluation images, :mod:`ddd.analysis.rsa`), the condition mean as
-a larger black dot, conditions in the paper's order (:data:`ddd.experiment.recipes.CONDITIONS`; others
+a larger black dot, conditions in the paper's order (:data:`ddd.experiment.conditions.CONDITIONS`; others
 appended). As for kappa, "Half data" is each network trained on half the data against the base,
 "Different data" those two networks against each other. Right (when RDMs are given): the base
 network's RDM and the RDM of the network least similar to it, as small heat maps (images in
@@ -21,23 +21,19 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ddd.experiment.conditions import condition_order
 from ddd.report import style as _style
 from ddd.report.figures.common import FigureNotApplicable
-from ddd.report.figures.kappa import condition_order, dots_and_means
+from ddd.report.figures.kappa import dots_and_means
+from ddd.results.representations import read_rdms, read_rsa_table
 
-__all__ = ["plot_rsa_vs_base", "figure_07", "read_rsa", "YLABEL", "GID_RUNS", "GID_MEAN", "GID_RDM"]
+__all__ = ["plot_rsa_vs_base", "figure_07", "YLABEL", "GID_RUNS", "GID_MEAN", "GID_RDM"]
 
 YLABEL = "Representational similarity with the base\n(Pearson r of RDMs)"
 LABEL_RUNS, LABEL_MEAN = "network", "condition mean"
 GID_RUNS, GID_MEAN, GID_RDM = "rsa_runs", "rsa_mean", "rsa_rdm"
 _COLUMNS = ("condition", "name", "r_vs_base")
 _RDM_CMAP = "viridis"
-
-
-def read_rsa(path) -> pd.DataFrame:
-    """``rsa.tsv`` (:func:`ddd.analysis.rsa.rsa_vs_base`'s table; NaN written as "NaN")."""
-    return pd.read_csv(path, sep="\t", dtype={"condition": str, "name": str, "other": str},
-                       keep_default_na=False, na_values=["NaN", "nan", ""])
 
 
 def plot_rsa_vs_base(table: pd.DataFrame, *, rdms: dict | None = None, order=_style.CONDITIONS,
@@ -123,11 +119,8 @@ def figure_07(rsa_tsv, *, png, pdf, rdms_npz=None, study: str | None = None, ord
     study : the study's name, for the title.
     order : condition order on x.
     """
-    table = read_rsa(rsa_tsv)
-    rdms = None
-    if rdms_npz is not None:
-        with np.load(rdms_npz, allow_pickle=False) as z:
-            rdms = {str(n): z[f"rdm_{i}"] for i, n in enumerate(z["names"])}
+    table = read_rsa_table(rsa_tsv)
+    rdms = None if rdms_npz is None else read_rdms(rdms_npz)
     n = int(table["n_images"].max()) if "n_images" in table.columns and len(table) else None
     what = "representational similarity with the base" + (f" ({n} images)" if n else "")
     title = (f"{study}: " if study else "") + what

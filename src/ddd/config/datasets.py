@@ -1,0 +1,59 @@
+"""Dataset blocks of the config: defaults filled in, and local copies checked before anything runs."""
+
+from __future__ import annotations
+
+from ddd.config.studies import ConfigError
+
+__all__ = ["DATASET_DEFAULTS", "resolve_datasets", "dataset_of_block", "check_dataset", "recipe_kind"]
+
+#: The Gaussian set's defaults: the paper's (docs/reproduction.md#gaussian-noise).
+DATASET_DEFAULTS = {
+    "gaussian": {"n_classes": 100, "image_size": 224, "train_per_class": 20000, "val_per_class": 500,
+                 "seed": 1312, "encoding": "unit", "transforms": "small"},
+}
+
+
+def resolve_datasets(config: dict) -> dict:
+    """Every dataset a study may name: ``{name: block}`` with ``name``, ``kind`` and its parameters
+    (``root`` and the config key that sets it for local copies)."""
+    datasets = {}
+    for name, defaults in DATASET_DEFAULTS.items():
+        block = {**defaults, **(config.get("datasets", {}) or {}).get(name, {})}
+        datasets[name] = {"name": name, "kind": name, **block}
+    for kind in ("imagenet", "cifar100"):
+        datasets[kind] = {"name": kind, "kind": kind, "root": config.get(f"{kind}_root"),
+                          "config_key": f"{kind}_root"}
+    for name, root in (config.get("imagefolders") or {}).items():
+        if name in datasets:
+            raise ConfigError(f"imagefolders.{name}: the name is taken by a built-in dataset; "
+                              f"choose another (built-in: {', '.join(sorted(datasets))})")
+        datasets[name] = {"name": name, "kind": "imagefolder", "root": root, "config_key": f"imagefolders.{name}"}
+    return datasets
+
+
+def dataset_of_block(datasets: dict, name: str, where: str) -> dict:
+    """The dataset a study block names (``where``: its config key), checked (:func:`check_dataset`)."""
+    if name not in datasets:
+        raise ConfigError(f"{where}: unknown dataset {name!r}; allowed: {', '.join(sorted(datasets))} "
+                          "(add a folder under `imagefolders:`)")
+    check_dataset(datasets[name])
+    return dict(datasets[name])
+
+
+def check_dataset(ds: dict) -> None:
+    """A local dataset's root is set and laid out as expected (fast: no image is opened)."""
+    if ds["kind"] == "gaussian":
+        return
+    from ddd.data.folders import DatasetLayoutError, check_layout
+    if not ds.get("root"):
+        raise ConfigError(f"{ds['config_key']} is not set: point it at your local copy, e.g. "
+                          f"--config {ds['config_key']}=/data/{ds['name']} (nothing is downloaded)")
+    try:
+        check_layout(ds["kind"], ds["root"], config_key=ds["config_key"])
+    except DatasetLayoutError as err:
+        raise ConfigError(str(err)) from None
+
+
+def recipe_kind(ds: dict) -> str:
+    """Which family recipes a dataset trains with: folder datasets take ImageNet's (224 px)."""
+    return "imagenet" if ds["kind"] == "imagefolder" else ds["kind"]

@@ -1,0 +1,176 @@
+"""Tables and figure of the psychophysical experiment, from the numbers of :mod:`ddd.psychophysics.analysis`.
+
+- :func:`write_tables`: ``psychophysics_summary.{csv,md}`` (the headline numbers beside the
+  paper's, :data:`PAPER`), ``psychophysics_observers.{csv,md}`` (one row per observer) and
+  ``psychophysics_kappa.csv`` (the kappa matrix between observers);
+- :func:`plot_observers` / :func:`write_figure`: accuracy per observer and the kappa matrix
+  (``psychophysics.{png,pdf}``), in the report's style (:mod:`ddd.report.style`).
+
+The experiment and its numbers are described in ``docs/reproduction.md#psychophysics``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ddd.report import style as _style
+
+__all__ = ["PAPER", "write_tables", "plot_observers", "write_figure"]
+
+#: The paper's numbers (section 3.4 and footnote 4), for the summary table.
+PAPER = {"n_observers": 9, "n_trials": 149, "accuracy_mean": 0.8136, "accuracy_min": 0.7181,
+         "accuracy_max": 0.8859, "accuracy_sd": 0.0629, "p_value_max": 5e-8, "kappa_mean": 0.5874,
+         "kappa_min": 0.4053, "kappa_max": 0.7527, "kappa_sd": 0.08783}
+
+_SUMMARY_ROWS = (  # key, quantity, kind
+    ("n_observers", "observers", "n"), ("n_trials", "main trials per observer", "n"),
+    ("accuracy_mean", "accuracy, mean over observers", "pct"), ("accuracy_min", "accuracy, lowest", "pct"),
+    ("accuracy_max", "accuracy, highest", "pct"), ("accuracy_sd", "accuracy, sd over observers (ddof 1)", "pct"),
+    ("p_value_max", "largest one-sided binomial p against chance (worst observer)", "p"),
+    ("kappa_mean", "error consistency between observers, mean over pairs", "k"),
+    ("kappa_min", "error consistency, lowest pair", "k"), ("kappa_max", "error consistency, highest pair", "k"),
+    ("kappa_sd", "error consistency, sd over pairs (ddof 1)", "k"),
+)
+
+
+def _fmt(kind: str, v) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "–"
+    return {"n": lambda x: f"{int(x):,}", "pct": lambda x: f"{100 * x:.2f} %", "p": lambda x: f"{x:.2g}",
+            "k": lambda x: f"{x:.4f}"}[kind](v)
+
+
+def _md(s) -> str:
+    return str(s).replace("|", r"\|").replace("\n", " ")
+
+
+def _write_summary(summary: dict, summary_csv, summary_md, study: str) -> None:
+    rows = [{"key": k, "quantity": q, "value": summary[k], "paper": PAPER.get(k)} for k, q, _ in _SUMMARY_ROWS]
+    pd.DataFrame(rows, dtype=object).to_csv(summary_csv, index=False)  # counts stay integers
+    lines = [f"# {study}: psychophysics" if study else "# Psychophysics", "",
+             "| Quantity | Value | Paper |", "|:---|---:|---:|"]
+    lines += [f"| {_md(q)} | {_fmt(kind, summary[k])} | {_fmt(kind, PAPER.get(k))} |" for k, q, kind in _SUMMARY_ROWS]
+    if summary["n_kappa_undefined"]:
+        lines += ["", f"{summary['n_kappa_undefined']} of {summary['n_kappa_pairs']} observer pairs have an undefined "
+                      "kappa (both 100 % right) and are left out of the kappa numbers."]
+    with open(summary_md, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def _write_observers(table: pd.DataFrame, files: list[str], observers_csv, observers_md) -> None:
+    table.assign(file=[os.path.basename(f) for f in files]).to_csv(observers_csv, index=False)
+    lines = ["| Observer | Right | Accuracy | 95 % CI | p (one-sided, vs 50 %) | Median RT |",
+             "|:---|---:|---:|:---|---:|---:|"]
+    for r in table.itertuples():
+        lines.append(f"| {_md(r.observer)} | {r.n_correct} / {r.n_trials} | {100 * r.accuracy:.2f} % | "
+                     f"{100 * r.ci_low:.1f} – {100 * r.ci_high:.1f} % | {r.p_value:.2g} | "
+                     + (f"{r.median_rt_ms:.0f} ms |" if np.isfinite(r.median_rt_ms) else "– |"))
+    with open(observers_md, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def write_tables(table: pd.DataFrame, summary: dict, kappa: pd.DataFrame, files: list[str], *, summary_csv,
+                 summary_md, observers_csv, observers_md, kappa_csv, study: str) -> None:
+    """Write the five tables (module docstring); parent folders are created.
+
+    ``table``, ``summary``, ``kappa``: :func:`ddd.psychophysics.analysis.summarize_observers`;
+    ``files``: each observer's response file (its name goes into the observers' table);
+    ``study``: the summary's title (none when empty).
+    """
+    for p in (summary_csv, summary_md, observers_csv, observers_md, kappa_csv):
+        os.makedirs(os.path.dirname(os.path.abspath(p)), exist_ok=True)
+    _write_summary(summary, summary_csv, summary_md, study)
+    _write_observers(table, files, observers_csv, observers_md)
+    kappa.to_csv(kappa_csv, index_label="observer", na_rep="NaN", float_format="%.6f")
+
+
+def _sci(p: float) -> str:
+    """``0.00000005`` -> ``5.0 × 10⁻⁸`` (small p-values), else 2 significant digits."""
+    if not np.isfinite(p) or p >= 1e-3:
+        return f"{p:.2g}"
+    mant, exp = f"{p:.1e}".split("e")
+    sup = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+    return f"{mant} × 10{str(int(exp)).translate(sup)}"
+
+
+def _plot_accuracy(ax, table: pd.DataFrame, summary: dict, rotate: bool) -> None:
+    """Accuracy per observer, sorted, with exact 95 % intervals and the chance and mean lines."""
+    m = len(table)
+    t = table.iloc[np.argsort(table["accuracy"].to_numpy(), kind="stable")]
+    x = np.arange(m)
+    acc = 100 * t["accuracy"].to_numpy()
+    err = np.vstack([acc - 100 * t["ci_low"].to_numpy(), 100 * t["ci_high"].to_numpy() - acc])
+    ax.errorbar(x, acc, yerr=err, fmt="o", color=_style.COLORS["observed"], ecolor="0.55", capsize=3,
+                markersize=7, label="observer (exact 95 % CI)")
+    ax.axhline(100 * summary["chance"], color=_style.COLORS["zero_line"], lw=1, ls=":", label="chance")
+    ax.axhline(100 * summary["accuracy_mean"], color="black", lw=1.2, ls="--",
+               label=f"mean {100 * summary['accuracy_mean']:.1f} %")
+    ax.set_xticks(x, t["observer"], rotation=45 if rotate else 0, ha="right" if rotate else "center")
+    ax.set_xlim(-0.6, m - 0.4)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("accuracy (%): picked the impossible image")
+    ax.set_xlabel("observer (sorted by accuracy)")
+    ax.set_title(f"Accuracy, {summary['n_trials']} trials (largest p = {_sci(summary['p_value_max'])})")
+    ax.legend(loc="lower right")
+
+
+def _plot_kappa(fig, bx, kappa: pd.DataFrame, summary: dict, rotate: bool) -> None:
+    """The kappa matrix between observers (diagonal blank; values in the cells up to 16 observers)."""
+    names = list(kappa.index)
+    m = len(names)
+    k = kappa.to_numpy(dtype=float)
+    shown = np.where(np.eye(m, dtype=bool), np.nan, k)
+    vmin = min(0.0, float(np.nanmin(shown))) if np.isfinite(shown).any() else 0.0
+    im = bx.imshow(shown, cmap=_style.CMAPS["kappa_matrix"], vmin=vmin, vmax=1.0)
+    bx.set_xticks(range(m), names, rotation=45 if rotate else 0, ha="right" if rotate else "center")
+    bx.set_yticks(range(m), names)
+    bx.tick_params(length=0)
+    if m <= 16:
+        for i in range(m):
+            for j in range(m):
+                if i != j:
+                    v = shown[i, j]
+                    bx.text(j, i, "–" if not np.isfinite(v) else f"{v:.2f}", ha="center", va="center",
+                            fontsize=9 if m <= 10 else 7, color="white" if np.isfinite(v) and v > 0.6 else "black")
+    fig.colorbar(im, ax=bx, shrink=0.8, label="κ")
+    bx.set_title(f"Error consistency: mean κ {summary['kappa_mean']:.3f} "
+                 f"(range {summary['kappa_min']:.3f} – {summary['kappa_max']:.3f})")
+    for sp in bx.spines.values():
+        sp.set_visible(False)
+
+
+def plot_observers(table: pd.DataFrame, kappa: pd.DataFrame, summary: dict, *, title: str | None = None):
+    """Accuracy per observer (exact 95 % intervals, chance and mean lines) and, with two observers
+    or more, the kappa matrix between them (values written in the cells up to 16 observers).
+
+    ``table``, ``summary``, ``kappa``: the outputs of
+    :func:`ddd.psychophysics.analysis.summarize_observers`. Returns a Figure.
+    """
+    m = len(table)
+    rotate = m > 6
+    with _style.style():
+        if m >= 2:
+            fig, (ax, bx) = plt.subplots(1, 2, figsize=(12.0, 5.2), layout="constrained",
+                                         gridspec_kw={"width_ratios": [1.15, 1]})
+        else:
+            fig, ax = plt.subplots(figsize=(6.5, 5.2), layout="constrained")
+        _plot_accuracy(ax, table, summary, rotate)
+        if m >= 2:
+            _plot_kappa(fig, bx, kappa, summary, rotate)
+        if title:
+            fig.suptitle(title)
+        if m < 2:
+            _style.note(fig, "Error consistency between observers needs at least two observers.")
+    return fig
+
+
+def write_figure(table: pd.DataFrame, kappa: pd.DataFrame, summary: dict, png, pdf, *, study: str = "") -> None:
+    """:func:`plot_observers`, titled after ``study`` (untitled when empty), saved as ``png`` and ``pdf``."""
+    fig = plot_observers(table, kappa, summary, title=f"{study}: which image is harder for the networks?" if study
+                         else None)
+    _style.save(fig, png, pdf)

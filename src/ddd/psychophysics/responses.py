@@ -1,0 +1,270 @@
+"""The observers' response files (``responses/<observer>.csv``): one row per answered trial.
+
+This module is the only one that knows the layout of a response file. The collection server
+writes it (:func:`start_file`, :func:`append_row` with :func:`format_row`; :func:`recorded_rows`
+tells it what a file already holds), the page's CSV export (``static/experiment.js``) writes the
+same columns, and the analysis reads it (:func:`read_responses`). The values of one trial are
+checked by one function, :func:`check_trial` (and :func:`check_correct`), both for a record
+posted to the server (:func:`parse_record`, JSON values) and for a line of a file
+(:func:`parse_fields`, text), so that the two accept exactly the same trials. The experiment is
+described in ``docs/reproduction.md#psychophysics``.
+
+Columns (:data:`RESPONSE_COLUMNS`, in this order; a file read may have extra columns, ignored):
+
+=================================  =======================================================================
+``study``, ``pair``                non-empty, at most :data:`MAX_ID` characters
+``observer``                       a letter or digit, then up to 63 letters, digits, ``_`` and ``-``
+``session``                        1 to 64 letters, digits, ``_`` and ``-``
+``trial``                          position in its block (practice or main), an integer >= 1
+``practice``, ``correct``          ``1`` / ``0`` (read: also ``true`` / ``false``); ``correct`` must equal
+                                   ``response == impossible_side``
+``left_id``, ``right_id``          the images shown: non-empty, at most :data:`MAX_ID` characters
+``impossible_side``, ``response``  ``left`` or ``right``
+``rt_ms``                          response time in ms, in [0, :data:`MAX_RT_MS`], written with one decimal
+``timestamp``                      ISO 8601 date and time, e.g. ``2025-01-31T12:00:00.000Z``
+=================================  =======================================================================
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+
+import pandas as pd
+
+from ddd.psychophysics.site import SIDES
+
+__all__ = ["RESPONSE_COLUMNS", "OBSERVER_RE", "SESSION_RE", "MAX_RT_MS", "MAX_ID", "ResponseFileError",
+           "TrialValueError", "check_id", "check_trial", "check_correct", "parse_record", "parse_fields",
+           "format_row", "start_file", "append_row", "recorded_rows", "read_responses", "response_files"]
+
+#: Columns of a response file, in this order (extra columns are allowed and ignored when reading).
+RESPONSE_COLUMNS = ("study", "observer", "session", "trial", "pair", "practice", "left_id", "right_id",
+                    "impossible_side", "response", "correct", "rt_ms", "timestamp")
+OBSERVER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
+#: The longest response time accepted (one hour), in ms.
+MAX_RT_MS = 3_600_000.0
+#: The longest study, pair or image id accepted, in characters.
+MAX_ID = 1000
+_BOOL = {"1": True, "true": True, "True": True, "TRUE": True, "0": False, "false": False, "False": False,
+         "FALSE": False}
+
+
+class ResponseFileError(ValueError):
+    """A response file that cannot be read: the message starts with ``<path>, line <n>:``."""
+
+
+class TrialValueError(ValueError):
+    """A value of one trial that a response file may not hold (the message says which and why)."""
+
+
+# -- one trial ---------------------------------------------------------------------------------
+def check_id(key: str, value) -> str:
+    """``value`` if it is a valid ``observer`` or ``session`` id (``key``), else :class:`TrialValueError`."""
+    rx = OBSERVER_RE if key == "observer" else SESSION_RE
+    if not isinstance(value, str) or not rx.match(value):
+        raise TrialValueError(f"{key} must be an id of letters, digits, _ and - (at most 64), got {str(value)[:80]!r}")
+    return value
+
+
+def check_trial(rec: dict) -> dict:
+    """Check the values of one trial and return it; :class:`TrialValueError` names the first bad one.
+
+    ``rec``: every key of :data:`RESPONSE_COLUMNS`, typed: ``trial`` int, ``practice`` and
+    ``correct`` bool, ``rt_ms`` float, the rest str (:func:`parse_record`, :func:`parse_fields`).
+    Whether ``correct`` agrees with the response is :func:`check_correct`.
+    """
+    for key in ("observer", "session"):
+        check_id(key, rec[key])
+    for key in ("study", "pair", "left_id", "right_id"):
+        v = rec[key]
+        if not isinstance(v, str) or not v or len(v) > MAX_ID:
+            raise TrialValueError(f"{key} must be a non-empty string of at most {MAX_ID} characters")
+    if rec["trial"] < 1:
+        raise TrialValueError(f"trial must be >= 1, got {rec['trial']}")
+    for key in ("impossible_side", "response"):
+        if rec[key] not in SIDES:
+            raise TrialValueError(f"{key} must be left or right, got {str(rec[key])[:80]!r}")
+    rt = rec["rt_ms"]
+    if not math.isfinite(rt) or not 0 <= rt <= MAX_RT_MS:
+        raise TrialValueError(f"rt_ms must be a number in [0, {MAX_RT_MS:.0f}], got {rt!r}")
+    ts = rec["timestamp"]
+    if not isinstance(ts, str) or len(ts) > 40 or not _TIMESTAMP_RE.match(ts):
+        raise TrialValueError("timestamp must be an ISO 8601 date and time (e.g. 2025-01-31T12:00:00.000Z)")
+    return rec
+
+
+def check_correct(rec: dict) -> None:
+    """:class:`TrialValueError` unless ``correct == (response == impossible_side)``."""
+    if rec["correct"] != (rec["response"] == rec["impossible_side"]):
+        raise TrialValueError(f"correct={int(rec['correct'])} contradicts response={rec['response']} with the "
+                              f"impossible image on the {rec['impossible_side']}")
+
+
+def parse_record(body: dict) -> dict:
+    """One trial posted as JSON (exactly the keys of :data:`RESPONSE_COLUMNS`; ``practice`` and
+    ``correct`` booleans, ``trial`` an integer, ``rt_ms`` a number) -> the checked trial (:func:`check_trial`)."""
+    rec = {key: body[key] for key in RESPONSE_COLUMNS}
+    for key in ("practice", "correct"):
+        if not isinstance(rec[key], bool):
+            raise TrialValueError(f"{key} must be true or false")
+    if not isinstance(rec["trial"], int) or isinstance(rec["trial"], bool):
+        raise TrialValueError("trial must be an integer")
+    rt = rec["rt_ms"]
+    if isinstance(rt, bool) or not isinstance(rt, (int, float)):
+        raise TrialValueError(f"rt_ms must be a number in [0, {MAX_RT_MS:.0f}]")
+    rec["rt_ms"] = float(rt)
+    return check_trial(rec)
+
+
+def parse_fields(fields: dict) -> dict:
+    """One line of a response file (text by column, white space stripped) -> the checked trial
+    (:func:`check_trial`)."""
+    rec = {key: fields[key] for key in RESPONSE_COLUMNS}
+    try:
+        rec["trial"] = int(fields["trial"])
+    except ValueError:
+        raise TrialValueError(f"trial {fields['trial']!r} is not an integer") from None
+    for key in ("practice", "correct"):
+        if fields[key] not in _BOOL:
+            raise TrialValueError(f"{key} must be 1/0 or true/false, got {fields[key]!r}")
+        rec[key] = _BOOL[fields[key]]
+    try:
+        rec["rt_ms"] = float(fields["rt_ms"])
+    except ValueError:
+        raise TrialValueError(f"rt_ms {fields['rt_ms']!r} is not a number") from None
+    return check_trial(rec)
+
+
+def format_row(rec: dict) -> list[str]:
+    """The fields of one file line for a checked trial: booleans ``1`` / ``0``, ``rt_ms`` with one decimal."""
+    out = []
+    for key in RESPONSE_COLUMNS:
+        v = rec[key]
+        if key in ("practice", "correct"):
+            v = "1" if v else "0"
+        elif key == "rt_ms":
+            v = f"{float(v):.1f}"
+        out.append(str(v))
+    return out
+
+
+# -- writing (the collection server) -----------------------------------------------------------
+def _csv_line(fields) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(fields)
+    return buf.getvalue()
+
+
+def _write_synced(path, mode: str, fields) -> None:
+    with open(path, mode, newline="", encoding="utf-8") as fh:
+        fh.write(_csv_line(fields))
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def start_file(path) -> None:
+    """Create a response file holding only the header line (flushed and fsynced); it must not exist."""
+    _write_synced(path, "x", RESPONSE_COLUMNS)
+
+
+def append_row(path, row: list[str]) -> None:
+    """Append one line (:func:`format_row`) to a response file, flushed and fsynced before returning."""
+    _write_synced(path, "a", row)
+
+
+def recorded_rows(path) -> dict:
+    """``{(session, pair): fields}`` of the lines a response file written by :func:`start_file` /
+    :func:`append_row` already holds (empty when there is no file). Lines with another number of
+    fields (a write cut off) are passed over; a file with another header is refused
+    (:class:`ResponseFileError`)."""
+    index = {}
+    if not os.path.exists(path):
+        return index
+    with open(path, newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        if next(reader, None) != list(RESPONSE_COLUMNS):
+            raise ResponseFileError(f"{path}, line 1: not a response file of the collection server (unexpected "
+                                    "header); move it away")
+        session, pair = RESPONSE_COLUMNS.index("session"), RESPONSE_COLUMNS.index("pair")
+        for fields in reader:
+            if len(fields) == len(RESPONSE_COLUMNS):
+                index[(fields[session], fields[pair])] = fields
+    return index
+
+
+# -- reading (the analysis) --------------------------------------------------------------------
+def _err(path, line: int, what: str) -> ResponseFileError:
+    return ResponseFileError(f"{path}, line {line}: {what}")
+
+
+def _header(path, header) -> list[str]:
+    if header is None:
+        raise _err(path, 1, "the file is empty (a header line with the columns "
+                            f"{', '.join(RESPONSE_COLUMNS)} is needed)")
+    header = [h.strip() for h in header]
+    missing = [c for c in RESPONSE_COLUMNS if c not in header]
+    if missing:
+        raise _err(path, 1, f"missing columns {missing} (the header must name {', '.join(RESPONSE_COLUMNS)})")
+    if len(set(header)) != len(header):
+        raise _err(path, 1, "repeated column names in the header")
+    return header
+
+
+def read_responses(path) -> pd.DataFrame:
+    """Read and check one response file (the server's file or the page's export).
+
+    Returns
+    -------
+    DataFrame, one row per trial: :data:`RESPONSE_COLUMNS` (``trial`` int, ``practice`` and
+    ``correct`` bool, ``rt_ms`` float, the rest str) plus ``file`` and ``line`` (1-based line of
+    the row in the file).
+
+    Raises
+    ------
+    ResponseFileError ``"<path>, line <n>: <what>"`` for anything malformed: not UTF-8, a CSV
+    syntax error, missing columns, a row with another number of fields than the header, a value
+    that :func:`check_trial` refuses, ``correct`` contradicting the response, or no trial at all.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise _err(path, raw[:err.start].count(b"\n") + 1, f"not UTF-8 text ({err.reason})") from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows = []
+    try:
+        header = _header(path, next(reader, None))
+        for fields in reader:
+            line = reader.line_num
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue  # blank line
+            if len(fields) != len(header):
+                raise _err(path, line, f"{len(fields)} fields, but the header has {len(header)}")
+            try:
+                rec = parse_fields(dict(zip(header, (f.strip() for f in fields))))
+                check_correct(rec)
+            except TrialValueError as err:
+                raise _err(path, line, str(err)) from None
+            rec.update(file=path, line=line)
+            rows.append(rec)
+    except csv.Error as err:
+        raise _err(path, reader.line_num, f"CSV syntax error: {err}") from None
+    if not rows:
+        raise _err(path, 2, "no trials (only a header)")
+    return pd.DataFrame(rows, columns=[*RESPONSE_COLUMNS, "file", "line"])
+
+
+def response_files(folder) -> list[str]:
+    """The ``*.csv`` files directly in ``folder``, sorted (hidden files left out)."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"responses folder {folder} does not exist")
+    return sorted(os.path.join(folder, f) for f in os.listdir(folder)
+                  if f.lower().endswith(".csv") and not f.startswith(".") and os.path.isfile(os.path.join(folder, f)))

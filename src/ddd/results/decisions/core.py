@@ -1,0 +1,94 @@
+"""Types and checks shared by the writer and the readers of decisions files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+FORMAT = "ddd-decisions"
+
+
+FORMAT_VERSION = 1
+
+
+_RESERVED = ("format", "format_version", "recipe", "json_attrs")
+
+
+_INT16_MAX = np.iinfo(np.int16).max
+
+
+class DecisionsFormatError(ValueError):
+    """A file is not a complete, readable decisions file."""
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Contents of one decisions file; see the module docstring for shapes and dtypes."""
+
+    predictions: np.ndarray
+    targets: np.ndarray
+    image_ids: np.ndarray
+    epochs: np.ndarray
+    attrs: dict
+    probabilities: np.ndarray | None = None
+    features: np.ndarray | None = None
+    feature_ids: np.ndarray | None = None
+    path: str | None = None
+    image_info: dict | None = None
+
+    @property
+    def n_images(self) -> int:
+        return int(self.predictions.shape[1])
+
+    @property
+    def n_epochs(self) -> int:
+        """Number of prediction rows (evaluation epochs including epoch 0)."""
+        return int(self.predictions.shape[0])
+
+    @property
+    def final_epoch(self) -> int:
+        return int(self.epochs[-1])
+
+    def correct(self, epoch: int | None = None) -> np.ndarray:
+        """Correctness, bool ``(E+1, N)`` if ``epoch`` is None, else bool ``(N,)`` at epoch *number* ``epoch``."""
+        if epoch is None:
+            return self.predictions == self.targets[None, :]
+        return self.predictions[_row_of(self.epochs, epoch, self.path)] == self.targets
+
+
+def _row_of(epochs: np.ndarray, epoch: int, path) -> int:
+    rows = np.flatnonzero(np.asarray(epochs) == epoch)
+    if rows.size == 0:
+        raise ValueError(f"epoch {epoch} not in {path or 'decisions'}; available epochs: {list(map(int, epochs))}")
+    return int(rows[0])
+
+
+def check_same_images(ids_a, ids_b, *, names: tuple[str, str] = ("a", "b")) -> None:
+    """Raise ValueError unless ``ids_a`` and ``ids_b`` (1-D, str-like) list the same images in the same order."""
+    a, b = np.asarray(ids_a).astype(str), np.asarray(ids_b).astype(str)
+    for ids, name in ((a, names[0]), (b, names[1])):
+        if ids.ndim != 1:
+            raise ValueError(f"image ids of {name} must be 1-D, got shape {ids.shape}")
+        uniq, counts = np.unique(ids, return_counts=True)
+        if (counts > 1).any():
+            raise ValueError(f"image ids of {name} contain duplicates, e.g. {uniq[counts > 1][:5].tolist()}")
+    missing, extra = np.setdiff1d(a, b), np.setdiff1d(b, a)
+    if missing.size:
+        raise ValueError(f"{missing.size} image ids of {names[0]} are missing from {names[1]}, e.g. {missing[:5].tolist()}")
+    if extra.size:
+        raise ValueError(f"{extra.size} image ids of {names[1]} are not in {names[0]}, e.g. {extra[:5].tolist()}")
+    differ = np.flatnonzero(a != b)
+    if differ.size:
+        i = int(differ[0])
+        raise ValueError(f"image ids of {names[0]} and {names[1]} are in different order: first at position {i} "
+                         f"({a[i]!r} vs {b[i]!r}), {differ.size} positions differ")
+
+
+def check_same_study(ref: "Decisions", other: "Decisions") -> None:
+    """Raise ValueError unless two decisions files hold the same images, in the same order, with the
+    same targets (what every consumer checks before comparing decision makers)."""
+    check_same_images(ref.image_ids, other.image_ids, names=(ref.path, other.path))
+    if not np.array_equal(ref.targets, other.targets):
+        raise ValueError(f"{other.path} has other targets than {ref.path} for the same images")

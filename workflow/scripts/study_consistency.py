@@ -1,0 +1,20 @@
+"""Adapter: all pairs, every epoch, every subset, with uncertainty (ddd.analysis.consistency.study_consistency)."""
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from snakemake.script import snakemake
+
+import _ddd_path  # noqa: F401  (puts the checkout's src/ on sys.path)
+from ddd.analysis.consistency import study_consistency
+from ddd.logs import to_file
+
+to_file(snakemake.log[0])
+study_consistency(
+    snakemake.params.decision_makers,
+    snakemake.input.split,
+    pairs_path=snakemake.output.pairs,
+    summary_path=snakemake.output.summary,
+    uncertainty_path=snakemake.output.uncertainty,
+    undefined=snakemake.params.undefined,
+    n_boot=snakemake.params.n_boot,
+)
