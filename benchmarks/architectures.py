@@ -1,5 +1,5 @@
 """Training-step throughput of every architecture at its dataset's resolution: ddd's loop
-(``ddd.training.train.train_epoch``: per-step LR, batch chunks, device transfer, loss kept on the device)
+(``ddd.training.loop.train_epoch``: per-step LR, batch chunks, device transfer, loss kept on the device)
 against a bare PyTorch loop on the same model, batch size and in-memory data (issue: within 10 %).
 
     python benchmarks/architectures.py [--device cpu|cuda] [--steps 6] [--batch 16] [--threads 2]
@@ -18,9 +18,9 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from ddd.experiment import recipes  # noqa: E402
-from ddd.data.loading import InMemoryBatches
-from ddd.nets.architectures import make_model  # noqa: E402
-from ddd.training.train import train_epoch  # noqa: E402
+from ddd.data.loading import InMemoryBatches  # noqa: E402
+from ddd.nets import make_model  # noqa: E402
+from ddd.training.loop import train_epoch  # noqa: E402
 
 # (name, arch, options, resolution, classes)
 CASES = [

@@ -24,9 +24,10 @@ import torch
 import torchvision
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
-from ddd.data.images import ImageFolderSplit
-from ddd.pretrained import Preprocess, infer, normalize_spec  # noqa: E402
-from ddd.training.train import resolve_device  # noqa: E402
+from ddd.data.images import ImageFolderSplit  # noqa: E402
+from ddd.nets.device import resolve_device  # noqa: E402
+from ddd.pretrained.infer import infer  # noqa: E402
+from ddd.pretrained.spec import Preprocess, normalize_spec  # noqa: E402
 
 
 def fake_folder(root, n_images, size, n_classes=3, seed=0):

@@ -23,9 +23,10 @@ import yaml
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from ddd.experiment import recipes  # noqa: E402
 from ddd.config import resolve_config  # noqa: E402
-from ddd.data.loading import load_split
-from ddd.nets.architectures import make_model  # noqa: E402
-from ddd.training.train import lr_at, train_run  # noqa: E402
+from ddd.data.loading import load_split  # noqa: E402
+from ddd.nets import make_model  # noqa: E402
+from ddd.training.loop import lr_at  # noqa: E402
+from ddd.training.run import train_run  # noqa: E402
 
 
 def bare_loop(recipe, dataset, epochs):

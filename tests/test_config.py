@@ -11,7 +11,7 @@ from snakemake.utils import validate
 
 from ddd.experiment import recipes
 from ddd.config.resolve import DATASET_DEFAULTS, ConfigError, resolve_config
-from ddd.nets.architectures import make_model
+from ddd.nets import make_model
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")

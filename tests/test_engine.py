@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -6,6 +8,8 @@ import ddd.analysis.engine as engine
 from ddd.analysis.uncertainty import p_values_from_counts, pairwise
 from ddd.results.decisions import EpochReader, read_correct_rows, read_ids_epochs, write_decisions
 from ddd.analysis.engine import COLUMNS, SUMMARY_COLUMNS, all_pairs, iter_pairs, summarize_pairs
+from ddd.experiment.makers import DecisionMaker
+from ddd.results.pairs import read_pairs, read_pairs_summary
 
 N, EPOCHS = 400, 4
 
@@ -24,7 +28,7 @@ def study(tmp_path):
         path = tmp_path / f"run{m}.h5"
         write_decisions(path, preds, targets, ids, recipe={})
         correct[f"run{m}"] = right
-        makers.append((f"run{m}", str(path)))
+        makers.append(DecisionMaker(f"run{m}", "c", str(path), EPOCHS - 1))
     return makers, correct, ids, targets
 
 
@@ -37,7 +41,7 @@ def test_matches_pairwise_every_epoch_and_subset(study, overlap):
     frame = pd.concat(iter_pairs(makers, subsets={"in_between": sub, "few": ids[few].tolist()}, p_value=True))
     assert list(frame.columns) == [*COLUMNS, "p_value"]
     assert len(frame) == EPOCHS * 3 * 10
-    names = [m[0] for m in makers]
+    names = [m.name for m in makers]
     for (epoch, subset), block in frame.groupby(["epoch", "subset"], sort=False):
         mask = {"all": np.ones(N, bool), "in_between": sub, "few": few}[subset]
         c = np.stack([correct[n][epoch] for n in names])[:, mask]
@@ -47,7 +51,7 @@ def test_matches_pairwise_every_epoch_and_subset(study, overlap):
         np.testing.assert_array_equal(block[cols].to_numpy(float), ref[cols].to_numpy(float))  # bit for bit
 
 
-def test_epoch_selection_mapping_and_streaming(study, monkeypatch):
+def test_epochs_up_to_each_makers_own_and_streaming(study, monkeypatch):
     makers, correct, *_ = study
     calls = []
 
@@ -57,15 +61,13 @@ def test_epoch_selection_mapping_and_streaming(study, monkeypatch):
             return super().read(paths, epochs, out=out)
 
     monkeypatch.setattr(engine, "EpochReader", Spy)
-    late = {"name": "late", "path": makers[0][1], "epochs": {1: 3}}  # run0's epoch 3 compared as epoch 1
-    frame = pd.concat(iter_pairs([*makers[:3], late, (makers[3][0], makers[3][1], [0, 2])]))
-    assert calls == [4, 4, 4, 3]  # one read of one row per decision maker per epoch
-    assert frame.groupby("epoch").size().to_dict() == {0: 6, 1: 6, 2: 6, 3: 3}
-    row = frame[(frame.epoch == 1) & (frame.a == "run0") & (frame.b == "late")].iloc[0]
-    assert row.c_obs == np.mean(correct["run0"][1] == correct["run0"][3])
+    short = dataclasses.replace(makers[3], epoch=1)  # run3's history up to its epoch 1 only
+    frame = pd.concat(iter_pairs([*makers[:3], short]))
+    assert calls == [4, 4, 3, 3]  # one read of one row per decision maker per epoch
+    assert frame.groupby("epoch").size().to_dict() == {0: 6, 1: 6, 2: 3, 3: 3}
     assert set(pd.concat(iter_pairs(makers, epochs=[3])).epoch) == {3}
     with pytest.raises(ValueError, match="fewer than 2"):
-        list(iter_pairs([*makers[:1], late], epochs=[3]))
+        list(iter_pairs([makers[0], short], epochs=[3]))
 
 
 def test_empty_subset_and_undefined(tmp_path, study):
@@ -74,7 +76,7 @@ def test_empty_subset_and_undefined(tmp_path, study):
     for name in ("p1", "p2"):
         write_decisions(tmp_path / f"{name}.h5", np.zeros((1, 6), int), np.zeros(6, int), ids, recipe={})
     write_decisions(tmp_path / "half.h5", np.array([[0, 0, 0, 1, 1, 1]]), np.zeros(6, int), ids, recipe={})
-    mk = [(n, str(tmp_path / f"{n}.h5")) for n in ("p1", "p2", "half")]
+    mk = [DecisionMaker(n, n, str(tmp_path / f"{n}.h5"), 0) for n in ("p1", "p2", "half")]
     frame = pd.concat(iter_pairs(mk, subsets={"none": np.zeros(6, bool)}, p_value=True))
     empty = frame[frame.subset == "none"]
     assert (empty.n == 0).all() and empty.kappa_undefined.all()
@@ -94,13 +96,13 @@ def test_refuses_other_images_and_bad_input(tmp_path, study):
     write_decisions(tmp_path / "shuffled.h5", preds, targets, ids[::-1], recipe={})
     write_decisions(tmp_path / "fewer.h5", preds[:, 1:], targets[1:], ids[1:], recipe={})
     with pytest.raises(ValueError, match="different order"):
-        list(iter_pairs([*makers[:2], ("s", str(tmp_path / "shuffled.h5"))]))
+        list(iter_pairs([*makers[:2], DecisionMaker("s", "c", str(tmp_path / "shuffled.h5"), 0)]))
     with pytest.raises(ValueError, match="missing from"):
-        list(iter_pairs([*makers[:2], ("f", str(tmp_path / "fewer.h5"))]))
+        list(iter_pairs([*makers[:2], DecisionMaker("f", "c", str(tmp_path / "fewer.h5"), 0)]))
     with pytest.raises(ValueError, match="not unique"):
-        list(iter_pairs([makers[0], (makers[0][0], makers[1][1])]))
-    with pytest.raises(ValueError, match=r"epochs \[9\] not in"):
-        list(iter_pairs([makers[0], (*makers[1], [9])]))
+        list(iter_pairs([makers[0], dataclasses.replace(makers[1], name=makers[0].name)]))
+    with pytest.raises(ValueError, match=r"epoch 9 not in"):
+        list(iter_pairs([makers[0], dataclasses.replace(makers[1], epoch=9)]))
     with pytest.raises(ValueError, match="at least 2"):
         list(iter_pairs(makers[:1]))
     with pytest.raises(ValueError, match="shape"):
@@ -117,10 +119,10 @@ def test_all_pairs_writes_tables_and_group_summary(tmp_path, study):
     out = tmp_path / "consistency"
     summary = all_pairs(makers, pairs_path=out / "pairs.tsv", summary_path=out / "summary.tsv", groups=groups,
                         subsets={"half": np.arange(N) < N // 2})
-    pairs = pd.read_csv(out / "pairs.tsv", sep="\t")
+    pairs = read_pairs(out / "pairs.tsv")
     assert list(pairs.columns) == list(COLUMNS) and len(pairs) == EPOCHS * 2 * 10
     assert not list(out.glob("*.tmp"))
-    back = pd.read_csv(out / "summary.tsv", sep="\t")
+    back = read_pairs_summary(out / "summary.tsv")
     assert list(back.columns) == list(SUMMARY_COLUMNS) and len(back) == len(summary) == EPOCHS * 2 * 5
     again = summarize_pairs(pairs, groups=groups)  # from the TSV: same summary
     pd.testing.assert_frame_equal(again, summary, check_dtype=False, check_exact=False, rtol=1e-12)
@@ -143,13 +145,13 @@ def test_p_value_column_and_header_reader(study):
     k_a, k_b = np.rint(frame.p_a * frame.n).astype(int), np.rint(frame.p_b * frame.n).astype(int)
     k_ab = np.rint((frame.c_obs * frame.n - frame.n + k_a + k_b) / 2).astype(int)
     np.testing.assert_allclose(frame.p_value, p_values_from_counts(frame.n, k_a, k_b, k_ab, alternative="two-sided"))
-    ids, epochs = read_ids_epochs(makers[0][1])
+    ids, epochs = read_ids_epochs(makers[0].path)
     assert len(ids) == N and epochs.tolist() == list(range(EPOCHS))
 
 
 def test_read_correct_rows(study):
     makers, correct, *_ = study
-    paths = [p for _, p in makers[:3]]
+    paths = [m.path for m in makers[:3]]
     got = read_correct_rows(paths, [3, 0, 2])
     np.testing.assert_array_equal(got, np.stack([correct["run0"][3], correct["run1"][0], correct["run2"][2]]))
     with pytest.raises(ValueError, match="out must be bool"):
@@ -160,20 +162,19 @@ def test_read_correct_rows(study):
         read_correct_rows([], [])
 
 
-def test_accepts_study_entries(study):
-    from ddd.analysis.summary import Entry
+def test_accepts_decision_makers_as_plain_data(study):
+    from ddd.experiment.makers import to_params
     makers, correct, *_ = study
-    entries = [Entry(name, "base" if k == 0 else "init", path, 3) for k, (name, path) in enumerate(makers)]
-    frame = pd.concat(iter_pairs(entries))
+    frame = pd.concat(iter_pairs(to_params(makers), epochs=[3]))
     assert set(frame.epoch) == {3} and len(frame) == 10
-    names = [m[0] for m in makers]
+    names = [m.name for m in makers]
     ref = pairwise(np.stack([correct[n][3] for n in names]), names=names)
     np.testing.assert_array_equal(frame.kappa.to_numpy(), ref.kappa.to_numpy())
 
 
 def test_epoch_reader_matches_rows_and_bounds_memory(study):
     makers, correct, *_ = study
-    paths = [p for _, p in makers]
+    paths = [m.path for m in makers]
     reader = EpochReader()
     rng = np.random.default_rng(2)
     for _ in range(10):  # any access pattern gives the same rows as reading them one by one
@@ -189,7 +190,7 @@ def test_unicode_image_ids(tmp_path):
     ids = np.array(["bär_1.png", "café/2.png", "日本_3.png"])
     for name, order in (("u1", [0, 1, 2]), ("u2", [0, 1, 2]), ("u3", [1, 0, 2])):
         write_decisions(tmp_path / f"{name}.h5", np.array([[0, 1, 0]]), np.zeros(3, int), ids[order], recipe={})
-    mk = [(n, str(tmp_path / f"{n}.h5")) for n in ("u1", "u2", "u3")]
+    mk = [DecisionMaker(n, n, str(tmp_path / f"{n}.h5"), 0) for n in ("u1", "u2", "u3")]
     assert len(pd.concat(iter_pairs(mk[:2]))) == 1
     with pytest.raises(ValueError, match="different order"):
         list(iter_pairs(mk))

@@ -1,4 +1,4 @@
-"""Tests of ddd.nets.architectures: the architecture registry and the scalable ResNet."""
+"""Tests of ddd.nets: the architecture registry and the scalable ResNet."""
 
 import math
 
@@ -7,7 +7,8 @@ import torch
 import torchvision
 from torch import nn
 
-from ddd.nets.architectures import STEMS, ResNet, available_models, make_model, register_model
+from ddd.nets import STEMS, available_models, make_model
+from ddd.nets.resnets import ResNet
 
 torch.set_num_threads(1)
 
@@ -118,7 +119,7 @@ def test_densenet_cifar_stem():
     model = make_model("densenet121", 10, stem="cifar").eval()
     conv0 = model.features.conv0
     assert (conv0.kernel_size, conv0.stride, conv0.out_channels) == ((3, 3), (1, 1), 64)
-    assert isinstance(model.features.pool0, nn.MaxPool2d)  # max-pool kept (SPEC section 3)
+    assert isinstance(model.features.pool0, nn.MaxPool2d)  # max-pool kept (docs/reproduction.md#families)
     imagenet = make_model("densenet121", 10)
     assert imagenet.features.conv0.kernel_size == (7, 7)
     with torch.no_grad():
@@ -155,12 +156,6 @@ def test_bad_options(arch, options, match):
 def test_bad_num_classes(num_classes):
     with pytest.raises(ValueError, match="num_classes"):
         make_model("resnet18", num_classes, width=4)
-
-
-def test_register_twice_refused():
-    with pytest.raises(ValueError, match="registered twice"):
-        register_model("resnet18")(lambda num_classes: None)
-    assert available_models().count("resnet18") == 1
 
 
 def test_resnet_class_rejects_bad_stem_directly():

@@ -13,11 +13,13 @@ import torch
 import torchvision
 from torchvision import transforms as T
 
-from ddd.nets import checkpoints as builders
+from ddd.nets import build_checkpoint_network, checkpoint_info, resolve
+from ddd.pretrained.clip import ZeroShotClassifier, zero_shot_weights
+from ddd.pretrained.infer import eval_dataset, infer
+from ddd.pretrained.load import check_model, load_model
+from ddd.pretrained.spec import (ClassCountError, PretrainedModelError, Preprocess, WeightsNotFoundError,
+                                 normalize_spec, precheck_model)
 from ddd.results.decisions import read_decisions
-from ddd.pretrained import (ClassCountError, PretrainedModelError, Preprocess, WeightsNotFoundError,
-                            ZeroShotClassifier, check_model, eval_dataset, infer, load_model, normalize_spec,
-                            precheck_model, zero_shot_weights)
 
 IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 SMALL = {"resize": 40, "crop": 32}
@@ -104,7 +106,7 @@ def test_checkpoint_builder_unwraps_dataparallel_state_dict(fake_imagefolder, tm
 
 def test_cornet_rt_checkpoint_in_the_original_layout(fake_imagenet, tmp_path):
     torch.manual_seed(3)
-    net = builders.get_builder("cornet_rt").build(3).eval()
+    net = build_checkpoint_network("cornet_rt", 3).eval()
     keys = set(net.state_dict())
     assert {"V1.conv_input.weight", "V1.conv_input.bias", "V1.norm_input.weight", "V1.conv1.weight",
             "V2.norm1.bias", "IT.conv1.weight", "decoder.linear.weight", "decoder.linear.bias"} <= keys
@@ -121,16 +123,16 @@ def test_cornet_rt_checkpoint_in_the_original_layout(fake_imagenet, tmp_path):
 
 def test_bagnet_keys_follow_the_original():
     with torch.device("meta"):
-        sd = builders.get_builder("bagnet33").build(1000).state_dict()
+        sd = build_checkpoint_network("bagnet33", 1000).state_dict()
     shapes = {k: tuple(v.shape) for k, v in sd.items()}
     assert len(shapes) == 321
     assert shapes["conv1.weight"] == (64, 3, 1, 1) and shapes["conv2.weight"] == (64, 64, 3, 3)
     assert shapes["layer1.0.conv2.weight"] == (64, 64, 3, 3) and shapes["layer1.1.conv2.weight"] == (64, 64, 1, 1)
     assert shapes["layer4.0.downsample.0.weight"] == (2048, 1024, 1, 1) and shapes["fc.weight"] == (1000, 2048)
     with torch.device("meta"):
-        sd17 = builders.get_builder("bagnet17").build(1000).state_dict()
+        sd17 = build_checkpoint_network("bagnet17", 1000).state_dict()
     assert tuple(sd17["layer4.0.conv2.weight"].shape) == (512, 512, 1, 1)
-    net = builders.get_builder("bagnet9").build(4).eval()
+    net = build_checkpoint_network("bagnet9", 4).eval()
     assert net(torch.rand(1, 3, 48, 48)).shape == (1, 4)
 
 
@@ -142,10 +144,11 @@ def test_robustness_checkpoint_keeps_the_model_and_checks_the_normaliser():
                                    "module.attacker.normalize.new_mean": mean[:, None, None],
                                    **{f"module.model.{k}": v for k, v in sd.items()},
                                    **{f"module.attacker.model.{k}": v for k, v in sd.items()}}}
-    b = builders.get_builder("resnet50_l2_eps1")
-    assert list(b.extract(ckpt)) == list(sd)
-    assert b.check(ckpt, {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}) == []
-    problems = b.check(ckpt, {"mean": [0.5, 0.5, 0.5], "std": IMAGENET_STD})
+    info = checkpoint_info("resnet50_l2_eps1")
+    extract, check = resolve(info.extract), resolve(info.check)
+    assert list(extract(ckpt)) == list(sd)
+    assert check(ckpt, {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}) == []
+    problems = check(ckpt, {"mean": [0.5, 0.5, 0.5], "std": IMAGENET_STD})
     assert len(problems) == 1 and "mean" in problems[0]
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from ddd.experiment import recipes
-from ddd.nets.architectures import available_models
+from ddd.nets import available_models
 from ddd.experiment.recipes import (BASE_RECIPE, CONDITIONS, DISPLAY_NAMES, FAMILIES, MULTI_INSTANCE, DecisionMaker, Run,
                          decision_makers, family, resolve, runs, trained_conditions)
 

@@ -14,7 +14,7 @@ from torch import nn
 from ddd.experiment import recipes
 from ddd.data.loading import load_split
 from ddd.report.figures.rsa import GID_MEAN, GID_RDM, GID_RUNS, figure_07, plot_rsa_vs_base
-from ddd.nets.architectures import available_models, make_model
+from ddd.nets import available_models, make_model
 from ddd.analysis.rsa import (activations, compare_rdms, example_rdms, final_linear, load_network, rdm, rsa_correlation,
                      rsa_vs_base, subset)
 
@@ -269,7 +269,7 @@ def test_rsa_vs_base(tmp_path):
 
 def test_trained_networks_bit_identical_to_the_base_score_one(tmp_path):
     """On the CPU a "hardware" run is the base without its extra epochs; both networks are saved at E."""
-    from ddd.training.train import train_run
+    from ddd.training.run import train_run
 
     nets, recs = {}, {}
     for cond in ("base", "hardware"):

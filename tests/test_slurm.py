@@ -127,7 +127,7 @@ import sys, time, yaml
 t0 = time.monotonic()
 sys.path.insert(0, sys.argv[1])
 from ddd.config import resolve_config
-from ddd.training.train import train_run
+from ddd.training.run import train_run
 cfg = resolve_config(yaml.safe_load(open(sys.argv[2])))
 for study in sorted(cfg.studies, key=lambda s: s != "timelimit"):  # the long one first
     for run in cfg.runs(study):

@@ -8,7 +8,8 @@ import torch
 
 from ddd.experiment import recipes
 from ddd.results.decisions import read_decisions
-from ddd.training.train import lr_at, train_run
+from ddd.training.loop import lr_at
+from ddd.training.run import train_run
 
 DATASET = {"name": "gaussian", "n_classes": 4, "image_size": 4, "train_per_class": 24,
            "val_per_class": 6, "seed": 7, "encoding": "signed_log", "transforms": "small"}
@@ -52,8 +53,8 @@ E = FAMILY["recipe"]["epochs"]
 def _evaluate_saved(path, condition="base", instance=1):
     """Top-1 predictions of a saved network on the evaluation split, as train_run evaluates."""
     from ddd.data.loading import load_split
-    from ddd.nets.architectures import make_model
-    from ddd.training.train import evaluate
+    from ddd.nets import make_model
+    from ddd.training.loop import evaluate
 
     recipe = recipes.resolve(FAMILY, condition, instance)
     val, meta = load_split(DATASET, "val")
@@ -202,7 +203,7 @@ class _Batches:
 
 
 def test_precise_bn_estimates_the_plain_average_and_restores_momentum():
-    from ddd.training.train import precise_bn
+    from ddd.training.loop import precise_bn
 
     x = torch.randn(64, 3, 4, 4) * torch.tensor([1.0, 2.0, 3.0]).view(1, 3, 1, 1) + 5
     bn = torch.nn.BatchNorm2d(3, momentum=0.1)

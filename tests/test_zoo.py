@@ -1,4 +1,4 @@
-"""The zoo of radically different small architectures (ddd.nets.architectures.ZOO): shapes at 8, 32 and 224 px,
+"""The zoo of radically different small architectures (ddd.nets.ZOO): shapes at 8, 32 and 224 px,
 sizes, the bag-of-features net's receptive field, seeding, bad options, a short training run."""
 
 import numpy as np
@@ -8,8 +8,8 @@ from torch import nn
 
 from ddd.experiment import recipes
 from ddd.results.decisions import read_decisions
-from ddd.nets.architectures import ZOO, available_models, make_model
-from ddd.training.train import train_run
+from ddd.nets import ZOO, available_models, make_model
+from ddd.training.run import train_run
 
 torch.set_num_threads(1)
 

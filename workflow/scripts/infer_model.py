@@ -6,7 +6,7 @@ if TYPE_CHECKING:
 
 import _ddd_path  # noqa: F401  (puts the checkout's src/ on sys.path)
 from ddd.logs import to_file
-from ddd.pretrained import infer
+from ddd.pretrained.infer import infer
 
 to_file(snakemake.log[0])
 infer(

@@ -1,4 +1,4 @@
-"""Adapter: train one run (ddd.training.train.train_run) with the rule's params."""
+"""Adapter: train one run (ddd.training.run.train_run) with the rule's params."""
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -6,7 +6,7 @@ if TYPE_CHECKING:
 
 import _ddd_path  # noqa: F401  (puts the checkout's src/ on sys.path)
 from ddd.logs import to_file
-from ddd.training.train import train_run
+from ddd.training.run import train_run
 
 to_file(snakemake.log[0])
 train_run(

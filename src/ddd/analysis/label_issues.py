@@ -10,7 +10,7 @@ of ``ddd``.
 from a model that was not trained on that image (cleanlab's documentation: "label issues are
 most accurate when they are computed based on out-of-sample pred_probs"; usually obtained by
 cross-validation). Here no cross-validation is needed: the images examined are the *evaluation*
-split, and no decision maker of a study ever trains on it (``ddd.training.train`` trains on the training
+split, and no decision maker of a study ever trains on it (``ddd.training`` trains on the training
 split only; pretrained models were trained on ImageNet's training set, not its validation set).
 So each decision maker's class probabilities on the evaluation images, stored at its final epoch
 in its decisions file (``probabilities``, ``ddd.results.decisions``), are out-of-sample by construction.

@@ -111,9 +111,9 @@ def activations(model: nn.Module, images, *, layer: str = "penultimate", batch_s
 
 
 def load_network(path, recipe: dict, num_classes: int, *, device: str | torch.device = "cpu") -> nn.Module:
-    """A trained network: ``ddd.nets.architectures.make_model(recipe["arch"], num_classes, **recipe["arch_options"])``
+    """A trained network: ``ddd.nets.make_model(recipe["arch"], num_classes, **recipe["arch_options"])``
     with the ``state_dict`` saved at ``path`` (``results/<study>/networks/...pt``), in eval mode."""
-    from ddd.nets.architectures import make_model
+    from ddd.nets import make_model
 
     state = read_network(path)
     model = make_model(recipe["arch"], num_classes, **recipe.get("arch_options", {}))
@@ -174,7 +174,7 @@ def rsa_vs_base(networks: dict, recipes: dict, dataset_config: dict, *, size: in
     -------
     DataFrame, one row per network in ``networks`` order, with columns condition, instance, name,
     other (the network compared with), arch, epoch (the epoch the weights are from: the nominal
-    final epoch E, ``epochs``; :func:`ddd.training.train.train_run` saves every network at E, the base's
+    final epoch E, ``epochs``; :func:`ddd.training.run.train_run` saves every network at E, the base's
     too, not after its extra epochs), r_vs_base, n_images, dims (D), backend; the base's own row
     has r_vs_base 1, and a network bit-identical to the base (e.g. a "hardware" run on the CPU)
     scores 1. As for kappa (docs/reproduction.md#conditions), the two networks of ``different_data``

@@ -13,9 +13,9 @@ import copy
 
 from ddd.experiment.conditions import CONDITIONS, LR_SCALES, PLUS_EPOCHS, instances_of, trained_conditions
 
-# The common recipe (docs/reproduction.md#training-recipe-and-seeds). Every key is a knob of ddd.training.train.train_run.
+# The common recipe (docs/reproduction.md#training-recipe-and-seeds). Every key is a knob of ddd.training.run.train_run.
 BASE_RECIPE: dict = {
-    "arch": "resnet18",         # a name from ddd.nets.architectures.available_models()
+    "arch": "resnet18",         # a name from ddd.nets.available_models()
     "arch_options": {},         # e.g. {"width": 16, "stem": "cifar"} for small images
     "epochs": 30,               # E: the nominal length; evaluations happen at 0..E (+extra)
     "extra_epochs": 0,          # trained beyond E at the final LR (the base run: 10)

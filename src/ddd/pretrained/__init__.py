@@ -1,22 +1,16 @@
-"""Pretrained models as decision makers (SPEC section 4): specs, local weights, inference.
+"""Pretrained models as decision makers (docs/reproduction.md#pretrained-models).
 
-A model spec (``ddd.pretrained.spec``) names a source (torchvision, timm, open_clip or a
-``checkpoint`` builder of ``ddd.nets.checkpoints``), the local weights file and the preprocessing.
-:func:`check_model` refuses a spec before inference: unknown model name, missing weights file,
-keys that do not fit, class count different from the dataset's (:func:`precheck_model` does the
-cheap part of that at planning time). :func:`infer` runs the model over a dataset's evaluation
-split and writes the same decisions HDF5 as a training run. Nothing is downloaded: weights come
-from local files or the libraries' local caches.
+- :mod:`ddd.pretrained.spec`: model specs and their preprocessing, and :func:`~ddd.pretrained.spec.precheck_model`,
+  the planning-time check (names known, local weights file present); light: no torch;
+- :mod:`ddd.pretrained.weights`: weights files, the libraries' local caches, reading;
+- :mod:`ddd.pretrained.sources`: the four sources (torchvision, ``checkpoint`` builders of
+  :mod:`ddd.nets`, timm, open_clip), each turning a spec into weights and a network builder;
+- :mod:`ddd.pretrained.load`: :func:`~ddd.pretrained.load.check_model` (keys, shapes and class count
+  checked before inference) and :func:`~ddd.pretrained.load.load_model`;
+- :mod:`ddd.pretrained.clip`: CLIP's zero-shot head;
+- :mod:`ddd.pretrained.infer`: :func:`~ddd.pretrained.infer.infer` runs a model over a dataset's
+  evaluation split and writes the same decisions HDF5 as a training run.
+
+Nothing is downloaded: weights come from local files or the libraries' local caches. This module
+imports nothing heavy.
 """
-
-from ddd.pretrained.clip import ZeroShotClassifier, zero_shot_weights
-from ddd.pretrained.infer import eval_dataset, infer, predict
-from ddd.pretrained.sources import (check_model, compare_state_dict, hf_cached_file, hub_checkpoint_path, load_model,
-                      precheck_model)
-from ddd.pretrained.spec import (DEFAULT_PREPROCESSING, SOURCES, ClassCountError, PretrainedModelError, Preprocess,
-                   WeightsNotFoundError, normalize_spec)
-
-__all__ = ["DEFAULT_PREPROCESSING", "SOURCES", "ClassCountError", "PretrainedModelError", "Preprocess",
-           "WeightsNotFoundError", "ZeroShotClassifier", "check_model", "compare_state_dict", "eval_dataset",
-           "hf_cached_file", "hub_checkpoint_path", "infer", "load_model", "normalize_spec", "precheck_model",
-           "predict", "zero_shot_weights"]

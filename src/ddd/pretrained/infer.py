@@ -20,9 +20,10 @@ from torch.utils.data import DataLoader, Dataset
 from ddd import __version__
 from ddd.data.loading import EvalSet
 from ddd.results.decisions import write_decisions
-from ddd.training.train import resolve_device
-from ddd.pretrained.sources import build_prepared, prepare, sha256_file
+from ddd.nets.device import resolve_device
+from ddd.pretrained.load import build_prepared, prepare
 from ddd.pretrained.spec import Preprocess, normalize_spec
+from ddd.pretrained.weights import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,36 @@ def predict(model, loader, *, device, progress: bool = False, total: int | None 
     return torch.cat(preds).cpu().numpy(), torch.cat(probs).cpu().numpy()
 
 
+def _model_and_data(spec: dict, dataset: dict, dev: torch.device):
+    """The evaluation split with the spec's preprocessing, and the checked network on ``dev``."""
+    ds, meta = eval_dataset(dataset, Preprocess(spec["preprocessing"]))
+    kind = dataset.get("kind", dataset.get("name"))
+    prepared = prepare(spec, n_classes=len(meta.class_names), class_names=meta.class_names, dataset_kind=kind)
+    model = build_prepared(prepared, device=dev)
+    if dev.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    return ds, meta, prepared, model
+
+
+def _write(out, spec: dict, dataset: dict, meta: EvalSet, prepared, predictions, probabilities, *,
+           dev: torch.device, batch_size: int, start: float, loop_s: float) -> None:
+    """The decisions file of one pretrained model (``ddd.results.decisions``)."""
+    weights_sha = sha256_file(prepared.weights_path)
+    os.makedirs(os.path.dirname(os.path.abspath(os.fspath(out))), exist_ok=True)
+    import torchvision
+    write_decisions(
+        out, predictions[None, :].astype(np.int64), meta.targets, meta.image_ids, epochs=np.array([0]),
+        recipe=spec, probabilities=probabilities,
+        attrs={"kind": "pretrained", "model_spec": spec, "class_names": list(meta.class_names),
+               "weights_file": prepared.weights_path, "weights_sha256": weights_sha,
+               "dataset": dataset, "dataset_fingerprint": meta.fingerprint,
+               "torch_version": torch.__version__, "torchvision_version": torchvision.__version__,
+               "ddd_version": __version__, **prepared.versions,
+               "device": str(dev) if dev.type != "cuda" else torch.cuda.get_device_name(dev),
+               "platform": platform.platform(), "batch_size": batch_size,
+               "wall_time_s": time.time() - start, "inference_s": loop_s})
+
+
 def infer(spec: dict, dataset: dict, *, out, device: str = "auto", batch_size: int = 64,
           num_workers: int = 0, progress: bool = True, threads: int | None = None) -> dict:
     """Run one pretrained model over the evaluation split of ``dataset`` and write its decisions.
@@ -150,12 +181,7 @@ def infer(spec: dict, dataset: dict, *, out, device: str = "auto", batch_size: i
         torch.set_num_threads(max(1, int(threads)))
     spec = normalize_spec(spec)
     dev = resolve_device(device)
-    ds, meta = eval_dataset(dataset, Preprocess(spec["preprocessing"]))
-    kind = dataset.get("kind", dataset.get("name"))
-    prepared = prepare(spec, n_classes=len(meta.class_names), class_names=meta.class_names, dataset_kind=kind)
-    model = build_prepared(prepared, device=dev)
-    if dev.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    ds, meta, prepared, model = _model_and_data(spec, dataset, dev)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         pin_memory=dev.type == "cuda", persistent_workers=False)
     t = time.time()
@@ -166,20 +192,8 @@ def infer(spec: dict, dataset: dict, *, out, device: str = "auto", batch_size: i
         raise ValueError(f"model {spec['name']!r} gave {probabilities.shape[1]} outputs for a dataset of "
                          f"{len(meta.class_names)} classes")
     accuracy = float(np.mean(predictions == meta.targets))
-    weights_sha = sha256_file(prepared.weights_path)
-    os.makedirs(os.path.dirname(os.path.abspath(os.fspath(out))), exist_ok=True)
-    import torchvision
-    write_decisions(
-        out, predictions[None, :].astype(np.int64), meta.targets, meta.image_ids, epochs=np.array([0]),
-        recipe=spec, probabilities=probabilities,
-        attrs={"kind": "pretrained", "model_spec": spec, "class_names": list(meta.class_names),
-               "weights_file": prepared.weights_path, "weights_sha256": weights_sha,
-               "dataset": dataset, "dataset_fingerprint": meta.fingerprint,
-               "torch_version": torch.__version__, "torchvision_version": torchvision.__version__,
-               "ddd_version": __version__, **prepared.versions,
-               "device": str(dev) if dev.type != "cuda" else torch.cuda.get_device_name(dev),
-               "platform": platform.platform(), "batch_size": batch_size,
-               "wall_time_s": time.time() - start, "inference_s": loop_s})
+    _write(out, spec, dataset, meta, prepared, predictions, probabilities, dev=dev, batch_size=batch_size,
+           start=start, loop_s=loop_s)
     log.info("%s: accuracy %.4f on %d images (%.1f images/s), %s", spec["name"], accuracy, len(ds),
              len(ds) / max(loop_s, 1e-9), out)
     return {"accuracy": accuracy, "n_images": len(ds), "wall_time_s": time.time() - start,

@@ -1,10 +1,13 @@
 """Model specs of pretrained decision makers, and their preprocessing.
 
+Light on purpose (standard library only at import): planning normalises every spec and runs
+:func:`precheck_model` without torch. docs/reproduction.md#pretrained-models.
+
 A spec is a plain dict (one entry of a ``pretrained`` study's ``models`` list)::
 
     name: resnet152                 # the decision maker's name (file stem of its decisions)
     source: torchvision             # torchvision | timm | open_clip | checkpoint
-    model: resnet152                # library model name, or a registered builder (ddd.nets.checkpoints)
+    model: resnet152                # library model name, or a checkpoint builder (ddd.nets.checkpoint_builders())
     weights: weights/resnet152-f82ba261.pth   # local file; null: the library's local cache
     preprocessing:                  # defaults: Resize(256) + CenterCrop(224), ImageNet mean/std
       resize: 256                   # shorter side (int), [h, w] (no aspect kept) or null
@@ -33,6 +36,8 @@ with CLIP's mean/std. Keys given in the spec always win.
 from __future__ import annotations
 
 import copy
+import difflib
+import os
 import re
 
 from ddd.data import IMAGENET_MEAN, IMAGENET_STD
@@ -50,6 +55,7 @@ _COMMON = {"name", "source", "model", "weights", "preprocessing", "options", "ur
 _EXTRA = {"torchvision": {"tag"}, "timm": set(), "checkpoint": set(),
           "open_clip": {"pretrained", "templates", "class_names", "logit_scale"}}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_SHOW = 5
 
 
 class PretrainedModelError(ValueError):
@@ -155,10 +161,75 @@ def default_preprocessing(spec: dict) -> dict:
     pre = dict(DEFAULT_PREPROCESSING)
     pre.update(SOURCE_PREPROCESSING.get(spec["source"], {}))
     if spec["source"] == "checkpoint":
-        from ddd.nets.checkpoints import BUILDERS
-        if spec["model"] in BUILDERS:
-            pre.update(BUILDERS[spec["model"]].preprocessing)
+        from ddd.nets import checkpoint_builders, checkpoint_info
+        if spec["model"] in checkpoint_builders():
+            pre.update(checkpoint_info(spec["model"]).preprocessing)
     return pre
+
+
+# ---------------------------------------------------------------------------------------------
+# Planning-time checks: names known, local weights file present.
+
+
+def close_matches(name: str, names, what: str) -> str:
+    """``unknown <what> '<name>'``, with the close matches among ``names`` if there are any."""
+    close = difflib.get_close_matches(name, list(names), n=_SHOW, cutoff=0.5)
+    return f"unknown {what} {name!r}" + (f"; close matches: {', '.join(close)}" if close else "")
+
+
+def missing_weights(path: str, spec: dict, origin: str, *, cache: bool) -> WeightsNotFoundError:
+    """The error for a weights file that is not at ``path`` (the spec's file, or the cache's when ``cache``)."""
+    how = (f"It is looked up in the library's local cache (set `weights:` to a file instead)"
+           if cache else "Put the file there, or point `weights:` at your copy")
+    where = spec.get("url") or origin or "the model's original release"
+    return WeightsNotFoundError(f"model {spec['name']!r}: weights file {path} does not exist. {how}. "
+                                f"Obtain it from: {where}. Nothing is downloaded.")
+
+
+def local_weights(spec: dict, origin: str) -> str | None:
+    """The absolute path of the spec's ``weights`` file, None when ``weights`` is null; raises
+    :class:`WeightsNotFoundError` (naming ``origin``) when the file is missing."""
+    if spec["weights"] is None:
+        return None
+    path = os.path.abspath(os.path.expanduser(spec["weights"]))
+    if not os.path.isfile(path):
+        raise missing_weights(path, spec, origin, cache=False)
+    return path
+
+
+def torchvision_weights_url(spec: dict, models: dict[str, dict[str, str]]) -> str:
+    """The URL of the spec's torchvision weights (``model``, ``tag``), looked up in ``models``
+    (name -> {tag -> URL}: the snapshot :mod:`ddd.nets.torchvision_weights` or the installed
+    torchvision's). Raises :class:`PretrainedModelError` for an unknown model or tag."""
+    if spec["model"] not in models:
+        raise PretrainedModelError(f"model {spec['name']!r}: " + close_matches(spec["model"], models,
+                                   "torchvision classification model"))
+    tags = models[spec["model"]]
+    if spec["tag"] not in tags:
+        raise PretrainedModelError(f"model {spec['name']!r}: torchvision has no weights {spec['tag']!r} for "
+                                   f"{spec['model']}; allowed tags: {', '.join(tags)}")
+    return tags[spec["tag"]]
+
+
+def precheck_model(spec: dict) -> str | None:
+    """Cheap checks for planning, no file read and nothing heavy imported: the spec is valid, a
+    torchvision model (and weights tag) or checkpoint builder name is known (close matches
+    listed), and a local weights file exists. Returns its absolute path, or None when ``weights``
+    is null (the job looks in the cache). Raises :class:`PretrainedModelError` (``WeightsNotFoundError``)."""
+    spec = normalize_spec(spec)
+    origin = ""
+    if spec["source"] == "checkpoint":
+        from ddd.nets import checkpoint_builders, checkpoint_info
+        if spec["model"] not in checkpoint_builders():
+            raise PretrainedModelError(f"model {spec['name']!r}: "
+                                       + close_matches(spec["model"], checkpoint_builders(), "checkpoint builder"))
+        origin = checkpoint_info(spec["model"]).origin
+    elif spec["source"] == "torchvision":
+        from ddd.nets import torchvision_weights
+        origin = torchvision_weights_url(spec, torchvision_weights.models())
+    elif spec["source"] == "timm" and "." in spec["model"]:
+        origin = f"https://huggingface.co/timm/{spec['model']}"
+    return local_weights(spec, origin)
 
 
 class Preprocess:

@@ -1,6 +1,6 @@
 """Figure 7: representational similarity of every condition's network with the base.
 
-Every network is read at its nominal final epoch E, as saved by :func:`ddd.training.train.train_run` (the
+Every network is read at its nominal final epoch E, as saved by :func:`ddd.training.run.train_run` (the
 base's too, not after its extra epochs); the plus-epoch conditions reuse the base's decisions
 and have no networks of their own, so they are absent.
 
