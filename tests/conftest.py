@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny fake copies of the image datasets' on-disk layouts (SPEC section 2).
+"""Shared fixtures: tiny fake copies of the image datasets' on-disk layouts (docs/reproduction.md#datasets).
 
 The session fixtures are built once and must not be modified; a test that breaks a layout copies
 one first (``shutil.copytree(fake_imagenet, tmp_path / "imagenet")``) or calls a ``write_fake_*``
@@ -154,3 +154,19 @@ def fake_datasets():
         cifar_folder=write_fake_cifar_folder, cifar_pickle=write_fake_cifar_pickle,
         cifar_pickle_dict=cifar_pickle_dict, image=write_image,
         imagenet_wnids=IMAGENET_WNIDS, cifar100_fine_labels=CIFAR100_FINE_LABELS)
+
+
+@pytest.fixture
+def sota_preset(tmp_path) -> Path:
+    """``config/paper/imagenet-sota.yaml`` with its eleven weights files as empty stand-ins (planning
+    only checks that they exist), written to ``tmp_path / "sota.yaml"``."""
+    import yaml
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "paper" / "imagenet-sota.yaml").read_text())
+    for m in config["studies"]["imagenet-sota"]["pretrained"]["models"]:
+        stand_in = tmp_path / "weights" / Path(m["weights"]).name
+        stand_in.parent.mkdir(exist_ok=True)
+        stand_in.write_bytes(b"")
+        m["weights"] = str(stand_in)
+    path = tmp_path / "sota.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path

@@ -1,4 +1,5 @@
-"""Tests of the workflow config: the JSON schema, config/config.yaml and ddd.config.resolve_config."""
+"""Tests of the workflow config: the JSON schema, config/config.yaml, ddd.config.resolve_config and the
+study kinds it resolves to (ddd.config.studies)."""
 
 import copy
 import re
@@ -9,8 +10,11 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from ddd.experiment import recipes
 from ddd.config.resolve import DATASET_DEFAULTS, ConfigError, resolve_config
+from ddd.config.studies import TrainStudy, ZooStudy
+from ddd.experiment import conditions as cond
+from ddd.experiment import recipes
+from ddd.experiment.makers import DecisionMaker
 from ddd.nets import make_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,12 +51,15 @@ def test_default_config_is_schema_valid(cfg):
 def test_default_config_resolves(cfg):
     c = resolve_config(cfg)
     assert list(c.studies) == [STUDY, "gaussian-zoo"]
-    assert c.kind("gaussian-zoo") == "zoo" and len(c.entries("gaussian-zoo")) == 7
-    s = c.studies[STUDY]
-    assert s["instances"] == 1 and s["epochs"] == 8 and s["dataset"] == "gaussian"
-    assert s["conditions"] == list(recipes.CONDITIONS)
-    assert c.runs(STUDY) == recipes.runs(recipes.CONDITIONS, instances=1)
-    assert len(c.runs(STUDY)) == 11
+    zoo = c.study("gaussian-zoo")
+    assert isinstance(zoo, ZooStudy) and zoo.kind == "zoo" and len(zoo.decision_makers()) == 7
+    assert c.names("zoo") == ["gaussian-zoo"] and c.names("train") == [STUDY]
+    s = c.study(STUDY)
+    assert isinstance(s, TrainStudy) and s.kind == "train"
+    assert s.instances == 1 and s.epochs == 8 and s.dataset["name"] == "gaussian"
+    assert s.conditions == list(cond.CONDITIONS)
+    assert s.runs() == cond.runs(cond.CONDITIONS, instances=1)
+    assert len(s.runs()) == 11
     assert c.device == "auto" and c.undefined_kappa == "nan"
     ds = c.dataset(STUDY)
     assert ds == {"name": "gaussian", "kind": "gaussian", "n_classes": 100, "image_size": 8, "train_per_class": 1000,
@@ -64,23 +71,24 @@ def test_default_config_resolves(cfg):
 def test_default_config_recipes(cfg):
     lr = cfg["studies"][STUDY]["train"]["recipe"]["lr"]  # the configured peak LR (0.1 at present)
     c = resolve_config(cfg)
-    base = c.recipe(STUDY, "base", 1)
+    s = c.study(STUDY)
+    base = s.recipe("base/1")
     assert (base["epochs"], base["extra_epochs"], base["lr"], base["schedule"], base["weight_decay"]) == \
         (8, 10, lr, "onecycle", 0.0005)
     assert base["arch"] == "resnet18" and base["arch_options"] == {"width": 16, "stem": "cifar"}
     assert base["milestones"] == [3, 5]  # scaled to E = 8 (unused by onecycle)
-    arch = c.recipe(STUDY, "architecture", 1)
+    arch = s.recipe("architecture/1")
     assert arch["arch"] == "resnet50" and arch["arch_options"] == {"width": 12, "stem": "cifar"}
     # "different learning rate": 1.48 x the configured LR (0.148 for LR 0.1)
-    assert c.recipe(STUDY, "learning_rate", 1)["lr"] == pytest.approx(1.48 * lr, rel=1e-9)
+    assert s.recipe("learning_rate/1")["lr"] == pytest.approx(1.48 * lr, rel=1e-9)
     if lr == 0.1:
-        assert c.recipe(STUDY, "learning_rate", 1)["lr"] == 0.148
+        assert s.recipe("learning_rate/1")["lr"] == 0.148
     # every run resolves, and every architecture it names builds and runs on the configured images
     built = {}
     size = c.dataset(STUDY)["image_size"]
     import torch
-    for r in c.runs(STUDY):
-        rec = c.recipe(STUDY, r.condition, r.instance)
+    for r in s.runs():
+        rec = s.recipe(r)
         key = (rec["arch"], tuple(sorted(rec["arch_options"].items())))
         if key not in built:
             model = make_model(rec["arch"], c.dataset(STUDY)["n_classes"], **rec["arch_options"]).eval()
@@ -91,27 +99,32 @@ def test_default_config_recipes(cfg):
 
 def test_default_config_entries(cfg):
     c = resolve_config(cfg)
-    entries = c.entries(STUDY)
-    names = [e["name"] for e in entries]
+    s = c.study(STUDY)
+    entries = s.decision_makers()
+    names = [e.name for e in entries]
     assert len(names) == len(set(names)) == 13  # 11 networks + plus 1 / plus 10 epochs
-    by = {e["name"]: e for e in entries}
-    assert by["base"] == {"name": "base", "condition": "base", "path": f"results/{STUDY}/runs/base/1.h5",
-                          "epoch": 8}
-    assert by["plus_1_epoch"]["path"] == by["base"]["path"] and by["plus_1_epoch"]["epoch"] == 9
-    assert by["plus_10_epochs"]["epoch"] == 18
-    assert by["init"]["path"] == f"results/{STUDY}/runs/init/1.h5" and by["init"]["epoch"] == 8
-    assert by["different_data/2"]["path"] == f"results/{STUDY}/runs/different_data/2.h5"
-    assert "half_data" not in {e["condition"] for e in entries}
+    by = {e.name: e for e in entries}
+    assert by["base"] == DecisionMaker("base", "base", f"results/{STUDY}/runs/base/1.h5", 8)
+    assert by["plus_1_epoch"].path == by["base"].path and by["plus_1_epoch"].epoch == 9
+    assert by["plus_10_epochs"].epoch == 18
+    assert by["init"].path == f"results/{STUDY}/runs/init/1.h5" and by["init"].epoch == 8
+    assert by["different_data/2"].path == f"results/{STUDY}/runs/different_data/2.h5"
+    assert "half_data" not in {e.condition for e in entries}
+    # the analysis reads every network's decisions file once
+    assert s.run_files() == sorted({e.path for e in entries}) and len(s.run_files()) == 11
 
 
 def test_config_refuses_runs_and_studies_it_does_not_have(cfg):
     c = resolve_config(cfg)
+    s = c.study(STUDY)
     with pytest.raises(ConfigError, match="no run init/2"):
-        c.recipe(STUDY, "init", 2)  # instances: 1
+        s.recipe("init/2")  # instances: 1
+    with pytest.raises(ConfigError, match="no run init/2"):
+        s.resources("init/2")
     with pytest.raises(ConfigError, match="no run plus_1_epoch/1"):
-        c.recipe(STUDY, "plus_1_epoch", 1)
+        s.recipe("plus_1_epoch/1")
     with pytest.raises(ConfigError, match="unknown study 'nope'"):
-        c.runs("nope")
+        c.study("nope")
     with pytest.raises(ConfigError, match="unknown study"):
         c.dataset("nope")
 
@@ -123,10 +136,10 @@ def test_minimal_config_gets_the_papers_defaults():
     config = minimal()
     check(copy.deepcopy(config))
     c = resolve_config(config)
-    s = c.studies["s"]
-    assert s["instances"] == 5 and len(s["runs"]) == 31 and s["epochs"] == 30
+    s = c.study("s")
+    assert s.instances == 5 and len(s.runs()) == 31 and s.epochs == 30
     assert c.dataset("s") == {"name": "gaussian", "kind": "gaussian", **DATASET_DEFAULTS["gaussian"]}
-    assert c.recipe("s", "base", 1)["milestones"] == [10, 20]
+    assert s.recipe("base/1")["milestones"] == [10, 20]
     assert c.device == "auto" and c.undefined_kappa == "nan"
     # the built-in image datasets are known, without a root until one is configured
     assert c.datasets["imagenet"] == {"name": "imagenet", "kind": "imagenet", "root": None,
@@ -151,8 +164,8 @@ def test_image_dataset_blocks(fake_imagenet, fake_cifar_pickle, fake_imagefolder
     assert c.dataset("p") == {"name": "pets", "kind": "imagefolder", "root": str(fake_imagefolder),
                               "config_key": "imagefolders.pets"}
     # an image folder trains with the ImageNet recipes (224 px): DenseNet-121 at batch 64
-    assert c.base_arch("p") == "densenet121" and c.recipe("p", "base", 1)["batch_size"] == 64
-    assert c.recipe("c", "base", 1)["arch_options"] == {"stem": "cifar"}
+    assert c.study("p").base_arch == "densenet121" and c.study("p").recipe("base/1")["batch_size"] == 64
+    assert c.study("c").recipe("base/1")["arch_options"] == {"stem": "cifar"}
     c.dataset("p")["root"] = "elsewhere"  # a copy
     assert c.dataset("p")["root"] == str(fake_imagefolder)
 
@@ -203,16 +216,17 @@ def test_image_dataset_root_is_checked(tmp_path, dataset, family, key):
 
 def test_condition_subset():
     c = resolve_config(minimal(conditions=["optimizer", "plus_10_epochs"], instances=3))
-    assert [r.path for r in c.runs("s")] == ["base/1", "optimizer/1"]
-    assert [e["name"] for e in c.entries("s")] == ["base", "plus_10_epochs", "optimizer"]
+    assert c.study("s").runs() == ["base/1", "optimizer/1"]
+    assert [e.name for e in c.study("s").decision_makers()] == ["base", "plus_10_epochs", "optimizer"]
 
 
 def test_config_does_not_modify_its_input(cfg):
     before = copy.deepcopy(cfg)
     c = resolve_config(cfg)
-    c.recipe(STUDY, "base", 1)["arch_options"]["width"] = 3
+    c.study(STUDY).recipe("base/1")["arch_options"]["width"] = 3
     assert cfg == before
-    assert resolve_config(cfg).recipe(STUDY, "base", 1)["arch_options"]["width"] == 16
+    assert c.study(STUDY).recipe("base/1")["arch_options"]["width"] == 16  # a recipe is a copy
+    assert resolve_config(cfg).study(STUDY).recipe("base/1")["arch_options"]["width"] == 16
 
 
 @pytest.mark.parametrize("family", ["vgg11", "densenet121"])
@@ -239,12 +253,29 @@ def test_no_studies():
 
 
 def test_study_kind_and_conditions_errors():
-    with pytest.raises(ConfigError, match=r"studies\.s: exactly one of \[train, external, pretrained"):
+    with pytest.raises(ConfigError, match=r"studies\.s: exactly one of \[train, zoo, pretrained, external\]"):
         resolve_config({"studies": {"s": {}}})
     with pytest.raises(ConfigError, match=r"studies\.s\.train\.conditions: unknown \['warp'\]"):
         resolve_config(minimal(conditions=["base", "warp"]))
     with pytest.raises(ConfigError, match="epochs must be >= 1"):
         resolve_config(minimal(recipe={"epochs": 0}))
+
+
+def test_architecture_option_values_are_checked_at_planning():
+    """Values planning can judge without building (stems, sizes) are refused with the key and the
+    allowed values, for the base, the different architecture and a zoo's networks alike."""
+    with pytest.raises(ConfigError, match=r"studies\.s\.train\.recipe\.arch_options: .*unknown stem 'big'; "
+                                          r"allowed: imagenet, cifar, cifar_nopool"):
+        resolve_config(minimal(recipe={"arch_options": {"stem": "big"}}))
+    with pytest.raises(ConfigError, match=r"studies\.s\.train\.other_arch_options: .*width must be a positive "
+                                          r"integer, got 0"):
+        resolve_config(minimal(other_arch_options={"width": 0}))
+    with pytest.raises(ConfigError, match=r"studies\.s\.train\.recipe\.arch_options: .*unknown options 'depth'"):
+        resolve_config(minimal(recipe={"arch_options": {"depth": 3}}))
+    zoo = {"studies": {"z": {"zoo": {"dataset": "gaussian", "models": {
+        "vit": {"arch": "zoo_vit", "arch_options": {"patch_size": 2.5}}}}}}}
+    with pytest.raises(ConfigError, match=r"studies\.z\.zoo\.models\.vit: .*patch_size must be a positive integer"):
+        resolve_config(zoo)
 
 
 def test_config_error_is_a_value_error():
@@ -391,7 +422,7 @@ def test_schema_defaults_agree_with_the_code(schema):
             assert sub["default"] == recipes.BASE_RECIPE[key], key
     assert schema["$defs"]["recipe"]["properties"]["milestones"]["default"] == \
         recipes.FAMILIES["gaussian-resnet18"]["recipe"]["milestones"]
-    assert train["instances"]["default"] == resolve_config(minimal()).studies["s"]["instances"] == 5
+    assert train["instances"]["default"] == resolve_config(minimal()).study("s").instances == 5
     assert train["conditions"]["default"] == "all"
     gauss = schema["properties"]["datasets"]["properties"]["gaussian"]["properties"]
     assert {k: v["default"] for k, v in gauss.items()} == DATASET_DEFAULTS["gaussian"]
@@ -416,7 +447,7 @@ def test_schema_defaults_agree_with_the_code(schema):
         assert name in train["dataset"]["description"], name
     # enums agree with the code
     conds = train["conditions"]["oneOf"][1]["items"]["enum"]
-    assert tuple(conds) == recipes.CONDITIONS
+    assert tuple(conds) == cond.CONDITIONS
     assert set(train["family"]["enum"]) == {key.split("-", 1)[1] for key in recipes.FAMILIES}
     # every family of the paper is reachable from a built-in dataset and a schema family
     pairs = {f"{d}-{f}" for d in resolved.datasets for f in train["family"]["enum"]}
@@ -450,5 +481,5 @@ def test_paper_configs_are_valid(fake_imagenet, fake_cifar_pickle):
             check(copy.deepcopy(config))
             c = resolve_config(config)
             assert c.dataset(study) == {"name": dataset, "kind": dataset, "root": roots[key], "config_key": key}
-        assert c.family_name(study) == spec["train"]["family"]
-        assert len(c.runs(study)) == 31, path.name
+        assert c.study(study).family_name == spec["train"]["family"]
+        assert len(c.study(study).runs()) == 31, path.name

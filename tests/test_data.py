@@ -160,7 +160,7 @@ def test_image_independent_of_split_sizes():
 
 
 def test_golden_image():
-    """Regression: the generator's bytes must not change silently (nothing is stored, SPEC section 2).
+    """Regression: the generator's bytes must not change silently (nothing is stored, docs/reproduction.md#gaussian-noise).
 
     The digest was recorded with this package's generator (torch 2.14.1, CPU). If it fails after a
     torch upgrade or on another CPU, regenerated datasets differ from earlier ones: bump the
@@ -522,7 +522,7 @@ def test_ideal_observer():
     assert acc.shape == (100,) and acc.dtype == np.float64
     assert np.all((acc >= 0) & (acc <= 1))
     assert acc[0] > 0.99 and acc[1] > 0.95
-    assert acc.mean() == pytest.approx(0.23, abs=0.02)  # SPEC section 7
+    assert acc.mean() == pytest.approx(0.23, abs=0.02)  # docs/reproduction.md#the-laptop-default
     # decreasing overall while clipping is mild
     blocks = acc[:88].reshape(8, 11).mean(axis=1)
     assert np.all(np.diff(blocks) < 0)

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -54,7 +55,7 @@ def test_round_trip(tmp_path):
     np.testing.assert_array_equal(rc, preds[1] == targets)
     np.testing.assert_array_equal(read_correct(path)[1], preds[-1] == targets)
     assert read_decisions(path, load_probabilities=False).probabilities is None
-    assert not os.path.exists(str(path) + ".tmp")
+    assert not list(Path(path).parent.glob(Path(path).name + ".tmp*"))
 
 
 def test_without_optional_fields_and_pretrained(tmp_path):
@@ -134,7 +135,7 @@ def test_validation(tmp_path, change, match):
     path = tmp_path / "bad.h5"
     with pytest.raises(ValueError, match=match):
         write_decisions(path, kw.pop("predictions"), kw.pop("targets"), kw.pop("image_ids"), **kw)
-    assert not os.path.exists(path) and not os.path.exists(str(path) + ".tmp")
+    assert not os.path.exists(path) and not list(Path(path).parent.glob(Path(path).name + ".tmp*"))
 
 
 def test_failed_write_leaves_nothing(tmp_path):

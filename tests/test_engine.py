@@ -121,7 +121,7 @@ def test_all_pairs_writes_tables_and_group_summary(tmp_path, study):
                         subsets={"half": np.arange(N) < N // 2})
     pairs = read_pairs(out / "pairs.tsv")
     assert list(pairs.columns) == list(COLUMNS) and len(pairs) == EPOCHS * 2 * 10
-    assert not list(out.glob("*.tmp"))
+    assert not list(out.glob("*.tmp*"))
     back = read_pairs_summary(out / "summary.tsv")
     assert list(back.columns) == list(SUMMARY_COLUMNS) and len(back) == len(summary) == EPOCHS * 2 * 5
     again = summarize_pairs(pairs, groups=groups)  # from the TSV: same summary

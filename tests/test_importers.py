@@ -2,11 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ddd.analysis.kappa import error_consistency
-from ddd.results.decisions import read_correct, read_decisions, read_image_info
 from ddd.analysis.engine import iter_pairs
-from ddd.results.imports import (ImportFormatError, condition_subsets, expand_files, import_files, mvh_image_key,
-                           read_condition_subsets)
+from ddd.analysis.kappa import error_consistency
+from ddd.config.studies import expand_files
+from ddd.experiment.makers import DecisionMaker
+from ddd.results.decisions import read_correct, read_decisions, read_image_info
+from ddd.results.imports import (ImportFormatError, read_import_report, condition_subsets, import_files, mvh_image_key,
+                                 read_condition_subsets)
 
 
 def write(path, text):
@@ -86,7 +88,11 @@ def test_id_sets_refused_or_intersected(tmp_path):
     assert res.dropped == {"a": 2, "b": 3, "c": 2}
     assert read_decisions(res.paths[1]).image_ids.tolist() == ["x2", "x3"]
     assert read_decisions(res.paths[1]).attrs["import_dropped_rows"] == 3
-    assert pd.read_json(tmp_path / "out" / "import.json", typ="series")["n_images"] == 2
+    report = read_import_report(tmp_path / "out" / "import.json")
+    assert report["n_images"] == 2 and report["dropped"] == {"a": 2, "b": 3, "c": 2}
+    (tmp_path / "bad.json").write_text('{"n_images": 2')
+    with pytest.raises(ValueError, match=r"bad\.json is not valid JSON"):
+        read_import_report(tmp_path / "bad.json")
     d = write(tmp_path / "d.csv", csv_rows([("x5", 0, 0)]))
     with pytest.raises(ImportFormatError, match="no image id is held"):
         import_files([a, d], format="csv", out_dir=tmp_path / "out", intersect=True)
@@ -167,7 +173,8 @@ def test_modelvshuman_import_and_condition_subsets(tmp_path):
 
     # the engine sees the subsets; kappa per condition equals model-vs-human's per-condition analysis
     subsets = read_condition_subsets(res.paths[0])
-    frame = pd.concat(iter_pairs(list(zip(res.names, res.paths)), subsets=subsets))
+    makers = [DecisionMaker(n, "imported", p, 0) for n, p in zip(res.names, res.paths)]  # as ExternalStudy's
+    frame = pd.concat(iter_pairs(makers, subsets=subsets))
     assert sorted(frame.subset) == ["all", "condition=bw", "condition=cr"]
     model = pd.read_csv(files[1])
     model["image_id"] = model.imagename.map(mvh_image_key)

@@ -33,20 +33,12 @@ def test_preset_plans_31_training_jobs(preset, fake_imagenet, fake_cifar_pickle)
     assert m and int(m.group(1)) == 31, out[-2000:]
 
 
-def test_sota_preset_plans_one_inference_job_per_model(tmp_path, fake_imagenet):
+def test_sota_preset_plans_one_inference_job_per_model(sota_preset, fake_imagenet):
     """The eleven pretrained models, their weights files present (empty stand-ins: planning only
     checks that they exist), plan eleven inference jobs and no training."""
     import yaml
-    config = yaml.safe_load(SOTA.read_text())
-    models = config["studies"]["imagenet-sota"]["pretrained"]["models"]
-    assert len(models) == 11
-    for m in models:
-        stand_in = tmp_path / "weights" / Path(m["weights"]).name
-        stand_in.parent.mkdir(exist_ok=True)
-        stand_in.write_bytes(b"")
-        m["weights"] = str(stand_in)
-    preset = tmp_path / "sota.yaml"
-    preset.write_text(yaml.safe_dump(config))
+    assert len(yaml.safe_load(SOTA.read_text())["studies"]["imagenet-sota"]["pretrained"]["models"]) == 11
+    preset = sota_preset
     code, out = _plan(preset, "--config", f"imagenet_root={fake_imagenet}")
     assert code == 0, out[-2000:]
     assert re.search(r"^infer_model\s+11$", out, re.M) and not re.search(r"^train_run\s", out, re.M), out[-2000:]

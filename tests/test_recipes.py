@@ -1,18 +1,36 @@
-"""Tests of ddd.experiment.recipes: the 13 conditions, their runs, decision makers and resolved recipes."""
+"""Tests of ddd.experiment.conditions and ddd.experiment.recipes: the 13 conditions, their runs, decision
+makers and resolved recipes."""
 
 import copy
 from collections import Counter
 
 import pytest
 
-from ddd.experiment import recipes
+from ddd.experiment import conditions, recipes
+from ddd.experiment.conditions import (CONDITIONS, DISPLAY_NAMES, MULTI_INSTANCE, parse_run, runs,
+                                       trained_conditions)
+from ddd.experiment.makers import DecisionMaker
+from ddd.experiment.recipes import BASE_RECIPE, FAMILIES, family, resolve
 from ddd.nets import available_models
-from ddd.experiment.recipes import (BASE_RECIPE, CONDITIONS, DISPLAY_NAMES, FAMILIES, MULTI_INSTANCE, DecisionMaker, Run,
-                         decision_makers, family, resolve, runs, trained_conditions)
 
 TRAINED = ["base", "optimizer", "batch_size", "init", "learning_rate", "hardware", "data_order",
            "architecture", "combined", "different_data"]
 GAUSSIAN = FAMILIES["gaussian-resnet18"]
+E = 30  # the nominal final epoch the decision makers below are built for
+
+
+def path(run):
+    """The decisions file of a run id (the study's path grammar is tested in test_config.py)."""
+    return f"runs/{run}.h5"
+
+
+def decision_makers(conds, *, instances):
+    return conditions.decision_makers(conds, instances=instances, epochs=E, decisions=path)
+
+
+def run_id(condition, instance):
+    """A run id, ``<condition>/<instance>``."""
+    return f"{condition}/{instance}"
 
 
 def test_conditions_in_the_papers_order():
@@ -34,30 +52,31 @@ def test_31_runs_per_family():
     rs = runs(CONDITIONS, instances=5)
     assert len(rs) == 31  # SPEC section 3
     assert len(set(rs)) == 31
-    counts = Counter(r.condition for r in rs)
+    counts = Counter(parse_run(r)[0] for r in rs)
     assert counts == {"base": 1, "optimizer": 1, "batch_size": 1, "init": 5, "learning_rate": 5, "hardware": 5,
                       "data_order": 5, "architecture": 1, "combined": 5, "different_data": 2}
-    assert [r.instance for r in rs if r.condition == "init"] == [1, 2, 3, 4, 5]
-    assert rs[0] == Run("base", 1)
+    assert [parse_run(r)[1] for r in rs if parse_run(r)[0] == "init"] == [1, 2, 3, 4, 5]
+    assert rs[0] == run_id("base", 1)
     # condition order follows the paper
     order = [c for c in TRAINED if c in counts]
-    assert list(dict.fromkeys(r.condition for r in rs)) == order
+    assert list(dict.fromkeys(parse_run(r)[0] for r in rs)) == order
 
 
 def test_run_counts_at_two_instances():
     rs = runs(CONDITIONS, instances=2)
     assert len(rs) == 16  # 5 single + 5 x 2 multi + 2 different data
-    counts = Counter(r.condition for r in rs)
+    counts = Counter(parse_run(r)[0] for r in rs)
     assert counts["init"] == counts["combined"] == 2 and counts["different_data"] == 2
     assert counts["base"] == counts["architecture"] == 1
     assert len(runs(CONDITIONS, instances=1)) == 11
 
 
 def test_runs_subset_and_errors():
-    assert runs(["optimizer"], instances=5) == [Run("base", 1), Run("optimizer", 1)]
-    assert runs([], instances=3) == [Run("base", 1)]  # the base always
-    assert runs(["plus_10_epochs"], instances=5) == [Run("base", 1)]
-    assert runs(["half_data"], instances=5) == [Run("base", 1), Run("different_data", 1), Run("different_data", 2)]
+    assert runs(["optimizer"], instances=5) == [run_id("base", 1), run_id("optimizer", 1)]
+    assert runs([], instances=3) == [run_id("base", 1)]  # the base always
+    assert runs(["plus_10_epochs"], instances=5) == [run_id("base", 1)]
+    assert runs(["half_data"], instances=5) == [run_id("base", 1), run_id("different_data", 1),
+                                                run_id("different_data", 2)]
     with pytest.raises(ValueError, match="unknown condition.*'warp'"):
         runs(["base", "warp"], instances=2)
     with pytest.raises(ValueError, match="instances"):
@@ -65,7 +84,12 @@ def test_runs_subset_and_errors():
 
 
 def test_run_path():
-    assert Run("init", 3).path == "init/3"
+    assert run_id("init", 3) == "init/3"
+    assert parse_run("init/3") == ("init", 3)
+    assert all(run_id(*parse_run(r)) == r for r in runs(CONDITIONS, instances=5))
+    for bad in ("init", "warp/1", "init/x", "Base/1"):
+        with pytest.raises(ValueError, match="<condition>/<instance>"):
+            parse_run(bad)
 
 
 def test_decision_makers_all_conditions():
@@ -74,18 +98,21 @@ def test_decision_makers_all_conditions():
     assert len(names) == len(set(names))  # distinct
     assert len(dms) == 33  # 31 networks + the base's two later epochs; half data adds nothing
     by_name = {d.name: d for d in dms}
-    assert by_name["base"] == DecisionMaker("base", "base", Run("base", 1), 0)
-    assert by_name["plus_1_epoch"].run == Run("base", 1) and by_name["plus_1_epoch"].epoch_offset == 1
-    assert by_name["plus_10_epochs"].run == Run("base", 1) and by_name["plus_10_epochs"].epoch_offset == 10
+    assert by_name["base"] == DecisionMaker("base", "base", path(run_id("base", 1)), E, 0)
+    assert by_name["plus_1_epoch"].path == path(run_id("base", 1)) and by_name["plus_1_epoch"].offset == 1
+    assert by_name["plus_1_epoch"].epoch == E + 1
+    assert by_name["plus_10_epochs"].path == path(run_id("base", 1)) and by_name["plus_10_epochs"].offset == 10
+    assert by_name["plus_10_epochs"].epoch == E + 10
     assert not [d for d in dms if d.condition == "half_data"]
     dd = [d for d in dms if d.condition == "different_data"]
-    assert [d.run for d in dd] == [Run("different_data", 1), Run("different_data", 2)]
+    assert [d.path for d in dd] == [path(run_id("different_data", 1)), path(run_id("different_data", 2))]
     assert [d.name for d in dd] == ["different_data/1", "different_data/2"]
     assert [d.name for d in dms if d.condition == "init"] == [f"init/{i}" for i in range(1, 6)]
-    assert by_name["optimizer"].run == Run("optimizer", 1)
-    # every network appears exactly once at offset 0
-    assert sorted((d.run.condition, d.run.instance) for d in dms if d.epoch_offset == 0) == \
-        sorted((r.condition, r.instance) for r in runs(CONDITIONS, instances=5))
+    assert by_name["optimizer"].path == path(run_id("optimizer", 1))
+    # every network appears exactly once at offset 0, at the nominal final epoch E
+    assert sorted(d.path for d in dms if d.offset == 0) == sorted(map(path, runs(CONDITIONS, instances=5)))
+    assert {d.epoch for d in dms if d.offset == 0} == {E}
+    assert all(d.epoch == E + d.offset for d in dms)
     # condition order
     conds = list(dict.fromkeys(d.condition for d in dms))
     assert conds == [c for c in CONDITIONS if c != "half_data"]
@@ -101,13 +128,13 @@ def test_decision_makers_single_instance_names():
 
 def test_decision_makers_subset():
     dms = decision_makers(["plus_1_epoch"], instances=5)
-    assert [(d.name, d.epoch_offset) for d in dms] == [("base", 0), ("plus_1_epoch", 1)]
+    assert [(d.name, d.offset) for d in dms] == [("base", 0), ("plus_1_epoch", 1)]
 
 
 def test_decision_makers_half_data_alone_keeps_its_networks():
     dms = decision_makers(["half_data"], instances=2)
-    trained = {(r.condition, r.instance) for r in runs(["half_data"], instances=2)}
-    assert {(d.run.condition, d.run.instance) for d in dms} == trained
+    trained = {path(r) for r in runs(["half_data"], instances=2)}
+    assert {d.path for d in dms} == trained
 
 
 # --- resolve -----------------------------------------------------------------------------------------
@@ -230,9 +257,10 @@ def test_families_are_the_papers():
 def test_every_family_resolves_every_trained_condition(key):
     fam = FAMILIES[key]
     for r in runs(CONDITIONS, instances=5):
-        recipe = resolve(fam, r.condition, r.instance)
-        assert recipe["condition"] == r.condition and recipe["run_instance"] == r.instance
-        other = r.condition in ("architecture", "combined")
+        condition, instance = parse_run(r)
+        recipe = resolve(fam, condition, instance)
+        assert recipe["condition"] == condition and recipe["run_instance"] == instance
+        other = condition in ("architecture", "combined")
         assert recipe["arch"] == (fam["other_arch"] if other else fam["recipe"]["arch"])
         assert set(recipe) == set(BASE_RECIPE) | {"condition", "run_instance"}
 
@@ -293,8 +321,8 @@ def test_family_unknown():
 def test_module_constants_untouched_by_everything_above():
     # guards against the tests (or the code) mutating shared state
     assert recipes.BASE_RECIPE["epochs"] == 30 and recipes.BASE_RECIPE["extra_epochs"] == 0
-    assert recipes.LR_SCALES == (1.48, 1.49, 1.50, 1.51, 1.52)
-    assert recipes.PLUS_EPOCHS == {"plus_1_epoch": 1, "plus_10_epochs": 10}
+    assert conditions.LR_SCALES == (1.48, 1.49, 1.50, 1.51, 1.52)
+    assert conditions.PLUS_EPOCHS == {"plus_1_epoch": 1, "plus_10_epochs": 10}
 
 
 @pytest.mark.parametrize("condition, instance", [("different_data", 3), ("init", 0), ("base", 2)])

@@ -87,7 +87,7 @@ def test_summary_known_answers(study, tmp_path):
     summarize_study(study[0], study="s", summary_path=out["json"], split_path=out["tsv"], kappa_path=out["k.tsv"])
     for k in out:
         assert out[k].read_bytes() == open(paths[k], "rb").read()
-    assert not list((tmp_path / "again").glob("*.tmp"))
+    assert not list((tmp_path / "again").glob("*.tmp*"))
 
 
 def test_different_data_pairs(tmp_path):

@@ -1,15 +1,82 @@
 """Table 1 and the headline table, from synthetic studies with known answers."""
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from ddd.analysis.accuracy import class_accuracy_table
+from ddd.analysis.headline import HEADLINE_COLUMNS, headline_rows
 from ddd.analysis.kappa import error_consistency
-from ddd.analysis.uncertainty import bootstrap_kappa
-from ddd.report.tables import (HEADLINE_COLUMNS, PAPER, class_accuracy_table, condition_kappa_ci, headline, table_1)
-from test_figures_more import E, RUNS, final_correct, make_study
+from ddd.analysis.summary import summarize
+from ddd.analysis.uncertainty import bootstrap_kappa, condition_kappa_ci
+from ddd.experiment.makers import DecisionMaker
+from ddd.experiment.paper import PAPER
+from ddd.report.tables import headline, table_1
+from ddd.results.decisions import write_decisions
+from ddd.results.study import read_kappas, read_summary, write_kappas, write_split, write_summary
+
+# ---------------------------------------------------------------------------------------------
+# A synthetic study with a known answer (the same as test_figures_more's).
+
+C, K = 4, 25            # classes, images per class
+N = C * K               # 100 evaluation images
+E = 4                   # nominal final epoch; the base run stores E + 10
+TRIVIAL = np.arange(0, 40)       # right for every decision maker at its final epoch
+RANDOM = np.arange(60, 100)      # right with probability 1/2, independently per run; 40-59 always wrong
+RUNS = ("base/1", "init/1", "init/2", "architecture/1", "different_data/1", "different_data/2")
+GAUSS = {"name": "gaussian", "kind": "gaussian", "n_classes": C, "image_size": 4, "train_per_class": 2,
+         "val_per_class": K, "seed": 1312, "encoding": "unit", "transforms": "small"}
+
+
+def final_correct(seed: int) -> np.ndarray:
+    c = np.zeros(N, dtype=bool)
+    c[TRIVIAL] = True
+    c[RANDOM] = np.random.default_rng(seed).random(RANDOM.size) < 0.5
+    return c
+
+
+def write_run(path, correct_rows):
+    """A decisions file: right -> the target, wrong -> the next class."""
+    targets = np.arange(N) // K
+    path.parent.mkdir(parents=True, exist_ok=True)
+    preds = np.where(correct_rows, targets[None, :], (targets[None, :] + 1) % C).astype(np.int64)
+    write_decisions(path, preds, targets, [str(i) for i in range(N)], recipe={"synthetic": True},
+                    attrs={"dataset": GAUSS, "class_names": [f"sigma={k + 1}" for k in range(C)]})
+
+
+def trajectory(final: np.ndarray, n_epochs: int) -> np.ndarray:
+    """Epoch 0 all wrong, every later epoch = ``final``: one transition changes anything."""
+    rows = np.repeat(final[None, :], n_epochs, axis=0)
+    rows[0] = False
+    return rows
+
+
+def write_study(root, entries, study: str) -> dict:
+    """summarize the decision makers and write the study tables through ddd.results.study."""
+    summary, split, kappas = summarize([DecisionMaker(**e) for e in entries], study=study)
+    out = {"entries": entries, "summary": str(root / "summary.json"), "split": str(root / "split.tsv"),
+           "kappas": str(root / "kappa_vs_base.tsv"), "root": root}
+    write_summary(summary, out["summary"])
+    write_split(split, out["split"])
+    write_kappas(kappas, out["kappas"])
+    return out
+
+
+def make_study(root, *, runs=RUNS):
+    """Write the runs and the study tables; returns a dict of paths and decision makers (as dicts)."""
+    entries = []
+    for i, run in enumerate(runs):
+        cond, inst = run.split("/")
+        path = root / "runs" / cond / f"{inst}.h5"
+        write_run(path, trajectory(final_correct(i), E + 11 if cond == "base" else E + 1))
+        multi = sum(r.startswith(cond + "/") for r in runs) > 1
+        entries.append({"name": run if multi else cond, "condition": cond, "path": str(path), "epoch": E})
+        if cond == "base":
+            entries += [{"name": "plus_1_epoch", "condition": "plus_1_epoch", "path": str(path), "epoch": E + 1,
+                         "offset": 1},
+                        {"name": "plus_10_epochs", "condition": "plus_10_epochs", "path": str(path),
+                         "epoch": E + 10, "offset": 10}]
+    return write_study(root, entries, "synthetic")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +124,7 @@ def test_condition_kappa_ci_point_and_interval():
     assert ident["kappa"] == ident["ci_low"] == ident["ci_high"] == 1.0
     again = condition_kappa_ci(c, pairs, ["a", "a", "ident"], n_boot=200, seed=5)
     pd.testing.assert_frame_equal(res, again)
-    # one pair: the same resamples as ddd.analysis.kappa's bootstrap give the same interval
+    # one pair: the same resamples as ddd.analysis.uncertainty's bootstrap give the same interval
     one = condition_kappa_ci(c, [(0, 1)], ["x"], n_boot=200, seed=5).iloc[0]
     ref = bootstrap_kappa(c[0], c[1], n_boot=200, seed=5)
     assert one["ci_low"] == pytest.approx(ref["ci_low"]) and one["ci_high"] == pytest.approx(ref["ci_high"])
@@ -73,7 +140,7 @@ def test_headline_numbers(study, tmp_path):
                   n_boot=100)
     assert tuple(df.columns) == HEADLINE_COLUMNS
     v = df.set_index("key")
-    summary = json.load(open(study["summary"]))
+    summary = read_summary(study["summary"])
     for rule in ("strict", "all_but_one"):
         for cat in ("trivial", "impossible", "in_between"):
             assert v.loc[f"split.{rule}.{cat}", "value"] == pytest.approx(summary["split"][rule][cat])
@@ -94,6 +161,10 @@ def test_headline_numbers(study, tmp_path):
     assert v.loc["kappa.base", "paper"] == pytest.approx(1.0)
     back = pd.read_csv(out["csv"])
     assert back["key"].tolist() == df["key"].tolist()
+    # the table written is ddd.analysis.headline's, from the study tables
+    rows = headline_rows(study["entries"], read_summary(study["summary"]), read_kappas(study["kappas"]),
+                         paper="imagenet-resnet18", n_boot=100)
+    pd.testing.assert_frame_equal(df, rows)
     md = open(out["md"]).read()
     assert "| Paper |" in md and "48.2 %" in md and "[1]" in md
 
@@ -114,21 +185,14 @@ def test_headline_without_paper_and_unknown_preset(single_study, tmp_path):
 
 @pytest.fixture(scope="module")
 def single_study(tmp_path_factory):
-    from test_figures_more import trajectory, write_run
-
-    from ddd.analysis.summary import Entry, summarize, write_summary
     root = tmp_path_factory.mktemp("tables_single")
     write_run(root / "base.h5", trajectory(final_correct(0), E + 1))
-    entries = [{"name": "base", "condition": "base", "path": str(root / "base.h5"), "epoch": E}]
-    s, sp, k = summarize([Entry(**e) for e in entries], study="single")
-    out = {"entries": entries, "summary": str(root / "s.json"), "split": str(root / "s.tsv"),
-           "kappas": str(root / "k.tsv")}
-    write_summary(s, sp, k, summary_path=out["summary"], split_path=out["split"], kappa_path=out["kappas"])
-    return out
+    return write_study(root, [{"name": "base", "condition": "base", "path": str(root / "base.h5"), "epoch": E}],
+                       "single")
 
 
 def test_paper_preset():
-    from ddd.report.tables import paper_preset
+    from ddd.experiment.paper import paper_preset
     assert paper_preset("imagenet", "resnet18") == "imagenet-resnet18"
     assert paper_preset("gaussian", "resnet18") == "gaussian-resnet18"
     assert paper_preset("imagefolder", "resnet18") is None

@@ -123,12 +123,23 @@ def _train_study(name: str, t: dict, datasets: dict) -> TrainStudy:
     fam = recipes.family(recipe_kind(ds), t["family"], recipe=t.get("recipe"),
                          other_arch_options=t.get("other_arch_options"))
     r = fam["recipe"]
+    _check_arch(name, "recipe.arch_options", r["arch"], r.get("arch_options") or {})
+    _check_arch(name, "other_arch_options", fam["other_arch"], fam.get("other_arch_options") or {})
     if r.get("epochs", 1) < 1:
         raise ConfigError(f"studies.{name}.train.recipe.epochs must be >= 1, got {r['epochs']}")
     if any(m > r["epochs"] for m in r.get("milestones", [])):
         raise ConfigError(f"studies.{name}.train.recipe.milestones {r['milestones']} exceed epochs {r['epochs']}")
     return TrainStudy(name=name, dataset=ds, family=fam, family_name=t["family"], conditions=conditions,
                       instances=t.get("instances", 5))
+
+
+def _check_arch(study: str, key: str, arch: str, options: dict) -> None:
+    from ddd.nets import check_options
+
+    try:
+        check_options(arch, options)
+    except ValueError as err:
+        raise ConfigError(f"studies.{study}.train.{key}: {err}") from None
 
 
 def _zoo_study(name: str, block: dict, datasets: dict) -> ZooStudy:

@@ -150,9 +150,15 @@ def _architecture(arch: str) -> Entry:
     return REGISTRY[arch]
 
 
+#: Options whose values planning checks without building: positive integers, and the stems.
+_POSITIVE_INT_OPTIONS = ("width", "image_size", "patch_size", "dim", "depth", "heads", "receptive_field",
+                         "growth_rate", "bn_size", "init_features", "times")
+
+
 def check_options(arch: str, options: dict) -> None:
-    """Raise ValueError unless ``arch`` is an architecture and ``options`` are names its builder
-    takes (values are checked when it builds). Imports nothing."""
+    """Raise ValueError unless ``arch`` is an architecture, ``options`` are names its builder takes
+    and the values planning can judge are allowed (``stem`` one of :data:`STEMS`, sizes and counts
+    positive integers); the rest is checked when it builds. Imports nothing."""
     entry = _architecture(arch)
     unknown = sorted(set(options) - set(entry.options)) if not entry.more_options else []
     missing = [k for k in entry.required if k not in options]
@@ -161,6 +167,14 @@ def check_options(arch: str, options: dict) -> None:
                    else f"missing options {', '.join(map(repr, missing))}")
         raise ValueError(f"bad options for architecture {arch!r}: {problem}; allowed: "
                          f"{', '.join(entry.options) or 'none'}")
+    if "stem" in options and options["stem"] not in STEMS:
+        raise ValueError(f"bad options for architecture {arch!r}: unknown stem {options['stem']!r}; allowed: "
+                         f"{', '.join(STEMS)}")
+    for key in _POSITIVE_INT_OPTIONS:
+        value = options.get(key)
+        if key in options and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"bad options for architecture {arch!r}: {key} must be a positive integer, "
+                             f"got {value!r}")
 
 
 def make_model(arch: str, num_classes: int, **options):

@@ -47,7 +47,6 @@ conditions) of one image must agree across files. Nothing is dropped silently.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -58,6 +57,7 @@ import pandas as pd
 
 from ddd.results import IMPORT_FORMATS
 from ddd.results.decisions import read_image_info, write_decisions
+from ddd.results.files import read_json_object, write_json
 
 log = logging.getLogger(__name__)
 
@@ -319,6 +319,31 @@ def import_files(files, *, format: str, out_dir, intersect: bool = False, report
     if not files:
         raise ValueError("no input files given")
     tables = [READERS[format](f) for f in files]
+    _check_tables(tables)
+    all_ids = set().union(*(set(t.image_ids.tolist()) for t in tables))
+    tables, ids, dropped = _common_images(tables, intersect=intersect)
+    targets, preds, classes = _encoded_decisions(tables, ids, format)
+    info = {"condition": _agree(tables, ids, "conditions", "conditions")} if format == "modelvshuman" else {}
+    paths = _write_imported(tables, preds, targets, ids, classes, info, dropped, format=format, out_dir=out_dir,
+                            intersect=intersect)
+    result = ImportResult(paths=paths, names=[t.name for t in tables], n_images=int(len(ids)), dropped=dropped,
+                          n_dropped_images=int(len(all_ids) - len(ids)),
+                          subsets=list(condition_subsets(info["condition"])) if info else [])
+    if any(dropped.values()):
+        log.warning("import: kept %d images held by every file; dropped %d image ids; rows dropped per decision "
+                    "maker: %s", len(ids), result.n_dropped_images, {k: v for k, v in dropped.items() if v})
+    if report_path is not None:
+        write_json(result.to_dict(), report_path)
+    return result
+
+
+def read_import_report(path) -> dict:
+    """``import.json`` (what an import kept and dropped, :meth:`ImportResult.to_dict`) as a dict."""
+    return read_json_object(path, required=("names", "n_images", "dropped"))
+
+
+def _check_tables(tables) -> None:
+    """One decision maker per file stem, and one form (correct / target + prediction) for all files."""
     by_name: dict[str, str] = {}
     for t in tables:
         if t.name in by_name:
@@ -331,7 +356,10 @@ def import_files(files, *, format: str, out_dir, intersect: bool = False, report
         full = [p for p, c in forms.items() if not c][:3]
         raise ImportFormatError(f"cannot mix the 'image_id, correct' form ({only}) with 'image_id, target, "
                                 f"prediction' ({full}) in one import")
-    all_ids = set().union(*(set(t.image_ids.tolist()) for t in tables))
+
+
+def _common_images(tables, *, intersect: bool):
+    """Tables without duplicate ids, the image ids every file holds (sorted) and rows dropped per name."""
     deduped = [_dedupe(t, intersect=intersect) for t in tables]
     tables, dropped = [d[0] for d in deduped], {t.name: d[1] for t, d in zip(tables, deduped)}
     if intersect:
@@ -343,31 +371,32 @@ def import_files(files, *, format: str, out_dir, intersect: bool = False, report
     else:
         _check_same_sets(tables)
         common = set(tables[0].image_ids.tolist())
-    ids = np.array(sorted(common))
-    n_dropped_images = len(all_ids) - len(ids)
+    return tables, np.array(sorted(common)), dropped
 
-    synthetic = tables[0].correct is not None
-    if synthetic:
-        targets = np.ones(len(ids), dtype=np.int64)
-        preds = [_aligned(t, ids, "correct")[0].astype(np.int64) for t in tables]
-        classes = None
-    else:
-        target_labels = _agree(tables, ids, "targets", "targets")
-        pred_labels = [_aligned(t, ids, "predictions")[0] for t in tables]
-        na = "na" if format == "modelvshuman" else None
-        if na is not None and (target_labels == na).any():
-            k = int(np.flatnonzero(target_labels == na)[0])
-            raise ImportFormatError(f"{tables[0].path}: image {str(ids[k])!r} has category 'na' "
-                                    "(only responses may be na)")
-        encoded, classes = _encode([target_labels, *pred_labels], na)
-        targets, preds = encoded[0], encoded[1:]
-    info = {}
-    if format == "modelvshuman":
-        info["condition"] = _agree(tables, ids, "conditions", "conditions")
+
+def _encoded_decisions(tables, ids, format: str):
+    """Targets (N,), one prediction array (N,) per table and the class names (None for the
+    'correct' form, whose targets are all 1 and predictions 1 = right, 0 = wrong)."""
+    if tables[0].correct is not None:
+        return (np.ones(len(ids), dtype=np.int64),
+                [_aligned(t, ids, "correct")[0].astype(np.int64) for t in tables], None)
+    target_labels = _agree(tables, ids, "targets", "targets")
+    pred_labels = [_aligned(t, ids, "predictions")[0] for t in tables]
+    na = "na" if format == "modelvshuman" else None
+    if na is not None and (target_labels == na).any():
+        k = int(np.flatnonzero(target_labels == na)[0])
+        raise ImportFormatError(f"{tables[0].path}: image {str(ids[k])!r} has category 'na' "
+                                "(only responses may be na)")
+    encoded, classes = _encode([target_labels, *pred_labels], na)
+    return encoded[0], encoded[1:], classes
+
+
+def _write_imported(tables, preds, targets, ids, classes, info, dropped, *, format, out_dir, intersect) -> list:
+    """One decisions file per table, ``<out_dir>/<name>.h5``; returns their paths."""
     os.makedirs(os.fspath(out_dir), exist_ok=True)
     paths = []
     for t, pred in zip(tables, preds):
-        attrs = {"import_format": format, "source_file": os.path.abspath(t.path), "synthetic_targets": synthetic,
+        attrs = {"import_format": format, "source_file": os.path.abspath(t.path), "synthetic_targets": classes is None,
                  "import_dropped_rows": dropped[t.name], **t.attrs}
         if classes is not None:
             attrs["class_names"] = classes
@@ -376,14 +405,4 @@ def import_files(files, *, format: str, out_dir, intersect: bool = False, report
                         recipe={"imported": {"format": format, "file": os.path.abspath(t.path),
                                              "intersect": bool(intersect)}})
         paths.append(path)
-    result = ImportResult(paths=paths, names=[t.name for t in tables], n_images=int(len(ids)), dropped=dropped,
-                          n_dropped_images=int(n_dropped_images),
-                          subsets=list(condition_subsets(info["condition"])) if info else [])
-    if any(dropped.values()):
-        log.warning("import: kept %d images held by every file; dropped %d image ids; rows dropped per decision "
-                    "maker: %s", len(ids), n_dropped_images, {k: v for k, v in dropped.items() if v})
-    if report_path is not None:
-        os.makedirs(os.path.dirname(os.path.abspath(os.fspath(report_path))), exist_ok=True)
-        with open(os.fspath(report_path), "w") as fh:
-            json.dump(result.to_dict(), fh, indent=2)
-    return result
+    return paths

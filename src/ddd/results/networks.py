@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 
+from ddd.results.files import ResultsFileError, replace_atomically
+
 __all__ = ["write_network", "read_network"]
 
 
@@ -16,16 +18,7 @@ def write_network(state_dict: dict, path) -> None:
     """Write a network's ``state_dict`` to ``path`` atomically (parent folders created)."""
     import torch
 
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        torch.save(state_dict, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    replace_atomically(path, lambda tmp: torch.save(state_dict, tmp))
 
 
 def read_network(path) -> dict:
@@ -38,5 +31,5 @@ def read_network(path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, foreign pickle, ...
-        raise ValueError(f"{path} is not a readable network file (truncated or corrupt?): "
+        raise ResultsFileError(f"{path} is not a readable network file (truncated or corrupt?): "
                          f"{type(err).__name__}: {err}") from err

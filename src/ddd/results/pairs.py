@@ -18,6 +18,8 @@ import os
 
 import pandas as pd
 
+from ddd.results.files import read_tsv, write_tsv
+
 __all__ = ["PAIR_COLUMNS", "SUMMARY_COLUMNS", "PairsWriter", "write_pairs_summary", "read_pairs",
            "read_pairs_summary", "write_uncertainty", "read_uncertainty", "write_empty"]
 
@@ -26,12 +28,6 @@ PAIR_COLUMNS = ("a", "b", "epoch", "subset", "n", "p_a", "p_b", "c_obs", "c_exp"
 SUMMARY_COLUMNS = ("epoch", "subset", "group_a", "group_b", "n_pairs", "n_undefined", "kappa_mean", "kappa_sd",
                    "kappa_q05", "kappa_median", "kappa_q95", "c_obs_mean", "c_exp_mean")
 _STR = {"a": str, "b": str, "subset": str, "group_a": str, "group_b": str, "kind": str}
-
-
-def _tmp(path) -> str:
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    return path + ".tmp"
 
 
 class PairsWriter:
@@ -46,7 +42,8 @@ class PairsWriter:
 
     def __enter__(self):
         if self.path is not None:
-            self._fh = open(_tmp(self.path), "w")
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            self._fh = open(f"{self.path}.tmp{os.getpid()}", "w")
         return self
 
     def write(self, frame: pd.DataFrame) -> None:
@@ -65,14 +62,7 @@ class PairsWriter:
 
 
 def _write(frame: pd.DataFrame, path) -> None:
-    tmp = _tmp(path)
-    try:
-        frame.to_csv(tmp, sep="\t", index=False, na_rep="NaN")
-        os.replace(tmp, os.fspath(path))
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    write_tsv(frame, path, na_rep="NaN")
 
 
 def write_pairs_summary(summary: pd.DataFrame, path) -> None:
@@ -92,17 +82,7 @@ def write_empty(pairs_path, summary_path) -> None:
 
 
 def _read(path, columns) -> pd.DataFrame:
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} does not exist")
-    try:
-        df = pd.read_csv(path, sep="\t", dtype=_STR, keep_default_na=False, na_values=["NaN"])
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not a readable tab-separated table: {err}") from err
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ValueError(f"{path}: missing columns {missing}; has {list(df.columns)}")
-    return df
+    return read_tsv(path, columns, dtype=_STR, keep_default_na=False, na_values=["NaN"])
 
 
 def read_pairs(path) -> pd.DataFrame:

@@ -17,10 +17,11 @@ the file in every error and check the columns they promise.
 
 from __future__ import annotations
 
-import json
 import os
 
 import pandas as pd
+
+from ddd.results.files import ResultsFileError, read_json_object, read_tsv, write_json, write_tsv
 
 __all__ = ["write_summary", "read_summary", "write_split", "read_split", "write_kappas", "read_kappas",
            "write_label_issues", "read_label_issues", "StudyTableError"]
@@ -30,71 +31,29 @@ KAPPA_COLUMNS = ("condition", "name", "other", "kappa", "identical")
 LABEL_ISSUE_COLUMNS = ("image_id", "label_issue", "source")
 
 
-class StudyTableError(ValueError):
+class StudyTableError(ResultsFileError):
     """A study table is missing, unreadable or lacks the columns its reader promises."""
-
-
-def _replace(path, write) -> None:
-    """Call ``write(tmp_path)`` and rename the result to ``path`` (parent folders created)."""
-    path = os.fspath(path)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def _read_tsv(path, columns, **options) -> pd.DataFrame:
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path} does not exist")
-    try:
-        df = pd.read_csv(path, sep="\t", **options)
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise StudyTableError(f"{path} is not a readable tab-separated table: {err}") from err
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise StudyTableError(f"{path}: missing columns {missing}; has {list(df.columns)}")
-    return df
 
 
 def write_summary(summary: dict, path) -> None:
     """Write ``summary.json`` (indented JSON)."""
-    def write(tmp):
-        with open(tmp, "w") as fh:
-            json.dump(summary, fh, indent=2)
-    _replace(path, write)
+    write_json(summary, path)
 
 
 def read_summary(path) -> dict:
     """``summary.json`` as a dict; a file that is not a JSON object is refused, naming it."""
-    path = os.fspath(path)
-    try:
-        with open(path) as fh:
-            summary = json.load(fh)
-    except json.JSONDecodeError as err:
-        raise StudyTableError(f"{path} is not valid JSON (truncated or corrupt?): {err}") from err
-    if not isinstance(summary, dict):
-        raise StudyTableError(f"{path}: expected a JSON object, found {type(summary).__name__}")
-    return summary
+    return read_json_object(path, error=StudyTableError)
 
 
 def write_split(split: pd.DataFrame, path) -> None:
     """Write ``split.tsv`` (one row per image, columns as in the module docstring)."""
-    missing = [c for c in SPLIT_COLUMNS if c not in split.columns]
-    if missing:
-        raise ValueError(f"a split table needs columns {list(SPLIT_COLUMNS)}; missing {missing}")
-    _replace(path, lambda tmp: split.to_csv(tmp, sep="\t", index=False))
+    write_tsv(split, path, columns=SPLIT_COLUMNS, what="split table")
 
 
 def read_split(path) -> pd.DataFrame:
     """``split.tsv``: image ids as strings exactly as written (no NA parsing), N rows; ``label_issue``
     (where present) as bool."""
-    df = _read_tsv(path, ("image_id", "n_correct"), dtype={"image_id": str}, keep_default_na=False)
+    df = read_tsv(path, ("image_id", "n_correct"), error=StudyTableError, dtype={"image_id": str}, keep_default_na=False)
     if "label_issue" in df.columns:
         df["label_issue"] = _bool_column(df["label_issue"], path, "label_issue")
     return df
@@ -102,26 +61,23 @@ def read_split(path) -> pd.DataFrame:
 
 def write_kappas(kappas: pd.DataFrame, path) -> None:
     """Write ``kappa_vs_base.tsv`` (NaN written as ``NaN``)."""
-    _replace(path, lambda tmp: kappas.to_csv(tmp, sep="\t", index=False, na_rep="NaN"))
+    write_tsv(kappas, path, na_rep="NaN")
 
 
 def read_kappas(path) -> pd.DataFrame:
     """``kappa_vs_base.tsv`` with ``kappa`` as float (NaN where undefined)."""
-    return _read_tsv(path, KAPPA_COLUMNS[:4], dtype={"condition": str, "name": str, "other": str},
+    return read_tsv(path, KAPPA_COLUMNS[:4], error=StudyTableError, dtype={"condition": str, "name": str, "other": str},
                      keep_default_na=False, na_values=["NaN", "nan", ""])
 
 
 def write_label_issues(table: pd.DataFrame, path) -> None:
     """Write ``label_issues.tsv`` (one row per evaluation image)."""
-    missing = [c for c in LABEL_ISSUE_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"a label-issue table needs columns {list(LABEL_ISSUE_COLUMNS)}; missing {missing}")
-    _replace(path, lambda tmp: table.to_csv(tmp, sep="\t", index=False))
+    write_tsv(table, path, columns=LABEL_ISSUE_COLUMNS, what="label-issue table")
 
 
 def read_label_issues(path) -> pd.DataFrame:
     """``label_issues.tsv`` with ``label_issue`` as bool; any other value is refused, naming the file."""
-    df = _read_tsv(path, LABEL_ISSUE_COLUMNS[:2], dtype={"image_id": str}, keep_default_na=False)
+    df = read_tsv(path, LABEL_ISSUE_COLUMNS[:2], error=StudyTableError, dtype={"image_id": str}, keep_default_na=False)
     df["label_issue"] = _bool_column(df["label_issue"], path, "label_issue")
     return df
 

@@ -16,14 +16,14 @@ import os
 import numpy as np
 import torch
 
+from ddd.results.files import replace_atomically
+
 log = logging.getLogger(__name__)
 
 
 def atomic_save(obj, path: str) -> None:
     """``torch.save`` to a temporary file, then rename: a killed job leaves no partial ``path``."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    replace_atomically(path, lambda tmp: torch.save(obj, tmp))
 
 
 def has_nominal(recipe: dict, epoch: int) -> bool:

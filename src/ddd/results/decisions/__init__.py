@@ -16,7 +16,7 @@ This package is the only code that knows the on-disk format (writer: :mod:`.writ
 File attributes: ``format = "ddd-decisions"``, ``format_version = 1``, ``recipe`` (JSON of the
 resolved recipe) and whatever the writer adds. Scalars and strings are stored as they are; dicts,
 lists, tuples and None as JSON strings whose names are listed in the ``json_attrs`` attribute, so
-reading decodes exactly those. Files are written to ``path + ".tmp"`` and renamed into place, so an
+reading decodes exactly those. Files are written to a sibling and renamed into place, so an
 interrupted write never leaves a file that looks complete.
 
 Reading many files one epoch at a time (the all-pairs engine, :mod:`ddd.analysis.engine`): :func:`read_ids_epochs`

@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 
 from ddd.results.decisions.core import _INT16_MAX, _RESERVED, FORMAT, FORMAT_VERSION
+from ddd.results.files import replace_atomically
 
 
 def _json_default(obj):
@@ -43,7 +44,7 @@ def write_decisions(path, predictions, targets, image_ids, *, epochs=None, recip
     Parameters
     ----------
     path : str or os.PathLike
-        Destination; ``path + ".tmp"`` in the same directory is used while writing.
+        Destination; a sibling ``<path>.tmp<pid>`` is written and renamed into place.
     predictions : int array (E+1, N)
     targets : int array (N,)
     image_ids : array-like of str (N,), unique
@@ -65,16 +66,12 @@ def write_decisions(path, predictions, targets, image_ids, *, epochs=None, recip
     clash = sorted(set(attrs) & set(_RESERVED))
     if clash:
         raise ValueError(f"attrs may not set reserved attributes {clash}")
-    tmp = path + ".tmp"
-    try:
+
+    def write(tmp):
         with h5py.File(tmp, "w") as f:
             _write_arrays(f, arrays)
             _write_attrs(f, recipe, attrs)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    replace_atomically(path, write)
 
 
 def _check_arrays(predictions, targets, image_ids, epochs, probabilities) -> dict:
