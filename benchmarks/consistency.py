@@ -1,6 +1,6 @@
 """Speed and memory of the all-pairs error-consistency engine (issue: >= 100x a per-pair loop).
 
-(a) ``ddd.analysis.engine.all_pairs`` (reading 1-epoch decisions files) and ``ddd.analysis.kappa.pairwise`` (in
+(a) ``ddd.analysis.engine.all_pairs`` (reading 1-epoch decisions files) and ``ddd.analysis.uncertainty.pairwise`` (in
     memory) against a straightforward per-pair pandas loop written the way model-vs-human computes
     error consistency (``modelvshuman/plotting/analyses.py::ErrorConsistency.analysis``: per pair,
     accuracies from DataFrames, sort both by image id, compare ``is_correct``), on ``--loop-makers``

@@ -6,7 +6,7 @@ a model evaluated once contributes epoch 0). At every epoch shared by at least t
 makers, every pair of them is compared on the whole set (subset ``"all"``) and on each named
 subset of images, with one matrix product per (epoch, subset) instead of a loop over pairs
 (:func:`ddd.analysis.kappa.pair_counts`; exact integer counts, so the numbers equal
-:func:`ddd.analysis.kappa.pairwise` to the last bit).
+:func:`ddd.analysis.uncertainty.pairwise` to the last bit).
 
 Memory: one epoch's correctness matrix (M x N bool) is held, read row by row from the files by
 :class:`ddd.results.decisions.EpochReader` (which keeps the bit-packed correctness of one gzip
@@ -150,7 +150,7 @@ def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_v
         the whole set is always subset ``"all"``; an empty subset gives rows with ``n = 0`` and NaN
     epochs : epochs to compute, optional (default: every epoch held by >= 2 decision makers)
     undefined : {"nan", "mvh"} (``ddd.analysis.kappa``)
-    p_value : add the exact one-sided ``p_value`` column (``ddd.analysis.kappa.p_values_from_counts``)
+    p_value : add the exact one-sided ``p_value`` column (``ddd.analysis.uncertainty.p_values_from_counts``)
     alternative : {"greater", "less", "two-sided"} of that p-value
 
     Yields

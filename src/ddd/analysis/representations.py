@@ -32,7 +32,7 @@ def final_linear(model: nn.Module) -> tuple[str, nn.Linear]:
 
 def _batches(images, batch_size: int, seed: int):
     """Yield float32 image batches from a tensor / array (N, 3, H, W) or a ddd batches object."""
-    if hasattr(images, "epoch"):  # ddd.data.InMemoryBatches / LoaderBatches: in order, seeded
+    if hasattr(images, "epoch"):  # ddd.data.loading.InMemoryBatches / LoaderBatches: in order, seeded
         torch.manual_seed(seed)
         for x, _ in images.epoch(batch_size, generator=torch.Generator().manual_seed(seed), shuffle=False):
             yield x
@@ -55,7 +55,7 @@ def activations(model: nn.Module, images, *, layer: str = "penultimate", batch_s
     ----------
     model : a network (its mode is restored afterwards; it runs in eval mode).
     images : float tensor or array (N, 3, H, W) of encoded network input, or a ddd batches object
-        (``ddd.data.load_split``'s first return; read in order, unshuffled).
+        (``ddd.data.loading.load_split``'s first return; read in order, unshuffled).
     layer : ``"penultimate"``: the input of the final linear layer (:func:`final_linear`), checked
         to be the layer that produces the model's output; or a module name of
         ``model.named_modules()``, whose output is taken (flattened per image).
@@ -164,7 +164,7 @@ def rsa_vs_base(networks: dict, recipes: dict, dataset_config: dict, *, size: in
     networks : ``{name: path of a state_dict .pt}``, e.g. ``{"base/1": ".../networks/base/1.pt", ...}``.
     recipes : ``{name: resolved recipe}`` (``ddd.experiment.recipes.resolve``; ``arch``, ``arch_options``,
         ``condition``, ``run_instance``, ``epochs``, ``eval_seed`` are read).
-    dataset_config : the study's dataset block (``ddd.data.load_split``).
+    dataset_config : the study's dataset block (``ddd.data.loading.load_split``).
     size, seed : the image subset (:func:`subset`; the same for every network).
     base : name of the base network (default: the one whose recipe's condition is ``"base"``).
     batch_size, device : forward passes.

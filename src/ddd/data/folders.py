@@ -3,7 +3,7 @@
 Light on purpose (``os`` and ``pathlib`` only): planning checks every configured dataset folder
 with :func:`check_layout` before any job runs.
 
-SPEC section 2. Nothing is downloaded: every dataset lives under a configured local path, and a
+docs/reproduction.md#datasets. Nothing is downloaded: every dataset lives under a configured local path, and a
 missing or malformed directory raises :class:`DatasetLayoutError`, whose message names the path,
 says what is missing and shows the expected layout.
 

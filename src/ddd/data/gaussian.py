@@ -1,13 +1,13 @@
 """Evaluation and training datasets.
 
-The embedded dataset is the paper's synthetic *Gaussian noise* set (SPEC section 2): class ``k``
+The embedded dataset is the paper's synthetic *Gaussian noise* set (docs/reproduction.md#gaussian-noise): class ``k``
 (0-based) holds images whose pixels are i.i.d. ``N(128, sigma_k^2)`` with ``sigma_k = k + 1``,
 per pixel and RGB channel, rounded and clipped to uint8. Nothing is stored: every image is
 generated from ``(seed, split, index)`` alone, so any image can be regenerated on its own and
 two processes always see the same pixels.
 
 Image order is class-major (``label = index // per_class``), as for ImageNet's validation set.
-Image ids are the decimal indices (SPEC: "the index for generated data").
+Image ids are the decimal indices (docs/reproduction.md#image-ids).
 """
 
 from __future__ import annotations
@@ -181,8 +181,8 @@ def ideal_observer_accuracy(spec: GaussianSpec, *, n_samples: int = 2000, seed: 
     The observer knows the mean (128) and assigns an image to the sigma under which its sample
     variance ``v`` is most likely for unclipped normal pixels (``argmax_s -m/2 log s^2 - m v / 2s^2``,
     m = 3 H W), i.e. it ignores clipping; the images it sees are simulated like the dataset's
-    (rounded, clipped to [0, 255]). This is SPEC section 7's reference (mean accuracy 0.23, 0.34,
-    0.44 at 8, 16, 32 px). Returns a float array (n_classes,).
+    (rounded, clipped to [0, 255]). It is the reference of docs/reproduction.md#the-laptop-default
+    (mean accuracy 0.23, 0.34, 0.44 at 8, 16, 32 px). Returns a float array (n_classes,).
     """
     rng = np.random.default_rng(seed)
     m = 3 * spec.image_size ** 2

@@ -115,7 +115,7 @@ class ImageFolderSplit(Dataset):
 
 
 # ---------------------------------------------------------------------------------------------
-# Transforms (SPEC section 2).
+# Transforms (docs/reproduction.md#datasets).
 
 
 def normalize_imagenet(x: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ Sized for tiny images (the default Gaussian set: 8 x 8 px, 3 channels, 100 class
 trainable on one CPU thread in well under a minute per run; every one also builds and runs at
 32 px (CIFAR) and 224 px (give the ViT and the MLP the image size, and the ViT a patch size).
 Every zoo network ends in one ``nn.Linear`` classifier whose input is its (batch, D)
-penultimate representation (``ddd.analysis.rsa.activations`` hooks it); none uses dropout by
+penultimate representation (``ddd.analysis.representations.activations`` hooks it); none uses dropout by
 default, so training randomness is the seeds' alone. The zoo's bag-of-features net is
 :class:`ddd.nets.bagnet.SmallBagNet`; with ``resnet18`` (``width=16, stem="cifar"``) these make
 the zoo (:data:`ddd.nets.ZOO`).

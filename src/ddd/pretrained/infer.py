@@ -164,7 +164,7 @@ def infer(spec: dict, dataset: dict, *, out, device: str = "auto", batch_size: i
     spec : a model spec (see ``ddd.pretrained.spec``).
     dataset : the dataset's config block (``Config.dataset(study)``).
     out : path of the decisions HDF5: predictions (1, N), targets (N,), image ids (N,),
-        probabilities float16 (N, C); written to ``out + ".tmp"`` and renamed.
+        probabilities float16 (N, C); written to a sibling and renamed into place.
     device : ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda[:i]"``.
     batch_size, num_workers : DataLoader settings (workers decode and preprocess images).
     threads : CPU threads for torch (default: leave as is).
