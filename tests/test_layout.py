@@ -51,3 +51,34 @@ def test_relative_imports_stay_inside_their_subpackage():
             if isinstance(node, ast.ImportFrom) and node.level > depth:
                 climbing.append(f"{path.relative_to(SRC)}: from {'.' * node.level}{node.module or ''}")
     assert not climbing, climbing
+
+
+def test_documented_imports_exist():
+    """Every ``from ddd... import ...`` and every ``ddd.<stage>.<name>`` the README and docs/ show names
+    something that exists."""
+    import importlib
+    import re
+
+    root = SRC.parents[1]
+    texts = {p: p.read_text() for p in [root / "README.md", root / "config" / "README.md",
+                                         *sorted((root / "docs").glob("*.md"))]}
+    missing = []
+    for path, text in texts.items():
+        for module, names in re.findall(r"^\s*from (ddd[\w.]*) import ([\w, ]+)$", text, re.M):
+            mod = importlib.import_module(module)
+            missing += [f"{path.name}: {module}.{n}" for n in map(str.strip, names.split(",")) if not hasattr(mod, n)]
+        for ref in set(re.findall(r"\bddd(?:\.[A-Za-z_]\w*)+", text)):
+            parts = ref.split(".")
+            for i in range(len(parts), 1, -1):
+                try:
+                    obj = importlib.import_module(".".join(parts[:i]))
+                except ImportError:
+                    continue
+                for attr in parts[i:]:
+                    obj = getattr(obj, attr, None)
+                if obj is None:
+                    missing.append(f"{path.name}: {ref}")
+                break
+            else:
+                missing.append(f"{path.name}: {ref}")
+    assert not missing, missing
