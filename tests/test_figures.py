@@ -1,18 +1,22 @@
-import json
-
 import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import Collection
 from scipy import stats
 
+from ddd.analysis.split import binomial_expectation, correct_histogram
+from ddd.analysis.summary import summarize
+from ddd.experiment.conditions import CONDITIONS, DISPLAY_NAMES
+from ddd.experiment.makers import DecisionMaker
 from ddd.report import style
 from ddd.report.figures.histogram import (LABEL_EXPECTATION, LABEL_ISSUES, LABEL_OBSERVED, XLABEL, YLABEL,
-                                   correct_histogram, figure_02, plot_correct_histogram)
+                                          figure_02, plot_correct_histogram)
 from ddd.report.figures.kappa import (GID_IDENTICAL, GID_MEAN, GID_RUNS, LABEL_IDENTICAL, figure_03,
-                               plot_kappa_vs_base)
-from ddd.experiment.recipes import CONDITIONS, DISPLAY_NAMES
+                                      plot_kappa_vs_base)
+from ddd.results.decisions import write_decisions
+from ddd.results.study import write_kappas, write_split, write_summary
 
 # 5 decision makers: 30 images right for all, 10 right for none, 10 right for exactly 2.
 COUNTS = np.array([5] * 30 + [0] * 10 + [2] * 10)
@@ -34,10 +38,24 @@ def bars(ax):
     return out
 
 
+def histogram(counts, *, n, mean_accuracy, label_issue_counts=None, title=None):
+    """Figure 2 from per-image counts: the histograms (:mod:`ddd.analysis.split`) drawn by
+    :func:`plot_correct_histogram`."""
+    issues = None if label_issue_counts is None else correct_histogram(label_issue_counts, n=n)
+    return plot_correct_histogram(correct_histogram(counts, n=n), binomial_expectation(n, mean_accuracy),
+                                  issues=issues, title=title)
+
+
 def collection(ax, gid):
-    found = [c for c in ax.collections if c.get_gid() == gid]
-    assert len(found) <= 1
-    return found[0].get_offsets() if found else None
+    """The points drawn with ``gid`` as an (n, 2) array, None if no artist has it: seaborn's strip
+    plot makes one scatter collection per condition (their offsets, concatenated), its point plot a
+    Line2D (its data)."""
+    found = [a for a in (*ax.collections, *ax.lines) if a.get_gid() == gid]
+    if not found:
+        return None
+    assert len({type(a) for a in found}) == 1
+    return np.concatenate([np.asarray(a.get_offsets() if isinstance(a, Collection) else a.get_xydata(),
+                                      float).reshape(-1, 2) for a in found])
 
 
 def test_backend_is_agg():
@@ -68,7 +86,7 @@ def test_correct_histogram_validates(counts, n, match):
 
 
 def test_plot_correct_histogram_bars():
-    fig = plot_correct_histogram(COUNTS, n=5, mean_accuracy=0.68, title="t")
+    fig = histogram(COUNTS, n=5, mean_accuracy=0.68, title="t")
     (ax,) = fig.axes
     b = bars(ax)
     assert set(b) == {LABEL_OBSERVED, LABEL_EXPECTATION}
@@ -93,14 +111,14 @@ def test_plot_correct_histogram_bars():
 
 
 def test_plot_correct_histogram_high_fraction_fits():
-    fig = plot_correct_histogram([3] * 95 + [0] * 5, n=3, mean_accuracy=0.95)
+    fig = histogram([3] * 95 + [0] * 5, n=3, mean_accuracy=0.95)
     (ax,) = fig.axes
     assert ax.get_ylim()[1] > 0.95  # above the paper's fixed 0.7
 
 
 def test_plot_correct_histogram_label_issues():
     issues = np.array([0, 0, 0, 1])
-    fig = plot_correct_histogram(COUNTS, n=5, mean_accuracy=0.68, label_issue_counts=issues)
+    fig = histogram(COUNTS, n=5, mean_accuracy=0.68, label_issue_counts=issues)
     b = bars(fig.axes[0])
     np.testing.assert_allclose(b[LABEL_ISSUES][0], [0.75, 0.25, 0, 0, 0, 0])
     np.testing.assert_allclose(b[LABEL_ISSUES][1], np.arange(6))
@@ -109,13 +127,13 @@ def test_plot_correct_histogram_label_issues():
 
 
 def test_plot_correct_histogram_single_decision_maker_and_no_in_between(tmp_path):
-    fig = plot_correct_histogram([0, 1, 1, 1], n=1, mean_accuracy=0.75)
+    fig = histogram([0, 1, 1, 1], n=1, mean_accuracy=0.75)
     b = bars(fig.axes[0])
     np.testing.assert_allclose(b[LABEL_OBSERVED][0], [0.25, 0.75])
     np.testing.assert_allclose(b[LABEL_EXPECTATION][0], [0.25, 0.75])
     style.save(fig, tmp_path / "n1.png", tmp_path / "n1.pdf")
     # only trivial and impossible images
-    fig = plot_correct_histogram([0] * 3 + [4] * 7, n=4, mean_accuracy=0.7)
+    fig = histogram([0] * 3 + [4] * 7, n=4, mean_accuracy=0.7)
     np.testing.assert_allclose(bars(fig.axes[0])[LABEL_OBSERVED][0], [0.3, 0, 0, 0, 0.7])
     style.save(fig, tmp_path / "x.png", tmp_path / "x.pdf")
     assert (tmp_path / "x.png").stat().st_size > 0
@@ -123,18 +141,32 @@ def test_plot_correct_histogram_single_decision_maker_and_no_in_between(tmp_path
 
 def test_plot_does_not_change_global_rcparams():
     before = dict(matplotlib.rcParams)
-    plot_correct_histogram(COUNTS, n=5, mean_accuracy=0.6)
+    histogram(COUNTS, n=5, mean_accuracy=0.6)
     assert matplotlib.rcParams["font.size"] == before["font.size"]
     assert matplotlib.rcParams["axes.spines.top"] == before["axes.spines.top"]
 
 
 def write_study(tmp_path, counts, *, n, acc, study="toy"):
+    """A study of n decision makers whose per-image numbers right are ``counts``: decisions files,
+    then summary.json and split.tsv as the pipeline makes them (summarize, ddd.results.study)."""
+    counts = np.asarray(counts)
     ids = [f"im{i}" for i in range(len(counts))]
-    split = pd.DataFrame({"image_id": ids, "target": 0, "n_correct": counts, "strict": "trivial",
-                          "all_but_one": "trivial"})
-    split.to_csv(tmp_path / "split.tsv", sep="\t", index=False)
-    (tmp_path / "summary.json").write_text(json.dumps({"study": study, "n_decision_makers": n,
-                                                       "mean_accuracy": acc}))
+    # image j is right for the decision makers j, j + 1, ..., j + counts[j] - 1 (mod n): distinct rows
+    correct = np.zeros((n, len(counts)), dtype=bool)
+    for j, c in enumerate(counts):
+        correct[(j + np.arange(c)) % n, j] = True
+    targets = np.zeros(len(counts), dtype=np.int64)
+    makers = []
+    for i in range(n):
+        path = tmp_path / "runs" / f"m{i}.h5"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_decisions(path, np.where(correct[i], 0, 1)[None, :], targets, ids, recipe={"synthetic": True})
+        makers.append(DecisionMaker(f"m{i}", "imported", str(path), 0))
+    summary, split, _ = summarize(makers, study=study)
+    assert summary["n_decision_makers"] == n and summary["mean_accuracy"] == pytest.approx(acc)
+    np.testing.assert_array_equal(split["n_correct"], counts)
+    write_split(split, tmp_path / "split.tsv")
+    write_summary(summary, tmp_path / "summary.json")
     return ids
 
 
@@ -154,13 +186,17 @@ def test_figure_02_label_issues(tmp_path, monkeypatch):
     import ddd.report.figures.histogram as hist
 
     def spy(*args, **kwargs):
-        seen.update(kwargs)
+        seen.update(kwargs, args=args)
         return plot_correct_histogram(*args, **kwargs)
 
     monkeypatch.setattr(hist, "plot_correct_histogram", spy)
     figure_02(tmp_path / "split.tsv", tmp_path / "summary.json", png=tmp_path / "a.png",
               pdf=tmp_path / "a.pdf", label_issues=tmp_path / "issues.txt")
-    np.testing.assert_array_equal(seen["label_issue_counts"], [0, 0, 0, 0])
+    observed, expected = seen["args"]
+    np.testing.assert_allclose(observed, HIST)
+    np.testing.assert_allclose(expected, stats.binom.pmf(np.arange(6), 5, 0.68))
+    # the four label-issue images are right for none of the 5 decision makers
+    np.testing.assert_array_equal(seen["issues"], correct_histogram([0, 0, 0, 0], n=5))
     assert "toy" in seen["title"] and "n = 5" in seen["title"]
     with pytest.raises(ValueError, match="none of the"):
         figure_02(tmp_path / "split.tsv", tmp_path / "summary.json", png=tmp_path / "b.png",
@@ -210,8 +246,8 @@ def test_plot_kappa_order_and_means():
                            (x["architecture"], -0.2), (x["plus_1_epoch"], 0.9)])
     ident = collection(ax, GID_IDENTICAL)
     np.testing.assert_allclose(ident, [[x["hardware"], 1.0]])
-    hollow = [c for c in ax.collections if c.get_gid() == GID_IDENTICAL][0]
-    assert hollow.get_facecolor().size == 0 or hollow.get_facecolor()[0][3] == 0
+    for hollow in (c for c in ax.collections if c.get_gid() == GID_IDENTICAL):
+        assert hollow.get_facecolor().size == 0 or hollow.get_facecolor()[0][3] == 0
     legend_texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert LABEL_IDENTICAL in legend_texts
     # NaN-only condition annotated at its position
@@ -248,9 +284,9 @@ def test_plot_kappa_custom_order_and_nonnegative_limits():
 
 
 def test_figure_03_reads_nan_and_writes_files(tmp_path):
-    kappa_frame().to_csv(tmp_path / "kappa_vs_base.tsv", sep="\t", index=False, na_rep="NaN")
-    (tmp_path / "summary.json").write_text(json.dumps({"study": "toy", "n_decision_makers": 5,
-                                                       "mean_accuracy": 0.7}))
+    write_kappas(kappa_frame(), tmp_path / "kappa_vs_base.tsv")
+    assert "\tNaN\t" in (tmp_path / "kappa_vs_base.tsv").read_text()
+    write_summary({"study": "toy", "n_decision_makers": 5, "mean_accuracy": 0.7}, tmp_path / "summary.json")
     png, pdf = tmp_path / "figs" / "fig03.png", tmp_path / "figs" / "fig03.pdf"
     figure_03(tmp_path / "kappa_vs_base.tsv", tmp_path / "summary.json", png=png, pdf=pdf)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -4,27 +4,34 @@ whose answer is known, and that every figure renders (or refuses with FigureNotA
 import json
 import time
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
 
+from ddd.analysis.accuracy import class_accuracy, condition_accuracy, sorted_class_accuracy
+from ddd.analysis.changes import condition_changes, decision_changes, per_run_changes
+from ddd.analysis.correctness import (bin_rows, mean_correctness, run_correctness, run_mean, shared_epochs,
+                                      sort_by_final)
+from ddd.analysis.examples import choose_examples
+from ddd.analysis.gaussian import gaussian_kl_data, kl_neighbours
 from ddd.analysis.kappa import error_consistency
+from ddd.analysis.matrices import MATRIX_ORDER, condition_groups, condition_kappa_matrix
+from ddd.analysis.summary import summarize
 from ddd.data.gaussian import GaussianSpec, gaussian_image
-from ddd.results.decisions import write_decisions
+from ddd.experiment.conditions import CONDITIONS
+from ddd.experiment.makers import DecisionMaker, one_per_file
 from ddd.report import style
-from ddd.report.figures.accuracy import (GID_MEAN, GID_RUNS, condition_accuracy, figure_09, figure_15,
-                                  plot_condition_accuracy, sorted_class_accuracy)
-from ddd.report.figures.changes import condition_changes, decision_changes, figure_12, per_run_changes
-from ddd.report.figures.common import FigureNotApplicable, class_accuracy, runs_of
-from ddd.report.figures.correctness import (GID_IMAGE, bin_rows, figure_04, figure_05, mean_correctness,
-                                     plot_correctness_image, run_correctness, sort_by_final)
-from ddd.report.figures.examples import choose_examples, examples_available, figure_13, load_image
-from ddd.report.figures.gaussian import figure_08, gaussian_kl_data, kl_neighbours
-from ddd.report.figures.matrix import (MATRIX_ORDER, TITLE_ALL, TITLE_IN_BETWEEN, condition_groups,
-                                condition_kappa_matrix, figure_06)
-from ddd.experiment.recipes import CONDITIONS
-from ddd.analysis.summary import Entry, summarize, write_summary
+from ddd.report.catalog import FigureNotApplicable, examples_available
+from ddd.report.figures.accuracy import GID_MEAN, GID_RUNS, figure_09, figure_15, plot_condition_accuracy
+from ddd.report.figures.changes import figure_12, plot_decision_changes
+from ddd.report.figures.correctness import GID_IMAGE, figure_04, figure_05, plot_correctness_image
+from ddd.report.figures.examples import figure_13, load_image
+from ddd.report.figures.gaussian import figure_08
+from ddd.report.figures.matrix import GID_MATRIX, TITLE_ALL, TITLE_IN_BETWEEN, figure_06
+from ddd.results import study as study_tables
+from ddd.results.decisions import write_decisions
 
 # ---------------------------------------------------------------------------------------------
 # A synthetic study with a known answer.
@@ -60,6 +67,20 @@ def write_run(path, correct_rows, *, dataset=GAUSS, epochs=None):
                     attrs={"dataset": dataset, "class_names": [f"sigma={k + 1}" for k in range(C)]})
 
 
+def write_summary(summary, split, kappas, *, summary_path, split_path, kappa_path):
+    """The study tables, written by their owner (:mod:`ddd.results.study`)."""
+    study_tables.write_summary(summary, summary_path)
+    study_tables.write_split(split, split_path)
+    study_tables.write_kappas(kappas, kappa_path)
+
+
+def _run_mean(entries):
+    """Figure 5's numbers: the runs' shared epochs, then the mean over the distinct runs there."""
+    epochs = shared_epochs(entries)
+    mean, names, merged = run_mean(entries, epochs)
+    return mean, epochs, names, merged
+
+
 def trajectory(final: np.ndarray, n_epochs: int) -> np.ndarray:
     """Epoch 0 all wrong, every later epoch = ``final``: one transition changes anything."""
     rows = np.repeat(final[None, :], n_epochs, axis=0)
@@ -78,9 +99,11 @@ def make_study(root, *, runs=RUNS, dataset=GAUSS):
         multi = sum(r.startswith(cond + "/") for r in runs) > 1
         entries.append({"name": run if multi else cond, "condition": cond, "path": path, "epoch": E})
         if cond == "base":
-            entries += [{"name": "plus_1_epoch", "condition": "plus_1_epoch", "path": path, "epoch": E + 1},
-                        {"name": "plus_10_epochs", "condition": "plus_10_epochs", "path": path, "epoch": E + 10}]
-    summary, split, kappas = summarize([Entry(**e) for e in entries], study="synthetic")
+            entries += [{"name": "plus_1_epoch", "condition": "plus_1_epoch", "path": path, "epoch": E + 1,
+                         "offset": 1},
+                        {"name": "plus_10_epochs", "condition": "plus_10_epochs", "path": path, "epoch": E + 10,
+                         "offset": 10}]
+    summary, split, kappas = summarize([DecisionMaker(**e) for e in entries], study="synthetic")
     out = {"entries": entries, "summary": str(root / "summary.json"), "split": str(root / "split.tsv"),
            "kappas": str(root / "kappa_vs_base.tsv"), "root": root}
     write_summary(summary, split, kappas, summary_path=out["summary"], split_path=out["split"],
@@ -99,7 +122,7 @@ def single(tmp_path_factory):
     root = tmp_path_factory.mktemp("single")
     write_run(root / "runs" / "base" / "1.h5", trajectory(final_correct(0), E + 1))
     entries = [{"name": "base", "condition": "base", "path": str(root / "runs/base/1.h5"), "epoch": E}]
-    s, sp, k = summarize([Entry(**e) for e in entries], study="single")
+    s, sp, k = summarize([DecisionMaker(**e) for e in entries], study="single")
     out = {"entries": entries, "summary": str(root / "summary.json"), "split": str(root / "split.tsv"),
            "kappas": str(root / "kappa_vs_base.tsv"), "root": root}
     write_summary(s, sp, k, summary_path=out["summary"], split_path=out["split"], kappa_path=out["kappas"])
@@ -170,10 +193,18 @@ def test_correctness_image_at_imagenet_scale_is_one_binned_raster(tmp_path):
     style.save(fig, tmp_path / "big.png", tmp_path / "big.pdf")
     assert time.perf_counter() - t < 10
     (ax, _cb) = fig.axes
-    (im,) = [a for a in ax.images if a.get_gid() == GID_IMAGE]
-    assert im.get_array().shape == (2000, 91) and fig.ddd_bin_size == 25
+    # a seaborn heat map: one QuadMesh holding the binned rows, one cell per value, rasterised
+    (mesh,) = [a for a in ax.collections if a.get_gid() == GID_IMAGE]
+    assert mesh.get_array().shape == (2000, 91) and fig.ddd_bin_size == 25
+    np.testing.assert_allclose(mesh.get_array(), bin_rows(correct.astype(float), 2000)[0])
     assert "mean of 25 consecutive sorted images" in ax.get_ylabel()
-    assert im.get_rasterized() and im.get_interpolation() == "nearest"
+    assert mesh.get_rasterized()
+    # ticks in data units: epochs at the column centres, image numbers 0..50,000 over the 2,000 rows
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(e) for e in range(0, 91, 10)]
+    np.testing.assert_allclose(ax.get_xticks(), np.arange(0, 91, 10) + 0.5)
+    labels = [int(t.get_text()) for t in ax.get_yticklabels()]
+    assert labels[0] == 0 and labels[-1] == 50_000
+    np.testing.assert_allclose(ax.get_yticks(), np.array(labels) * 2000 / 50_000)
 
 
 def test_figure_04_and_05_render(study, tmp_path):
@@ -184,7 +215,6 @@ def test_figure_04_and_05_render(study, tmp_path):
 
 
 def test_figure_05_averages_distinct_runs_at_shared_epochs(study):
-    from ddd.report.figures.correctness import _run_mean
     mean, epochs, names, merged = _run_mean(study["entries"])
     assert epochs.tolist() == list(range(E + 1))          # the base's extra epochs are not used
     # plus-epoch makers are the base run, not rows of their own
@@ -203,7 +233,6 @@ def test_figure_05_merges_identical_runs(tmp_path):
     for cond in ("base", "hardware"):
         write_run(root / f"{cond}.h5", rows)
     entries = [{"name": c, "condition": c, "path": str(root / f"{c}.h5"), "epoch": E} for c in ("base", "hardware")]
-    from ddd.report.figures.correctness import _run_mean
     _, _, names, merged = _run_mean(entries)
     assert names == ["base"] and merged == {"base": ["hardware"]}
 
@@ -270,6 +299,12 @@ def test_figure_06_titles_and_notes(monkeypatch, study, tmp_path):
     assert full.loc["half_data", "half_data"] == pytest.approx(error_consistency(c[4], c[5]))
     titles = [a.get_title() for a in captured["fig"].axes[:2]]
     assert titles == [TITLE_ALL, TITLE_IN_BETWEEN]
+    # the left heat map holds the matrix and writes every defined value, two decimals, row by row
+    left = captured["fig"].axes[0]
+    (mesh,) = [c for c in left.collections if c.get_gid() == GID_MATRIX]
+    np.testing.assert_allclose(np.ma.filled(mesh.get_array(), np.nan), full.to_numpy(float), equal_nan=True)
+    values = full.to_numpy(float).ravel()
+    assert [t.get_text() for t in left.texts] == [f"{v:.2f}" for v in values[np.isfinite(values)]]
     # right panel: in-between images only; the random images are the only candidates
     split = pd.read_csv(study["split"], sep="\t", dtype={"image_id": str})
     inb = (split["all_but_one"] == "in_between").to_numpy()
@@ -294,7 +329,7 @@ def test_figure_06_single_decision_maker_and_no_in_between(single, tmp_path):
         write_run(root / f"{name.replace('/', '_')}.h5", trajectory(c, E + 1))
         entries.append({"name": name, "condition": name.split("/")[0],
                         "path": str(root / f"{name.replace('/', '_')}.h5"), "epoch": E})
-    s, sp, k = summarize([Entry(**e) for e in entries], study="dich")
+    s, sp, k = summarize([DecisionMaker(**e) for e in entries], study="dich")
     write_summary(s, sp, k, summary_path=str(root / "s.json"), split_path=str(root / "s.tsv"),
                   kappa_path=str(root / "k.tsv"))
     figure_06(entries, str(root / "s.tsv"), str(root / "s.json"), **outputs(tmp_path, "dich"))
@@ -340,8 +375,9 @@ def test_condition_accuracy_order_and_means(study, tmp_path):
     np.testing.assert_allclose(sorted(init), sorted([final_correct(1).mean(), final_correct(2).mean()]))
     fig = plot_condition_accuracy(df)
     (ax,) = fig.axes
-    means = [c for c in ax.collections if c.get_gid() == GID_MEAN][0].get_offsets()
-    runs = [c for c in ax.collections if c.get_gid() == GID_RUNS][0].get_offsets()
+    # seaborn: the point plot's means are one Line2D, the strip plot makes one collection per condition
+    means = next(line for line in ax.lines if line.get_gid() == GID_MEAN).get_xydata()
+    runs = np.concatenate([c.get_offsets() for c in ax.collections if c.get_gid() == GID_RUNS])
     assert len(runs) == len(study["entries"]) and len(means) == 6
     assert means[3][1] == pytest.approx(init.mean())
     paths = outputs(tmp_path, "fig09")
@@ -390,6 +426,18 @@ def test_condition_changes_mean_over_runs(study, tmp_path):
     assert (init.loc[1:, ["label_change", "correctness_flip"]] == 0).all().all()
     base = means[means["condition"] == "base"]
     assert base["epoch"].max() == E + 9                      # the base run's extra epochs
+    # one seaborn line per condition and panel: gid = condition id, the style's colour, percent
+    fig = plot_decision_changes(means)
+    for ax, key in zip(fig.axes, ("label_change", "correctness_flip")):
+        lines = {line.get_gid(): line for line in ax.lines if line.get_gid()}
+        assert list(lines) == ["base", "init", "architecture", "different_data"]
+        for i, (c, line) in enumerate(lines.items()):
+            d = means[means["condition"] == c]
+            np.testing.assert_allclose(line.get_xydata(), np.c_[d["epoch"], 100 * d[key]])
+            assert matplotlib.colors.same_color(line.get_color(), style.condition_color(c, i))
+            assert line.get_label() == style.display_name(c)
+            assert line.get_marker() == ("o" if len(d) <= 12 else "")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [style.display_name(c) for c in lines]
     paths = outputs(tmp_path, "fig12")
     figure_12(study["entries"], **paths)
     assert_written(paths)
@@ -432,7 +480,7 @@ def test_figure_13_not_applicable_without_pixels(tmp_path):
     root = tmp_path / "nopix"
     write_run(root / "base.h5", trajectory(final_correct(0), E + 1), dataset={"name": "imported"})
     entries = [{"name": "base", "condition": "base", "path": str(root / "base.h5"), "epoch": E}]
-    s, sp, k = summarize([Entry(**e) for e in entries], study="nopix")
+    s, sp, k = summarize([DecisionMaker(**e) for e in entries], study="nopix")
     write_summary(s, sp, k, summary_path=str(root / "s.json"), split_path=str(root / "s.tsv"),
                   kappa_path=str(root / "k.tsv"))
     with pytest.raises(FigureNotApplicable, match="no pixels"):
@@ -445,7 +493,7 @@ def test_figure_13_not_applicable_without_pixels(tmp_path):
 
 def test_single_decision_maker_renders(single, tmp_path):
     e = single["entries"]
-    assert [r.name for r in runs_of(e)] == ["base"]
+    assert [r.name for r in one_per_file(e)] == ["base"]
     figure_04(e, **outputs(tmp_path, "4"))
     figure_05(e, **outputs(tmp_path, "5"))
     figure_08(e, **outputs(tmp_path, "8"))
@@ -463,7 +511,7 @@ def test_all_nan_kappa_study_renders(tmp_path):
         path = root / f"{name.replace('/', '_')}.h5"
         write_run(path, trajectory(np.ones(N, dtype=bool), E + 1))
         entries.append({"name": name, "condition": name.split("/")[0], "path": str(path), "epoch": E})
-    s, sp, k = summarize([Entry(**e) for e in entries], study="allright")
+    s, sp, k = summarize([DecisionMaker(**e) for e in entries], study="allright")
     paths = {"summary_path": str(root / "s.json"), "split_path": str(root / "s.tsv"), "kappa_path": str(root / "k.tsv")}
     write_summary(s, sp, k, **paths)
     assert k["kappa"].isna().all()

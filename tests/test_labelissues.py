@@ -1,7 +1,7 @@
 """Label issues: averaging out-of-sample probabilities, cleanlab on a seeded case with known flipped
 labels, reading published lists, the split table's column and Figure 2's overlay."""
 
-import json
+import inspect
 import subprocess
 import sys
 
@@ -11,10 +11,15 @@ import pandas as pd
 import pytest
 
 import ddd.report.figures.histogram as hist
-from ddd.results.decisions import write_decisions
+from ddd.analysis.label_issues import (CLEANLAB_MISSING, add_label_issue_column, find_label_issues,
+                                       find_study_label_issues, label_issue_table, mean_probabilities,
+                                       read_label_issue_list, study_probabilities)
+from ddd.analysis.split import binomial_expectation, correct_histogram
+from ddd.analysis.summary import summarize_study
+from ddd.experiment.makers import DecisionMaker
 from ddd.report.figures.histogram import LABEL_ISSUES, figure_02, plot_correct_histogram
-from ddd.analysis.label_issues import (CLEANLAB_MISSING, add_label_issue_column, find_label_issues, find_study_label_issues,
-                             label_issue_table, mean_probabilities, read_label_issue_list, study_probabilities)
+from ddd.results.decisions import write_decisions
+from ddd.results.study import read_split, read_summary, write_label_issues, write_split
 
 
 @pytest.fixture(autouse=True)
@@ -100,7 +105,8 @@ def test_without_cleanlab_a_clear_error(monkeypatch):
 
 
 def test_core_modules_never_import_cleanlab():
-    code = ("import sys, ddd.analysis.label_issues, ddd.report.figures.histogram, ddd.report.catalog, ddd.analysis.summary, ddd.analysis.rsa; "
+    code = ("import sys, ddd.analysis.label_issues, ddd.report.figures.histogram, ddd.report.catalog, "
+            "ddd.analysis.summary, ddd.results.study, ddd.analysis.rsa, ddd.analysis.representations; "
             "assert 'cleanlab' not in sys.modules, 'cleanlab imported'")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
@@ -246,22 +252,44 @@ def test_label_issue_table(tmp_path):
 
 # Figure 2's overlay -------------------------------------------------------------------------------
 
+TOY_COUNTS = np.array([5] * 30 + [0] * 10 + [2] * 10)  # per image: how many of the 5 decision makers are right
+
+
 def write_study(tmp_path, *, label_issue=None):
-    counts = np.array([5] * 30 + [0] * 10 + [2] * 10)
-    split = pd.DataFrame({"image_id": [f"im{i}" for i in range(50)], "target": 0, "n_correct": counts})
+    """A toy study: 5 distinct decision makers, 50 images right for all of them, none or 2 (mean accuracy
+    0.68), summarised by ddd.analysis.summary into split.tsv and summary.json; ``label_issue`` (bool per
+    image) becomes the study's label_issues.tsv, which marks the split's ``label_issue`` column."""
+    n_classes = 4
+    targets = np.arange(TOY_COUNTS.size) % n_classes
+    ids = [f"im{i}" for i in range(TOY_COUNTS.size)]
+    makers = []
+    for j in range(5):
+        right = TOY_COUNTS > j  # all 5 right on the first 30 images, makers 0 and 1 on the last 10
+        preds = np.where(right, targets, (targets + 1 + j % 3) % n_classes)  # distinct wrong answers: no merging
+        path = tmp_path / "runs" / f"m{j}.h5"
+        write_decisions(path, preds[None], targets, ids, recipe={"arch": "x"})
+        makers.append(DecisionMaker(name=f"m{j}", condition=f"m{j}", path=str(path), epoch=0))
+    issues_tsv = None
     if label_issue is not None:
-        split["label_issue"] = label_issue
-    split.to_csv(tmp_path / "split.tsv", sep="\t", index=False)
-    (tmp_path / "summary.json").write_text(json.dumps({"study": "toy", "n_decision_makers": 5,
-                                                       "mean_accuracy": 0.68}))
+        issues_tsv = tmp_path / "label_issues.tsv"
+        write_label_issues(pd.DataFrame({"image_id": ids, "label_issue": label_issue, "source": "list"}), issues_tsv)
+    summary = summarize_study(makers, study="toy", summary_path=tmp_path / "summary.json",
+                              split_path=tmp_path / "split.tsv", kappa_path=tmp_path / "kappa_vs_base.tsv",
+                              label_issues_tsv=issues_tsv)
+    assert summary["n_decision_makers"] == 5 and summary["mean_accuracy"] == pytest.approx(0.68)
+    np.testing.assert_array_equal(read_split(tmp_path / "split.tsv")["n_correct"], TOY_COUNTS)
+    return summary
 
 
 @pytest.fixture
 def spy(monkeypatch):
     seen = {}
+    signature = inspect.signature(plot_correct_histogram)
 
     def fake(*args, **kwargs):
-        seen.update(kwargs)
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        seen.update(bound.arguments)
         return plot_correct_histogram(*args, **kwargs)
 
     monkeypatch.setattr(hist, "plot_correct_histogram", fake)
@@ -271,9 +299,15 @@ def spy(monkeypatch):
 def test_figure_02_overlays_the_split_column(tmp_path, spy):
     flags = np.zeros(50, bool)
     flags[[30, 31, 45]] = True  # two impossible images and one right for 2
-    write_study(tmp_path, label_issue=flags)
+    summary = write_study(tmp_path, label_issue=flags)
+    assert summary["n_label_issues"] == 3
     figure_02(tmp_path / "split.tsv", tmp_path / "summary.json", png=tmp_path / "a.png", pdf=tmp_path / "a.pdf")
-    np.testing.assert_array_equal(np.sort(spy["label_issue_counts"]), [0, 0, 2])
+    # the issue images' counts are 0, 0 and 2: fractions of the 3 images right for k = 0..5
+    np.testing.assert_allclose(spy["issues"], np.array([2, 0, 1, 0, 0, 0]) / 3)
+    np.testing.assert_allclose(spy["observed"], correct_histogram(TOY_COUNTS, n=5))
+    # the binomial expectation is the summary's (n = 5, mean accuracy 0.68), not recomputed
+    np.testing.assert_array_equal(spy["expected"], read_summary(tmp_path / "summary.json")["binomial_expectation"])
+    np.testing.assert_allclose(spy["expected"], binomial_expectation(5, 0.68))
     assert "3 label issues" in spy["title"]
     assert (tmp_path / "a.png").stat().st_size > 0
 
@@ -283,7 +317,8 @@ def test_figure_02_list_file_wins_over_the_column(tmp_path, spy):
     (tmp_path / "list.txt").write_text("# published\nim0\nim1\n")
     figure_02(tmp_path / "split.tsv", tmp_path / "summary.json", png=tmp_path / "a.png", pdf=tmp_path / "a.pdf",
               label_issues=tmp_path / "list.txt")
-    np.testing.assert_array_equal(spy["label_issue_counts"], [5, 5])
+    np.testing.assert_allclose(spy["issues"], [0, 0, 0, 0, 0, 1])  # both listed images are right for all 5
+    assert "2 label issues" in spy["title"]
     (tmp_path / "list.txt").write_text("im0\nghost\n")
     with pytest.raises(ValueError, match="1 of 2 image ids are not among"):
         figure_02(tmp_path / "split.tsv", tmp_path / "summary.json", png=tmp_path / "b.png",
@@ -296,22 +331,23 @@ def test_figure_02_list_file_wins_over_the_column(tmp_path, spy):
 def test_figure_02_without_issues_is_unchanged(tmp_path, spy):
     write_study(tmp_path)
     figure_02(tmp_path / "split.tsv", tmp_path / "summary.json", png=tmp_path / "a.png", pdf=tmp_path / "a.pdf")
-    assert spy["label_issue_counts"] is None and "label issues" not in spy["title"]
+    assert spy["issues"] is None and "label issues" not in spy["title"]
     write_study(tmp_path, label_issue=np.zeros(50, bool))  # a column without any issue: no red bars
+    assert "label_issue" in read_split(tmp_path / "split.tsv").columns
     figure_02(tmp_path / "split.tsv", tmp_path / "summary.json", png=tmp_path / "b.png", pdf=tmp_path / "b.pdf")
-    assert spy["label_issue_counts"] is None
+    assert spy["issues"] is None
 
 
 def test_figure_02_bad_column(tmp_path):
-    write_study(tmp_path, label_issue=["maybe"] * 50)
+    write_study(tmp_path)
+    split = read_split(tmp_path / "split.tsv")
+    write_split(split.assign(label_issue=["maybe"] * 50), tmp_path / "split.tsv")
     with pytest.raises(ValueError, match="must be boolean"):
         figure_02(tmp_path / "split.tsv", tmp_path / "summary.json", png=tmp_path / "a.png", pdf=tmp_path / "a.pdf")
 
 
 def test_overlay_bars_are_drawn(tmp_path):
-    flags = np.zeros(50, bool)
-    flags[40:50] = True
-    fig = plot_correct_histogram(np.array([5] * 30 + [0] * 10 + [2] * 10), n=5, mean_accuracy=0.68,
-                                 label_issue_counts=np.array([2] * 10))
+    fig = plot_correct_histogram(correct_histogram(TOY_COUNTS, n=5), binomial_expectation(5, 0.68),
+                                 issues=correct_histogram(np.array([2] * 10), n=5))
     labels = [c.get_label() for c in fig.axes[0].containers]
     assert LABEL_ISSUES in labels

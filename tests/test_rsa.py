@@ -1,5 +1,6 @@
-"""Representational similarity (ddd.analysis.rsa) and Figure 7: activations of every architecture, the seeded
-subset, RDMs, both back ends, bounded memory, the study-level table and the figure."""
+"""Representational similarity (ddd.analysis.rsa, ddd.analysis.representations) and Figure 7: activations
+of every architecture, the seeded subset, RDMs, both back ends, bounded memory, the study-level table, its
+files (ddd.results.representations) and the figure."""
 
 import tracemalloc
 
@@ -15,8 +16,9 @@ from ddd.experiment import recipes
 from ddd.data.loading import load_split
 from ddd.report.figures.rsa import GID_MEAN, GID_RDM, GID_RUNS, figure_07, plot_rsa_vs_base
 from ddd.nets import available_models, make_model
-from ddd.analysis.rsa import (activations, compare_rdms, example_rdms, final_linear, load_network, rdm, rsa_correlation,
-                     rsa_vs_base, subset)
+from ddd.analysis.representations import activations, example_rdms, final_linear, load_network, rsa_vs_base
+from ddd.analysis.rsa import compare_rdms, rdm, rsa_correlation, subset
+from ddd.results.representations import read_rdms, read_rsa_table, write_rdms, write_rsa_table
 
 torch.set_num_threads(1)
 
@@ -314,8 +316,9 @@ def test_plot_rsa_vs_base():
     labels = [t.get_text() for t in ax.get_xticklabels()]
     assert labels == ["Base", "Different initialisation", "Hardware non-determinism", "Different architecture",
                       "Half data", "Different data"]  # the paper's order
-    runs = next(c for c in ax.collections if c.get_gid() == GID_RUNS).get_offsets()
-    means = next(c for c in ax.collections if c.get_gid() == GID_MEAN).get_offsets()
+    # seaborn: the strip plot makes one scatter collection per condition, the point plot one Line2D
+    runs = np.concatenate([c.get_offsets() for c in ax.collections if c.get_gid() == GID_RUNS])
+    means = next(line for line in ax.lines if line.get_gid() == GID_MEAN).get_xydata()
     assert len(runs) == 6  # the NaN is not drawn
     np.testing.assert_allclose(means[1], [1, 0.7])
     assert len(means) == 5  # no mean for a condition without a defined r
@@ -324,14 +327,20 @@ def test_plot_rsa_vs_base():
 
 def test_figure_07_writes_files_with_rdms(tmp_path):
     table = rsa_table().assign(epoch=2, n_images=20)
-    table.to_csv(tmp_path / "rsa.tsv", sep="\t", index=False, na_rep="NaN")
+    write_rsa_table(table, tmp_path / "rsa.tsv")
     m = rdm(np.random.default_rng(0).normal(size=(20, 5))).astype(np.float16)
-    np.savez_compressed(tmp_path / "rdms.npz", names=np.array(["base/1", "architecture/1"]), rdm_0=m, rdm_1=m)
+    write_rdms({"base/1": m, "architecture/1": m}, tmp_path / "rdms.npz")
+    back = read_rsa_table(tmp_path / "rsa.tsv")  # the NaN survives the round trip
+    assert back["r_vs_base"].isna().tolist() == table["r_vs_base"].isna().tolist()
+    rdms = read_rdms(tmp_path / "rdms.npz")
+    assert list(rdms) == ["base/1", "architecture/1"] and rdms["base/1"].dtype == np.float16
     figure_07(tmp_path / "rsa.tsv", png=tmp_path / "f.png", pdf=tmp_path / "f.pdf", rdms_npz=tmp_path / "rdms.npz",
               study="toy")
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "f.pdf").stat().st_size > 0
     fig = plot_rsa_vs_base(table, rdms={"base/1": m, "architecture/1": m})
-    assert sum(1 for a in fig.axes for im in a.images if im.get_gid() == GID_RDM) == 2
+    # seaborn heat maps: one QuadMesh per RDM, holding the whole matrix
+    meshes = [c for a in fig.axes for c in a.collections if c.get_gid() == GID_RDM]
+    assert len(meshes) == 2 and all(c.get_array().shape == (20, 20) for c in meshes)
 
 
 def test_figure_07_validates():

@@ -1,13 +1,15 @@
 """Figure 9 (final accuracy per condition) and Figure 15 (class accuracies of the base network).
 
 Figure 9: one small black dot per decision maker (its accuracy at its final epoch, from
-``summary.json``'s ``accuracy_all``), the condition mean as a larger black dot, conditions in the
+``summary.json``'s ``accuracy_all``; a seaborn strip plot without jitter), the condition mean as a
+larger black dot (a seaborn point plot without line or interval), conditions in the
 paper's order (:data:`ddd.experiment.conditions.CONDITIONS`; others appended). The two networks trained on
 disjoint halves appear once, under "Different data" (half data has no networks of its own); the
 paper's Figure 9 shows the means only.
 
 Figure 15: accuracy of the base network (at its final epoch) on every class, sorted descending,
-against the class's rank.
+against the class's rank. One unaggregated line with nothing for seaborn to map (no grouping, no
+estimate), so it stays a plain matplotlib ``plot``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pandas as pd
 from ddd.analysis.accuracy import condition_accuracy, maker_class_accuracy, sorted_class_accuracy
 from ddd.experiment.makers import as_decision_makers
 from ddd.report import style as _style
-from ddd.report.figures.common import FigureNotApplicable, base_of, study_title
+from ddd.report.figures.common import (FigureNotApplicable, base_of, condition_axis, condition_means,
+                                       condition_strip, study_title)
 from ddd.results.study import read_summary
 
 __all__ = ["plot_condition_accuracy", "figure_09", "plot_class_accuracy", "figure_15", "GID_RUNS", "GID_MEAN",
@@ -31,26 +34,24 @@ GID_RUNS, GID_MEAN, GID_CLASS_LINE = "accuracy_runs", "accuracy_mean", "class_ac
 def plot_condition_accuracy(df: pd.DataFrame, *, title: str | None = None, note: str | None = None):
     """Figure 9 from :func:`condition_accuracy`: dots per decision maker, larger dots for condition means.
 
-    Returns a Figure with one axes; scatters carry ``gid`` :data:`GID_RUNS` and :data:`GID_MEAN`.
+    Returns a Figure with one axes, drawn with seaborn: the decision makers a strip plot (scatter
+    collections, one per condition, ``gid`` :data:`GID_RUNS`), the means a point plot (a Line2D,
+    ``gid`` :data:`GID_MEAN`, one point per condition). No interval is drawn.
     """
     if df.empty:
         raise FigureNotApplicable("no decision maker with an accuracy")
     conds = list(dict.fromkeys(df["condition"]))
-    means = df.groupby("x", sort=True)["accuracy"].mean()
-    black = _style.COLORS["accuracy"]
-    ms = _style.MARKER_SIZES
+    black, ms = _style.COLORS["accuracy"], _style.MARKER_SIZES
     with _style.style():
         fig, ax = plt.subplots(figsize=_style.SIZES["accuracy"], layout="constrained")
-        ax.scatter(df["x"], df["accuracy"], s=ms["kappa_runs"], color=black, alpha=_style.ALPHA["kappa_runs"],
-                   linewidths=0, label="decision maker", gid=GID_RUNS, zorder=3)
-        ax.scatter(means.index, means.to_numpy(), s=ms["kappa_mean"], color=black, label="condition mean",
-                   gid=GID_MEAN, zorder=4)
+        condition_strip(ax, df, "accuracy", conds, gid=GID_RUNS, label="decision maker", size=ms["kappa_runs"],
+                        color=black, alpha=_style.ALPHA["kappa_runs"], zorder=3)
+        condition_means(ax, df, "accuracy", conds, gid=GID_MEAN, label="condition mean", size=ms["kappa_mean"],
+                        color=black, zorder=4)
         lo, hi = float(df["accuracy"].min()), float(df["accuracy"].max())
         pad = max(0.02, 0.15 * (hi - lo))
         ax.set_ylim(max(0.0, lo - pad), min(1.0, hi + pad) + 0.005)
-        ax.set_xlim(-0.6, len(conds) - 0.4)
-        ax.set_xticks(range(len(conds)), [_style.display_name(c) for c in conds], rotation=45, ha="right",
-                      rotation_mode="anchor")
+        condition_axis(ax, conds)
         ax.set_ylabel("Accuracy at the final epoch")
         ax.grid(axis="y", color="0.9", linewidth=0.6, zorder=0)
         if title:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import warnings
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
-import numpy as np
 import pandas as pd
+import seaborn as sns
 
 from ddd.analysis.changes import condition_changes, per_run_changes
 from ddd.report import style as _style
@@ -23,10 +24,31 @@ __all__ = ["plot_decision_changes", "figure_12", "LABELS"]
 LABELS = {"label_change": "Predicted label changes", "correctness_flip": "Correctness flips"}
 
 
+def _lines(ax, means: pd.DataFrame, key: str, conds: list[str]) -> None:
+    """One line per condition (``sns.lineplot``, hue = condition, the style's condition colours; the
+    rows are already the means, so no estimate and no interval); each line then gets its condition's
+    display name as label and its id as ``gid``, and markers where it has at most 12 points."""
+    before = len(ax.lines)
+    data = pd.DataFrame({"condition": means["condition"].to_numpy(), "epoch": means["epoch"].to_numpy(),
+                         "percent": 100 * means[key].to_numpy(float)})
+    sns.lineplot(data=data, x="epoch", y="percent", hue="condition", hue_order=conds,
+                 palette={c: _style.condition_color(c, i) for i, c in enumerate(conds)}, estimator=None,
+                 errorbar=None, linewidth=1.8, markersize=3.5, markeredgecolor="auto",
+                 markeredgewidth=mpl.rcParams["lines.markeredgewidth"], legend=False, ax=ax)
+    lines = ax.lines[before:]
+    if len(lines) != len(conds):  # seaborn draws the hue levels in hue_order, one line each
+        raise RuntimeError(f"expected {len(conds)} lines from seaborn, got {len(lines)}")
+    for line, c in zip(lines, conds):
+        line.set_label(_style.display_name(c))
+        line.set_gid(c)
+        line.set_marker("o" if (data["condition"] == c).sum() <= 12 else "")
+
+
 def plot_decision_changes(means: pd.DataFrame, *, nominal_epoch: int | None = None, title: str | None = None,
                           note: str | None = None):
     """Figure 12 from :func:`condition_changes`: two panels (label changes, correctness flips),
-    one line per condition (``gid`` = the condition id), percent of the evaluation images.
+    one line per condition (seaborn ``lineplot``; each line's ``gid`` = the condition id), percent
+    of the evaluation images.
 
     ``nominal_epoch``: E, marked with a dotted vertical line when some run goes beyond it.
     """
@@ -35,20 +57,19 @@ def plot_decision_changes(means: pd.DataFrame, *, nominal_epoch: int | None = No
                                  sharey=True)
         conds = list(dict.fromkeys(means["condition"]))
         for ax, key in zip(axes, ("label_change", "correctness_flip")):
-            for i, c in enumerate(conds):
-                d = means[means["condition"] == c]
-                ax.plot(d["epoch"], 100 * d[key], color=_style.condition_color(c, i), linewidth=1.8,
-                        marker="o" if len(d) <= 12 else None, markersize=3.5, label=_style.display_name(c), gid=c)
+            if conds:
+                _lines(ax, means, key, conds)
+            else:
+                ax.text(0.5, 0.5, "no run has two stored epochs", transform=ax.transAxes, ha="center",
+                        va="center", color=_style.COLORS["note"], fontstyle="italic")
             if nominal_epoch is not None and len(means) and means["epoch"].max() >= nominal_epoch:
                 ax.axvline(nominal_epoch, color=_style.COLORS["zero_line"], linestyle=":", linewidth=1)
             ax.set_title(LABELS[key])
             ax.set_xlabel("Epoch e (transition e → e + 1)")
+            ax.set_ylabel("")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylim(bottom=0)
             ax.grid(axis="y", color="0.9", linewidth=0.6)
-            if not conds:
-                ax.text(0.5, 0.5, "no run has two stored epochs", transform=ax.transAxes, ha="center",
-                        va="center", color=_style.COLORS["note"], fontstyle="italic")
         axes[0].set_ylabel("Evaluation images (%)")
         if title:
             fig.suptitle(title)

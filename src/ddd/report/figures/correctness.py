@@ -6,8 +6,9 @@ over the study's runs (cmap ``Reds_r``). Sorting, merging and binning: :mod:`ddd
 
 Row rule (both figures): if N exceeds ``max_rows`` (default 2,000), each drawn row is the mean of
 ``b = ceil(N / max_rows)`` consecutive sorted images; the y label states ``b``. The matrix is drawn
-as one image (``imshow``, nearest-neighbour, rasterised in the PDF), never cell by cell, so 50,000
-images x 91 epochs render in about a second.
+with ``sns.heatmap``: one QuadMesh of at most ``max_rows`` x T cells (rasterised, so the PDF holds
+one raster image), never 50,000 rows cell by cell; 2,000 x 91 cells render in well under a second
+(measured: faster than the former ``imshow``), and the cells are exact, one per drawn value.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from ddd.analysis.correctness import MAX_IMAGE_ROWS, bin_rows, run_correctness, run_mean, shared_epochs, sort_by_final
 from ddd.report import style as _style
@@ -34,10 +37,22 @@ def _epoch_ticks(epochs: np.ndarray) -> np.ndarray:
     return np.arange(math.ceil(epochs[0] / step) * step, epochs[-1] + 1, step)
 
 
+def _data_ticks(ax, epochs: np.ndarray, n: int, rows: int) -> None:
+    """Ticks in data units on the heat map's cell axes: column k (centred at k + 0.5) is
+    ``epochs[k]``, ticked at the round epochs that are stored; the ``rows`` rows span images 0..n
+    (row r from r n / rows to (r + 1) n / rows), ticked at round image numbers."""
+    column = {int(e): k for k, e in enumerate(epochs)}
+    ticks = [int(t) for t in _epoch_ticks(epochs) if int(t) in column]
+    ax.set_xticks([column[t] + 0.5 for t in ticks], [str(t) for t in ticks], rotation=0)
+    images = MaxNLocator(nbins=9, steps=[1, 2, 2.5, 5, 10], integer=True).tick_values(0, n)
+    images = images[(images >= 0) & (images <= n)]
+    ax.set_yticks(images * rows / n, [f"{int(v)}" for v in images], rotation=0, va="center")
+
+
 def plot_correctness_image(matrix, epochs, *, cmap: str, n_images: int | None = None,
                            max_rows: int = MAX_IMAGE_ROWS, ylabel: str, colorbar_label: str,
                            title: str | None = None, note: str | None = None):
-    """Draw a sorted image x epoch matrix as one raster image.
+    """Draw a sorted image x epoch matrix as a heat map (``sns.heatmap``, rasterised).
 
     Parameters
     ----------
@@ -50,8 +65,9 @@ def plot_correctness_image(matrix, epochs, *, cmap: str, n_images: int | None = 
 
     Returns
     -------
-    matplotlib Figure; the image artist has ``gid`` :data:`GID_IMAGE` and holds the drawn (binned)
-    array; ``fig.ddd_bin_size`` is the number of images per row.
+    matplotlib Figure; the heat map's QuadMesh has ``gid`` :data:`GID_IMAGE` and holds the drawn
+    (binned) array; ``fig.ddd_bin_size`` is the number of images per row. The axes are seaborn's
+    cell axes, ticked in data units: epochs on x, image numbers 0..N on y.
     """
     m = np.asarray(matrix, dtype=np.float64)
     epochs = np.asarray(epochs)
@@ -63,20 +79,18 @@ def plot_correctness_image(matrix, epochs, *, cmap: str, n_images: int | None = 
         ylabel = f"{ylabel}\n(each row: mean of {b} consecutive sorted images)"
     with _style.style():
         fig, ax = plt.subplots(figsize=_style.SIZES["correctness"], layout="constrained")
-        # Columns at their epochs: half a step either side (equal steps assumed for the extent).
-        step = float(np.median(np.diff(epochs))) if len(epochs) > 1 else 1.0
-        extent = (epochs[0] - step / 2, epochs[-1] + step / 2, n, 0)
-        im = ax.imshow(drawn, aspect="auto", interpolation="nearest", cmap=cmap, vmin=0, vmax=1,
-                       extent=extent, rasterized=True, gid=GID_IMAGE)
-        ax.set_xticks(_epoch_ticks(epochs))
+        sns.heatmap(drawn, ax=ax, cmap=cmap, vmin=0, vmax=1, rasterized=True, xticklabels=False,
+                    yticklabels=False, cbar_kws={"shrink": 0.8, "pad": 0.02, "label": colorbar_label})
+        mesh = ax.collections[0]
+        mesh.set_gid(GID_IMAGE)
+        mesh.colorbar.outline.set_linewidth(_style.RC["axes.linewidth"])  # seaborn hides the outline
+        _data_ticks(ax, epochs, n, drawn.shape[0])
         ax.set_xlabel(XLABEL)
         ax.set_ylabel(ylabel)
         if title:
             ax.set_title(title)
-        cb = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02)
-        cb.set_label(colorbar_label)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(True)
+        for spine in ax.spines.values():  # heatmap removes the frame: all four sides, as before
+            spine.set_visible(True)
         _style.note(fig, note)
     fig.ddd_bin_size = b
     return fig

@@ -2,12 +2,15 @@
 
 Panels: KL against sigma_i; the base network's accuracy on class i against sigma_i; and their
 scatter (the numbers: :mod:`ddd.analysis.gaussian`).
+
+Drawn with plain matplotlib, not seaborn: each panel is one unaggregated series with nothing for
+seaborn to map (no grouping, no estimate), and ``sns.lineplot`` drops NaN rows, so it would join
+the line across a class without evaluation images, where ``plot`` leaves a gap.
 """
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import numpy as np
 
 from ddd.analysis.accuracy import maker_class_accuracy
 from ddd.analysis.gaussian import SKIP_DEFAULT, gaussian_kl_data

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+import seaborn as sns
 
 from ddd.analysis.label_issues import label_issue_ids
 from ddd.analysis.split import correct_histogram
@@ -28,6 +29,13 @@ _HEADROOM = 1.1
 _LABEL_EVERY_INTEGER_UP_TO = 25
 
 
+def _bars(ax, k, heights, *, width: float, color, label: str, **kws) -> None:
+    """One bar per k at its value (``sns.barplot`` on the numeric scale), the colour exact
+    (saturation 1), no interval: the heights are already the fractions, one per k."""
+    sns.barplot(x=k, y=np.asarray(heights, dtype=float), native_scale=True, width=width, color=color, saturation=1,
+                errorbar=None, label=label, legend=False, ax=ax, **kws)
+
+
 def plot_correct_histogram(observed, expected, *, issues=None, title: str | None = None):
     """Figure 2: observed histogram against the binomial expectation.
 
@@ -42,7 +50,8 @@ def plot_correct_histogram(observed, expected, *, issues=None, title: str | None
 
     Returns
     -------
-    matplotlib Figure with one axes. Its ``containers`` are the bar series, labelled
+    matplotlib Figure with one axes, drawn with seaborn (one ``barplot`` per series, overlaid, not
+    dodged). Its ``containers`` are the bar series, labelled
     :data:`LABEL_OBSERVED`, :data:`LABEL_ISSUES` (if given) and :data:`LABEL_EXPECTATION`,
     each with one bar per k = 0..n.
     """
@@ -54,11 +63,11 @@ def plot_correct_histogram(observed, expected, *, issues=None, title: str | None
     k = np.arange(n + 1)
     with _style.style():
         fig, ax = plt.subplots(figsize=_style.SIZES["histogram"], layout="constrained")
-        ax.bar(k, observed, width=0.8, color=_style.COLORS["observed"], label=LABEL_OBSERVED, zorder=2)
+        _bars(ax, k, observed, width=0.8, color=_style.COLORS["observed"], label=LABEL_OBSERVED, zorder=2)
         if issues is not None:
-            ax.bar(k, issues, width=0.4, color=_style.COLORS["label_issues"], label=LABEL_ISSUES, zorder=5)
-        ax.bar(k, expected, width=0.8, color=_style.COLORS["expectation"], alpha=_style.ALPHA["expectation"],
-               label=LABEL_EXPECTATION, zorder=4)
+            _bars(ax, k, issues, width=0.4, color=_style.COLORS["label_issues"], label=LABEL_ISSUES, zorder=5)
+        _bars(ax, k, expected, width=0.8, color=_style.COLORS["expectation"], alpha=_style.ALPHA["expectation"],
+              label=LABEL_EXPECTATION, zorder=4)
         ax.set_xlim(-0.6, n + 0.6)
         if n <= _LABEL_EVERY_INTEGER_UP_TO:
             ax.set_xticks(k)

@@ -1,7 +1,8 @@
 """Figure 3 / 10 / 11 / 16: error consistency of every run with the base, per condition.
 
 One small black dot per decision maker (its kappa with the base, or for ``different_data`` the
-kappa between its two networks), the condition mean (``nanmean`` over its decision makers) as a
+kappa between its two networks; a seaborn strip plot without jitter), the condition mean
+(``nanmean`` over its decision makers; a seaborn point plot without line or interval) as a
 larger black dot, conditions in one fixed order (the paper's Figure 3 order,
 :data:`ddd.experiment.conditions.CONDITIONS`). Kappa is Cohen's kappa on correct/wrong (error consistency,
 Geirhos et al. 2020; Meding et al. 2022, Fig. 3).
@@ -15,6 +16,7 @@ import pandas as pd
 
 from ddd.experiment.conditions import condition_order
 from ddd.report import style as _style
+from ddd.report.figures.common import condition_axis, condition_means, condition_strip, undefined_notes
 from ddd.results.study import read_kappas, read_summary
 
 __all__ = ["plot_kappa_vs_base", "figure_03", "YLABEL", "LABEL_IDENTICAL",
@@ -24,21 +26,10 @@ YLABEL = "Error consistency (κ) with the base"
 LABEL_IDENTICAL = "identical decisions (deterministic hardware)"
 LABEL_RUNS = "decision maker"
 LABEL_MEAN = "condition mean"
-UNDEFINED = "undefined"
-#: ``gid`` of the scatter collections: runs (filled), runs with identical decisions (hollow), means.
+#: ``gid`` of the artists: runs (filled) and runs with identical decisions (hollow), scatter collections
+#: of seaborn's strip plot; means, the Line2D of its point plot.
 GID_RUNS, GID_IDENTICAL, GID_MEAN = "kappa_runs", "kappa_identical", "kappa_mean"
 _COLUMNS = ("condition", "name", "other", "kappa")
-
-
-def dots_and_means(df: pd.DataFrame, column: str, conds: list[str]):
-    """Positions of a per-condition dot plot: x (condition index) and y (``column``) per row, which
-    rows are finite, and the sorted (x, mean) of every condition with a finite value."""
-    xpos = {c: i for i, c in enumerate(conds)}
-    x = df["condition"].map(xpos).to_numpy(float)
-    y = df[column].to_numpy(float)
-    means = sorted((xpos[c], float(np.nanmean(v))) for c, v in df.groupby("condition", sort=False)[column]
-                   if np.isfinite(v).any())
-    return x, y, np.isfinite(y), means
 
 
 def _check(kappas: pd.DataFrame) -> pd.DataFrame:
@@ -69,47 +60,38 @@ def plot_kappa_vs_base(kappas: pd.DataFrame, *, order=_style.CONDITIONS, title: 
 
     Returns
     -------
-    matplotlib Figure with one axes. Scatter collections carry ``gid`` :data:`GID_RUNS`
-    (filled dots), :data:`GID_IDENTICAL` (hollow dots, rows with identical decisions, only if
-    any) and :data:`GID_MEAN` (one dot per condition with a defined kappa, at x = its position).
-    NaN kappas are not drawn; a condition with only NaN is annotated "undefined". The legend
-    (below the axes) has the identical-decisions entry only when such rows exist.
+    matplotlib Figure with one axes, drawn with seaborn: the runs are strip plots (one scatter
+    collection per condition) with ``gid`` :data:`GID_RUNS` (filled dots) and :data:`GID_IDENTICAL`
+    (hollow dots, rows with identical decisions, only if any); the means are a point plot (a
+    Line2D without line) with ``gid`` :data:`GID_MEAN`, one point per condition with a defined
+    kappa, at x = its position. NaN kappas are not drawn; a condition with only NaN is annotated
+    "undefined". The legend (below the axes) has the identical-decisions entry only when such rows
+    exist. No interval is drawn.
     """
     df = _check(kappas)
     conds = condition_order(df["condition"], order)
     if not conds:
         raise ValueError("kappa table is empty")
-    xpos = {c: i for i, c in enumerate(conds)}
-    x, y, ok, means = dots_and_means(df, "kappa", conds)
     ident = df["identical"].to_numpy(bool)
-    undefined = [c for c in conds if not np.isfinite(df.loc[df["condition"] == c, "kappa"]).any()]
-
-    black = _style.COLORS["kappa"]
-    ms = _style.MARKER_SIZES
+    black, ms = _style.COLORS["kappa"], _style.MARKER_SIZES
     with _style.style():
         fig, ax = plt.subplots(figsize=_style.SIZES["kappa"], layout="constrained")
         ax.axhline(0, color=_style.COLORS["zero_line"], linestyle="--", linewidth=0.8, zorder=1)
-        sel = ok & ~ident
-        ax.scatter(x[sel], y[sel], s=ms["kappa_runs"], color=black, alpha=_style.ALPHA["kappa_runs"],
-                   linewidths=0, label=LABEL_RUNS, gid=GID_RUNS, zorder=3)
-        if (ok & ident).any():
-            sel = ok & ident
+        condition_strip(ax, df, "kappa", conds, select=~ident, gid=GID_RUNS, label=LABEL_RUNS,
+                        size=ms["kappa_runs"], color=black, alpha=_style.ALPHA["kappa_runs"], zorder=3)
+        if (ident & np.isfinite(df["kappa"].to_numpy())).any():
             # Larger than the mean dot and above it: a ring that stays visible when the mean
             # coincides (e.g. every hardware run identical to the base, kappa 1).
-            ax.scatter(x[sel], y[sel], s=ms["kappa_identical"], facecolors="none", edgecolors=black,
-                       linewidths=1.3, label=LABEL_IDENTICAL, gid=GID_IDENTICAL, zorder=5)
-        mx = np.array([m[0] for m in means], float)
-        my = np.array([m[1] for m in means], float)
-        ax.scatter(mx, my, s=ms["kappa_mean"], color=black, alpha=_style.ALPHA["kappa_mean"],
-                   label=LABEL_MEAN, gid=GID_MEAN, zorder=4)
-        for c in undefined:
-            ax.text(xpos[c], 0.5, UNDEFINED, rotation=90, ha="center", va="center",
-                    color=_style.COLORS["undefined"], fontstyle="italic", gid="kappa_undefined")
-        lo = float(np.nanmin(y)) if ok.any() else 0.0
+            condition_strip(ax, df, "kappa", conds, select=ident, gid=GID_IDENTICAL, label=LABEL_IDENTICAL,
+                            size=ms["kappa_identical"], color=black, facecolors="none", edgecolor=black,
+                            linewidth=1.3, zorder=5)
+        condition_means(ax, df, "kappa", conds, gid=GID_MEAN, label=LABEL_MEAN, size=ms["kappa_mean"],
+                        color=black, alpha=_style.ALPHA["kappa_mean"], zorder=4)
+        undefined_notes(ax, df, "kappa", conds, gid="kappa_undefined")
+        y = df["kappa"].to_numpy(float)
+        lo = float(np.nanmin(y)) if np.isfinite(y).any() else 0.0
         ax.set_ylim(min(0.0, lo - 0.05) if lo < 0 else 0.0, 1.05)
-        ax.set_xlim(-0.6, len(conds) - 0.4)
-        ax.set_xticks(range(len(conds)), [_style.display_name(c) for c in conds], rotation=45,
-                      ha="right", rotation_mode="anchor")
+        condition_axis(ax, conds)
         ax.set_ylabel(YLABEL)
         if title:
             ax.set_title(title)

@@ -12,6 +12,8 @@ import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
+import seaborn as sns
 
 from ddd.analysis.matrices import MATRIX_ORDER, condition_groups, condition_kappa_matrix, in_between_mask
 from ddd.experiment.makers import as_decision_makers
@@ -27,44 +29,35 @@ TITLE_IN_BETWEEN = "In-between images only (trivial and impossible removed)"
 GID_MATRIX = "kappa_matrix"
 
 
-def _frame(ax, labels, *, ylabels: bool, title: str) -> None:
-    """Ticks, a light cell grid (so blank cells still show the matrix) and the title of one panel."""
-    g = len(labels)
-    ax.set_xlim(-0.5, g - 0.5)
-    ax.set_ylim(g - 0.5, -0.5)
-    ax.set_aspect("equal")
-    ax.set_xticks(range(g), labels, rotation=45, ha="right", rotation_mode="anchor")
-    ax.set_yticks(range(g), labels if ylabels else [""] * g)
-    ax.set_xticks(np.arange(-0.5, g), minor=True)
-    ax.set_yticks(np.arange(-0.5, g), minor=True)
-    ax.grid(which="minor", color="0.85", linewidth=0.6)
-    ax.tick_params(which="both", length=0)
-    for s in ax.spines.values():
-        s.set_visible(False)
-    ax.set_title(title)
-
-
 def _panel_note(ax, text: str) -> None:
     ax.text(0.5, 0.5, textwrap.fill(text, 34, break_on_hyphens=False), transform=ax.transAxes, ha="center", va="center",
             color=_style.COLORS["note"], fontstyle="italic", gid="matrix_note",
             bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85})
 
 
-def _draw(ax, m: np.ndarray, labels, *, ylabels: bool, title: str):
-    cmap = plt.get_cmap(_style.CMAPS["kappa_matrix"]).with_extremes(bad=_style.COLORS["matrix_missing"])
-    im = ax.imshow(np.ma.masked_invalid(m), cmap=cmap, vmin=0, vmax=1, interpolation="nearest", gid=GID_MATRIX)
+def _draw(ax, m: np.ndarray, labels, *, ylabels: bool, title: str, gid: str | None = GID_MATRIX):
+    """One square heat map (``sns.heatmap``): κ in every defined cell (2 decimals), undefined cells
+    blank (``COLORS["matrix_missing"]``), a light cell grid so blank cells still show the matrix.
+    Returns the QuadMesh (``gid`` set)."""
     g = len(labels)
-    size = max(5.5, min(10.0, 110.0 / max(g, 1)))
-    for i in range(g):
-        for j in range(g):
-            v = m[i, j]
-            if np.isfinite(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=size,
-                        color="white" if v > 0.6 else "black")
-    _frame(ax, labels, ylabels=ylabels, title=title)
+    cmap = plt.get_cmap(_style.CMAPS["kappa_matrix"]).with_extremes(bad=_style.COLORS["matrix_missing"])
+    before, texts = len(ax.collections), len(ax.texts)
+    sns.heatmap(m, ax=ax, cmap=cmap, vmin=0, vmax=1, square=True, cbar=False, annot=True, fmt=".2f",
+                annot_kws={"fontsize": max(5.5, min(10.0, 110.0 / max(g, 1)))}, linewidths=0.6, linecolor="0.85",
+                xticklabels=labels, yticklabels=labels if ylabels else False)
+    mesh = ax.collections[before]
+    mesh.set_gid(gid)
+    # Seaborn annotates the finite cells row by row; white on the dark cells (κ > 0.6), black elsewhere,
+    # as before (seaborn's luminance rule puts white on the light-medium blues, harder to read).
+    for text, v in zip(ax.texts[texts:], m[np.isfinite(m)]):
+        text.set_color("white" if v > 0.6 else "black")
+    ax.set_xticks(np.arange(g) + 0.5, labels, rotation=45, ha="right", rotation_mode="anchor")
+    ax.set_yticks(np.arange(g) + 0.5, labels if ylabels else [""] * g, rotation=0, va="center")
+    ax.tick_params(which="both", length=0)
+    ax.set_title(title)
     if not np.isfinite(m).any():
         _panel_note(ax, "κ is undefined for every pair.")
-    return im
+    return mesh
 
 
 def plot_kappa_matrices(all_images: pd.DataFrame, in_between: pd.DataFrame | None, *, title: str | None = None,
@@ -79,19 +72,20 @@ def plot_kappa_matrices(all_images: pd.DataFrame, in_between: pd.DataFrame | Non
 
     Returns
     -------
-    matplotlib Figure with two axes (left, right) and a colour bar; the drawn matrices are the
-    images with ``gid`` :data:`GID_MATRIX`.
+    matplotlib Figure with two axes (left, right) and a colour bar; the drawn matrices are seaborn
+    heat maps, whose QuadMesh carries ``gid`` :data:`GID_MATRIX` (an empty right panel's has none).
     """
     labels = [_style.short_name(c) for c in all_images.index]
     with _style.style():
         fig, (left, right) = plt.subplots(1, 2, figsize=_style.SIZES["kappa_matrix"], layout="constrained")
-        im = _draw(left, all_images.to_numpy(float), labels, ylabels=True, title=TITLE_ALL)
+        mesh = _draw(left, all_images.to_numpy(float), labels, ylabels=True, title=TITLE_ALL)
         if in_between is not None and np.isfinite(in_between.to_numpy(float)).any():
             _draw(right, in_between.to_numpy(float), labels, ylabels=False, title=TITLE_IN_BETWEEN)
-        else:
-            _frame(right, labels, ylabels=False, title=TITLE_IN_BETWEEN)
+        else:  # the empty grid, with the reason in it
+            _draw(right, np.full((len(labels),) * 2, np.nan), labels, ylabels=False, title=TITLE_IN_BETWEEN,
+                  gid=None)
             _panel_note(right, right_note or "No in-between images.")
-        cb = fig.colorbar(im, ax=[left, right], shrink=0.8, pad=0.01)
+        cb = fig.colorbar(mesh, ax=[left, right], shrink=0.8, pad=0.01)
         cb.set_label("Error consistency (κ), mean over pairs")
         if title:
             fig.suptitle(title)

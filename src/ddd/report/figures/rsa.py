@@ -17,14 +17,16 @@ The paper's Figure 7 draws the condition means only (one network per condition).
 
 from __future__ import annotations
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 
 from ddd.experiment.conditions import condition_order
 from ddd.report import style as _style
-from ddd.report.figures.common import FigureNotApplicable
-from ddd.report.figures.kappa import dots_and_means
+from ddd.report.figures.common import (FigureNotApplicable, condition_axis, condition_means, condition_strip,
+                                       undefined_notes)
 from ddd.results.representations import read_rdms, read_rsa_table
 
 __all__ = ["plot_rsa_vs_base", "figure_07", "YLABEL", "GID_RUNS", "GID_MEAN", "GID_RDM"]
@@ -36,6 +38,58 @@ _COLUMNS = ("condition", "name", "r_vs_base")
 _RDM_CMAP = "viridis"
 
 
+def _checked(table: pd.DataFrame) -> pd.DataFrame:
+    missing = set(_COLUMNS) - set(table.columns)
+    if missing:
+        raise ValueError(f"RSA table lacks columns {sorted(missing)}; needs {', '.join(_COLUMNS)}")
+    df = table.copy()
+    df["r_vs_base"] = pd.to_numeric(df["r_vs_base"], errors="raise").astype(float)
+    return df
+
+
+def _layout(n_rdms: int):
+    """The figure: the dot axes alone, or with a column of ``n_rdms`` RDM axes on its right."""
+    if not n_rdms:
+        fig, ax = plt.subplots(figsize=_style.SIZES["kappa"], layout="constrained")
+        return fig, ax, []
+    fig = plt.figure(figsize=(_style.SIZES["kappa"][0] + 3.2, _style.SIZES["kappa"][1]), layout="constrained")
+    grid = fig.add_gridspec(2, 2, width_ratios=[3.2, 1])
+    return fig, fig.add_subplot(grid[:, 0]), [fig.add_subplot(grid[i, 1]) for i in range(n_rdms)]
+
+
+def _dots(ax, df: pd.DataFrame, conds: list[str], title: str | None) -> None:
+    """The dot panel: networks as a strip plot, condition means as a point plot (no interval)."""
+    black, ms = _style.COLORS["kappa"], _style.MARKER_SIZES
+    ax.axhline(0, color=_style.COLORS["zero_line"], linestyle="--", linewidth=0.8, zorder=1)
+    condition_strip(ax, df, "r_vs_base", conds, gid=GID_RUNS, label=LABEL_RUNS, size=ms["kappa_runs"],
+                    color=black, alpha=_style.ALPHA["kappa_runs"], zorder=3)
+    condition_means(ax, df, "r_vs_base", conds, gid=GID_MEAN, label=LABEL_MEAN, size=ms["kappa_mean"],
+                    color=black, alpha=_style.ALPHA["kappa_mean"], zorder=4)
+    undefined_notes(ax, df, "r_vs_base", conds)
+    y = df["r_vs_base"].to_numpy(float)
+    lo = float(np.nanmin(y)) if np.isfinite(y).any() else 0.0
+    ax.set_ylim(min(0.0, lo - 0.05), 1.05)
+    condition_axis(ax, conds)
+    ax.set_ylabel(YLABEL)
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="lower left", ncols=2)
+
+
+def _rdm(ax, name: str, matrix) -> None:
+    """One RDM as a heat map (``sns.heatmap``, rasterised) with its colour bar; the mesh gets ``gid``
+    :data:`GID_RDM`. Drawing costs grow with n^2 cells: about 1 s for the default 1,000 images."""
+    m = np.asarray(matrix, dtype=np.float32)
+    sns.heatmap(m, ax=ax, cmap=_RDM_CMAP, vmin=0, vmax=max(float(np.nanmax(m)), 1e-6), square=True,
+                xticklabels=False, yticklabels=False, rasterized=True, cbar_kws={"shrink": 0.8, "label": "1 - r"})
+    mesh = ax.collections[0]
+    mesh.set_gid(GID_RDM)
+    mesh.colorbar.outline.set_linewidth(_style.RC["axes.linewidth"])  # seaborn hides the outline
+    for side, spine in ax.spines.items():  # heatmap removes the axes frame: back to the style's
+        spine.set_visible(mpl.rcParams[f"axes.spines.{side}"])
+    ax.set_title(f"RDM: {name}", fontsize=_style.RC["legend.fontsize"])
+
+
 def plot_rsa_vs_base(table: pd.DataFrame, *, rdms: dict | None = None, order=_style.CONDITIONS,
                      title: str | None = None, note: str | None = None):
     """Figure 7 from an RSA table.
@@ -43,7 +97,7 @@ def plot_rsa_vs_base(table: pd.DataFrame, *, rdms: dict | None = None, order=_st
     Parameters
     ----------
     table : DataFrame with columns condition, name, r_vs_base (float, NaN allowed), one row per
-        comparison (:func:`ddd.analysis.rsa.rsa_vs_base`).
+        comparison (:func:`ddd.analysis.representations.rsa_vs_base`).
     rdms : optional ``{name: (n, n) RDM}``; the first is drawn as the base's RDM, the second (if
         any) beside it, each titled with its name.
     order : condition order on x; conditions absent are skipped, others appended.
@@ -51,58 +105,21 @@ def plot_rsa_vs_base(table: pd.DataFrame, *, rdms: dict | None = None, order=_st
 
     Returns
     -------
-    matplotlib Figure; its first axes holds the dots (scatter ``gid`` :data:`GID_RUNS` and
-    :data:`GID_MEAN`, one mean per condition with a finite r); RDM axes carry images with
-    ``gid`` :data:`GID_RDM`.
+    matplotlib Figure drawn with seaborn; its first axes holds the dots: the networks a strip plot
+    (scatter collections, one per condition, ``gid`` :data:`GID_RUNS`), the means a point plot
+    (a Line2D, ``gid`` :data:`GID_MEAN`, one point per condition with a finite r). RDM axes carry
+    heat maps (QuadMesh) with ``gid`` :data:`GID_RDM`.
     """
-    missing = set(_COLUMNS) - set(table.columns)
-    if missing:
-        raise ValueError(f"RSA table lacks columns {sorted(missing)}; needs {', '.join(_COLUMNS)}")
-    df = table.copy()
-    df["r_vs_base"] = pd.to_numeric(df["r_vs_base"], errors="raise").astype(float)
+    df = _checked(table)
     conds = condition_order(df["condition"], order)
     if not conds:
         raise FigureNotApplicable("the RSA table is empty")
-    xpos = {c: i for i, c in enumerate(conds)}
-    x, y, ok, means = dots_and_means(df, "r_vs_base", conds)
     rdms = dict(list((rdms or {}).items())[:2])
-    black = _style.COLORS["kappa"]
-    ms = _style.MARKER_SIZES
     with _style.style():
-        if rdms:
-            fig = plt.figure(figsize=(_style.SIZES["kappa"][0] + 3.2, _style.SIZES["kappa"][1]), layout="constrained")
-            grid = fig.add_gridspec(2, 2, width_ratios=[3.2, 1])
-            ax = fig.add_subplot(grid[:, 0])
-            rdm_axes = [fig.add_subplot(grid[i, 1]) for i in range(len(rdms))]
-        else:
-            fig, ax = plt.subplots(figsize=_style.SIZES["kappa"], layout="constrained")
-            rdm_axes = []
-        ax.axhline(0, color=_style.COLORS["zero_line"], linestyle="--", linewidth=0.8, zorder=1)
-        ax.scatter(x[ok], y[ok], s=ms["kappa_runs"], color=black, alpha=_style.ALPHA["kappa_runs"], linewidths=0,
-                   label=LABEL_RUNS, gid=GID_RUNS, zorder=3)
-        ax.scatter([m[0] for m in means], [m[1] for m in means], s=ms["kappa_mean"], color=black,
-                   alpha=_style.ALPHA["kappa_mean"], label=LABEL_MEAN, gid=GID_MEAN, zorder=4)
-        for c in conds:
-            if not np.isfinite(df.loc[df["condition"] == c, "r_vs_base"]).any():
-                ax.text(xpos[c], 0.5, "undefined", rotation=90, ha="center", va="center",
-                        color=_style.COLORS["undefined"], fontstyle="italic")
-        lo = float(np.nanmin(y)) if ok.any() else 0.0
-        ax.set_ylim(min(0.0, lo - 0.05), 1.05)
-        ax.set_xlim(-0.6, len(conds) - 0.4)
-        ax.set_xticks(range(len(conds)), [_style.display_name(c) for c in conds], rotation=45, ha="right",
-                      rotation_mode="anchor")
-        ax.set_ylabel(YLABEL)
-        if title:
-            ax.set_title(title)
-        ax.legend(loc="lower left", ncols=2)
+        fig, ax, rdm_axes = _layout(len(rdms))
+        _dots(ax, df, conds, title)
         for rax, (name, matrix) in zip(rdm_axes, rdms.items()):
-            m = np.asarray(matrix, dtype=np.float32)
-            im = rax.imshow(m, cmap=_RDM_CMAP, vmin=0, vmax=max(float(np.nanmax(m)), 1e-6),
-                            interpolation="nearest", gid=GID_RDM)
-            rax.set_xticks([])
-            rax.set_yticks([])
-            rax.set_title(f"RDM: {name}", fontsize=_style.RC["legend.fontsize"])
-            fig.colorbar(im, ax=rax, shrink=0.8, label="1 - r")
+            _rdm(rax, name, matrix)
         _style.note(fig, note)
     return fig
 
@@ -112,7 +129,7 @@ def figure_07(rsa_tsv, *, png, pdf, rdms_npz=None, study: str | None = None, ord
 
     Parameters
     ----------
-    rsa_tsv : ``rsa.tsv`` (:func:`ddd.analysis.rsa.rsa_vs_base`'s table: condition, name, other, epoch,
+    rsa_tsv : ``rsa.tsv`` (:func:`ddd.analysis.representations.rsa_vs_base`'s table: condition, name, other, epoch,
         r_vs_base, n_images, ...).
     png, pdf : output paths.
     rdms_npz : optional ``rsa_rdms.npz`` with ``names`` (str) and one RDM per name (``rdm_0``, ...).
