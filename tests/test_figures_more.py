@@ -31,40 +31,11 @@ from ddd.report.figures.examples import figure_13, load_image
 from ddd.report.figures.gaussian import figure_08
 from ddd.report.figures.matrix import GID_MATRIX, TITLE_ALL, TITLE_IN_BETWEEN, figure_06
 from ddd.results import study as study_tables
-from ddd.results.decisions import write_decisions
+from synthetic_study import (C, E, GAUSS, IMPOSSIBLE, K, N, RUNS, TRIVIAL, final_correct, make_study, trajectory,
+                             write_run)
 
 # ---------------------------------------------------------------------------------------------
-# A synthetic study with a known answer.
-
-C, K = 4, 25            # classes, images per class
-N = C * K               # 100 evaluation images
-E = 4                   # nominal final epoch; the base run stores E + 10
-TRIVIAL = np.arange(0, 40)       # right for every decision maker at its final epoch
-IMPOSSIBLE = np.arange(40, 60)   # wrong for every one
-RANDOM = np.arange(60, 100)      # right with probability 1/2, independently per run
-RUNS = ("base/1", "init/1", "init/2", "architecture/1", "different_data/1", "different_data/2")
-GAUSS = {"name": "gaussian", "kind": "gaussian", "n_classes": C, "image_size": 4, "train_per_class": 2,
-         "val_per_class": K, "seed": 1312, "encoding": "unit", "transforms": "small"}
-
-
-def final_correct(seed: int) -> np.ndarray:
-    c = np.zeros(N, dtype=bool)
-    c[TRIVIAL] = True
-    c[RANDOM] = np.random.default_rng(seed).random(RANDOM.size) < 0.5
-    return c
-
-
-def predictions(correct_rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """Right -> the target, wrong -> the next class."""
-    return np.where(correct_rows, targets[None, :], (targets[None, :] + 1) % C).astype(np.int64)
-
-
-def write_run(path, correct_rows, *, dataset=GAUSS, epochs=None):
-    targets = np.arange(N) // K
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_decisions(path, predictions(correct_rows, targets), targets, [str(i) for i in range(N)],
-                    epochs=epochs, recipe={"synthetic": True},
-                    attrs={"dataset": dataset, "class_names": [f"sigma={k + 1}" for k in range(C)]})
+# A synthetic study with a known answer (tests/synthetic_study.py).
 
 
 def write_summary(summary, split, kappas, *, summary_path, split_path, kappa_path):
@@ -79,36 +50,6 @@ def _run_mean(entries):
     epochs = shared_epochs(entries)
     mean, names, merged = run_mean(entries, epochs)
     return mean, epochs, names, merged
-
-
-def trajectory(final: np.ndarray, n_epochs: int) -> np.ndarray:
-    """Epoch 0 all wrong, every later epoch = ``final``: one transition changes anything."""
-    rows = np.repeat(final[None, :], n_epochs, axis=0)
-    rows[0] = False
-    return rows
-
-
-def make_study(root, *, runs=RUNS, dataset=GAUSS):
-    """Write the runs and the study summary; returns a namespace-like dict of paths and entries."""
-    entries = []
-    for i, run in enumerate(runs):
-        cond, inst = run.split("/")
-        n_epochs = E + 11 if cond == "base" else E + 1
-        write_run(root / "runs" / cond / f"{inst}.h5", trajectory(final_correct(i), n_epochs), dataset=dataset)
-        path = str(root / "runs" / cond / f"{inst}.h5")
-        multi = sum(r.startswith(cond + "/") for r in runs) > 1
-        entries.append({"name": run if multi else cond, "condition": cond, "path": path, "epoch": E})
-        if cond == "base":
-            entries += [{"name": "plus_1_epoch", "condition": "plus_1_epoch", "path": path, "epoch": E + 1,
-                         "offset": 1},
-                        {"name": "plus_10_epochs", "condition": "plus_10_epochs", "path": path, "epoch": E + 10,
-                         "offset": 10}]
-    summary, split, kappas = summarize([DecisionMaker(**e) for e in entries], study="synthetic")
-    out = {"entries": entries, "summary": str(root / "summary.json"), "split": str(root / "split.tsv"),
-           "kappas": str(root / "kappa_vs_base.tsv"), "root": root}
-    write_summary(summary, split, kappas, summary_path=out["summary"], split_path=out["split"],
-                  kappa_path=out["kappas"])
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -7,76 +7,13 @@ import pytest
 from ddd.analysis.accuracy import class_accuracy_table
 from ddd.analysis.headline import HEADLINE_COLUMNS, headline_rows
 from ddd.analysis.kappa import error_consistency
-from ddd.analysis.summary import summarize
 from ddd.analysis.uncertainty import bootstrap_kappa, condition_kappa_ci
-from ddd.experiment.makers import DecisionMaker
 from ddd.experiment.paper import PAPER
 from ddd.report.tables import headline, table_1
-from ddd.results.decisions import write_decisions
-from ddd.results.study import read_kappas, read_summary, write_kappas, write_split, write_summary
+from ddd.results.study import read_kappas, read_summary
+from synthetic_study import E, RUNS, final_correct, make_study, trajectory, write_run, write_study
 
-# ---------------------------------------------------------------------------------------------
-# A synthetic study with a known answer (the same as test_figures_more's).
-
-C, K = 4, 25            # classes, images per class
-N = C * K               # 100 evaluation images
-E = 4                   # nominal final epoch; the base run stores E + 10
-TRIVIAL = np.arange(0, 40)       # right for every decision maker at its final epoch
-RANDOM = np.arange(60, 100)      # right with probability 1/2, independently per run; 40-59 always wrong
-RUNS = ("base/1", "init/1", "init/2", "architecture/1", "different_data/1", "different_data/2")
-GAUSS = {"name": "gaussian", "kind": "gaussian", "n_classes": C, "image_size": 4, "train_per_class": 2,
-         "val_per_class": K, "seed": 1312, "encoding": "unit", "transforms": "small"}
-
-
-def final_correct(seed: int) -> np.ndarray:
-    c = np.zeros(N, dtype=bool)
-    c[TRIVIAL] = True
-    c[RANDOM] = np.random.default_rng(seed).random(RANDOM.size) < 0.5
-    return c
-
-
-def write_run(path, correct_rows):
-    """A decisions file: right -> the target, wrong -> the next class."""
-    targets = np.arange(N) // K
-    path.parent.mkdir(parents=True, exist_ok=True)
-    preds = np.where(correct_rows, targets[None, :], (targets[None, :] + 1) % C).astype(np.int64)
-    write_decisions(path, preds, targets, [str(i) for i in range(N)], recipe={"synthetic": True},
-                    attrs={"dataset": GAUSS, "class_names": [f"sigma={k + 1}" for k in range(C)]})
-
-
-def trajectory(final: np.ndarray, n_epochs: int) -> np.ndarray:
-    """Epoch 0 all wrong, every later epoch = ``final``: one transition changes anything."""
-    rows = np.repeat(final[None, :], n_epochs, axis=0)
-    rows[0] = False
-    return rows
-
-
-def write_study(root, entries, study: str) -> dict:
-    """summarize the decision makers and write the study tables through ddd.results.study."""
-    summary, split, kappas = summarize([DecisionMaker(**e) for e in entries], study=study)
-    out = {"entries": entries, "summary": str(root / "summary.json"), "split": str(root / "split.tsv"),
-           "kappas": str(root / "kappa_vs_base.tsv"), "root": root}
-    write_summary(summary, out["summary"])
-    write_split(split, out["split"])
-    write_kappas(kappas, out["kappas"])
-    return out
-
-
-def make_study(root, *, runs=RUNS):
-    """Write the runs and the study tables; returns a dict of paths and decision makers (as dicts)."""
-    entries = []
-    for i, run in enumerate(runs):
-        cond, inst = run.split("/")
-        path = root / "runs" / cond / f"{inst}.h5"
-        write_run(path, trajectory(final_correct(i), E + 11 if cond == "base" else E + 1))
-        multi = sum(r.startswith(cond + "/") for r in runs) > 1
-        entries.append({"name": run if multi else cond, "condition": cond, "path": str(path), "epoch": E})
-        if cond == "base":
-            entries += [{"name": "plus_1_epoch", "condition": "plus_1_epoch", "path": str(path), "epoch": E + 1,
-                         "offset": 1},
-                        {"name": "plus_10_epochs", "condition": "plus_10_epochs", "path": str(path),
-                         "epoch": E + 10, "offset": 10}]
-    return write_study(root, entries, "synthetic")
+# A synthetic study with a known answer: tests/synthetic_study.py.
 
 
 @pytest.fixture(scope="module")
