@@ -130,9 +130,9 @@ from ddd.config import resolve_config
 from ddd.training.run import train_run
 cfg = resolve_config(yaml.safe_load(open(sys.argv[2])))
 for study in sorted(cfg.studies, key=lambda s: s != "timelimit"):  # the long one first
-    for run in cfg.runs(study):
-        p = f"{sys.argv[3]}/{study}/runs/{run.path}"
-        train_run(cfg.recipe(study, run.condition, run.instance), cfg.dataset(study),
+    for run in cfg.study(study).runs():
+        p = f"{sys.argv[3]}/{study}/runs/{run}"
+        train_run(cfg.study(study).recipe(run), cfg.dataset(study),
                   output=p + ".h5", network_output=p + ".pt", checkpoint_dir=p + ".ckpt",
                   device=cfg.device, threads=1, progress=False)
 print(f"reference done in {time.monotonic() - t0:.0f} s")

@@ -47,14 +47,14 @@ def test_every_declared_output_exists(tiny_run):
     from ddd.config import resolve_config
 
     cfg = resolve_config(yaml.safe_load(TINY.read_text()))
-    runs = cfg.runs(study)
+    runs = cfg.study(study).runs()
     assert len(runs) == 16  # instances: 2
     for run in runs:
-        for path in (f"results/{study}/runs/{run.path}.h5", f"results/{study}/networks/{run.path}.pt",
-                     f"logs/{study}/train_run/{run.path}.log", f"benchmarks/{study}/train_run/{run.path}.tsv"):
+        for path in (f"results/{study}/runs/{run}.h5", f"results/{study}/networks/{run}.pt",
+                     f"logs/{study}/train_run/{run}.log", f"benchmarks/{study}/train_run/{run}.tsv"):
             assert (wd / path).stat().st_size > 0, path
-        d = read_decisions(wd / f"results/{study}/runs/{run.path}.h5")
-        assert d.predictions.shape == ((13 if run.condition == "base" else 3), 50)
+        d = read_decisions(wd / f"results/{study}/runs/{run}.h5")
+        assert d.predictions.shape == ((13 if run.startswith("base/") else 3), 50)
     for path in ("summary.json", "split.tsv", "kappa_vs_base.tsv",
                  "figures/fig02_correct_histogram.png", "figures/fig02_correct_histogram.pdf",
                  "figures/fig03_kappa_vs_base.png", "figures/fig03_kappa_vs_base.pdf"):
