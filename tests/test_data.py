@@ -9,9 +9,10 @@ import pytest
 import torch
 from scipy.stats import norm
 
-from ddd.data.gaussian import (ENCODINGS, GaussianNoise, GaussianSpec, encode, gaussian_image, gaussian_spec,
-                               ideal_observer_accuracy, label_of_sigma, sigma_of_label)
-from ddd.data.loading import EvalSet, InMemoryBatches, LoaderBatches, dataset_size, half_split, load_split
+from ddd.data.gaussian import (ENCODINGS, GaussianSpec, encode, gaussian_image, gaussian_spec, ideal_observer_accuracy,
+                               label_of_sigma, sigma_of_label)
+from ddd.data.loading import (EvalSet, GaussianNoise, InMemoryBatches, LoaderBatches, dataset_size, half_split,
+                              load_split)
 
 TINY = GaussianSpec(n_classes=4, image_size=4, train_per_class=3, val_per_class=2, seed=7)
 

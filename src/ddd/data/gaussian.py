@@ -1,4 +1,4 @@
-"""Evaluation and training datasets.
+"""The paper's synthetic Gaussian-noise dataset, generated on the fly.
 
 The embedded dataset is the paper's synthetic *Gaussian noise* set (docs/reproduction.md#gaussian-noise): class ``k``
 (0-based) holds images whose pixels are i.i.d. ``N(128, sigma_k^2)`` with ``sigma_k = k + 1``,
@@ -8,6 +8,10 @@ two processes always see the same pixels.
 
 Image order is class-major (``label = index // per_class``), as for ImageNet's validation set.
 Image ids are the decimal indices (docs/reproduction.md#image-ids).
+
+Importing this module imports no torch (Figure 8 needs only :func:`sigma_of_label`); generating
+pixels does (:func:`gaussian_image` draws from torch's generator). The torch Dataset is
+:class:`ddd.data.loading.GaussianNoise`.
 """
 
 from __future__ import annotations
@@ -16,8 +20,6 @@ import hashlib
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 SPLITS = ("train", "val")
 ENCODINGS = ("unit", "standard", "signed_log", "log_abs", "imagenet")
@@ -42,7 +44,7 @@ def _image_seed(seed: int, split: str, index: int) -> int:
     return int.from_bytes(digest, "little") >> 1
 
 
-def encode(images: torch.Tensor, encoding: str) -> torch.Tensor:
+def encode(images, encoding: str):
     """Map uint8 pixel values to network input.
 
     Parameters
@@ -59,6 +61,8 @@ def encode(images: torch.Tensor, encoding: str) -> torch.Tensor:
     -------
     float32 tensor of the same shape.
     """
+    import torch
+
     x = images.to(torch.float32)
     if encoding == "unit":
         return x / 255.0
@@ -120,59 +124,13 @@ def gaussian_image(spec: GaussianSpec, split: str, index: int) -> np.ndarray:
     n = spec.n_classes * spec.per_class(split)
     if not 0 <= index < n:
         raise IndexError(f"index {index} out of range for the {split} split of {n} images")
+    import torch  # the generator that made every image so far: its streams define the dataset
+
     label = index // spec.per_class(split)
     gen = torch.Generator().manual_seed(_image_seed(spec.seed, split, index))
     z = torch.randn((3, spec.image_size, spec.image_size), generator=gen, dtype=torch.float32)
     pixels = torch.round(128.0 + float(sigma_of_label(label)) * z).clamp_(0, 255)
     return pixels.to(torch.uint8).numpy()
-
-
-class GaussianNoise(Dataset):
-    """The Gaussian-noise dataset as a torch Dataset, generated on the fly.
-
-    Parameters
-    ----------
-    spec : the dataset's parameters.
-    split : ``"train"`` or ``"val"``.
-    encoding : see :func:`encode`.
-    transform : optional callable applied to the encoded (3, H, W) float tensor.
-    subset : optional array of indices into the split (e.g. one half for "different data").
-
-    Items are ``(image, label)`` with image a float32 tensor (3, H, W) and label an int.
-    """
-
-    def __init__(self, spec: GaussianSpec, split: str, *, encoding: str = "unit",
-                 transform=None, subset: np.ndarray | None = None):
-        spec.per_class(split)  # validates split
-        if encoding not in ENCODINGS:
-            raise ValueError(f"unknown encoding {encoding!r}; allowed: {', '.join(ENCODINGS)}")
-        self.spec, self.split, self.encoding, self.transform = spec, split, encoding, transform
-        n = spec.n_classes * spec.per_class(split)
-        self.indices = np.arange(n) if subset is None else np.asarray(subset, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int):
-        index = int(self.indices[i])
-        x = encode(torch.from_numpy(gaussian_image(self.spec, self.split, index)), self.encoding)
-        if self.transform is not None:
-            x = self.transform(x)
-        return x, index // self.spec.per_class(self.split)
-
-    @property
-    def targets(self) -> np.ndarray:
-        """int64 array (len,) of labels."""
-        return (self.indices // self.spec.per_class(self.split)).astype(np.int64)
-
-    @property
-    def image_ids(self) -> np.ndarray:
-        """str array (len,) of image ids (the decimal index within the split)."""
-        return np.array([str(i) for i in self.indices])
-
-    @property
-    def class_names(self) -> list[str]:
-        return [f"sigma={sigma_of_label(k)}" for k in range(self.spec.n_classes)]
 
 
 def ideal_observer_accuracy(spec: GaussianSpec, *, n_samples: int = 2000, seed: int = 0) -> np.ndarray:

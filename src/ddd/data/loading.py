@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch.utils.data import Dataset
 
-from ddd.data.gaussian import GaussianNoise, encode, gaussian_image, gaussian_spec
+from ddd.data.gaussian import ENCODINGS, GaussianSpec, encode, gaussian_image, gaussian_spec, sigma_of_label
 
 GAUSSIAN_TRANSFORMS = ("small", "paper")
 MATERIALISE_LIMIT_BYTES = 4 * 2 ** 30  # generate small datasets once into memory (uint8)
@@ -32,6 +33,54 @@ class EvalSet:
     image_ids: np.ndarray
     class_names: list
     fingerprint: str
+
+
+class GaussianNoise(Dataset):
+    """The Gaussian-noise dataset as a torch Dataset, generated on the fly.
+
+    Parameters
+    ----------
+    spec : the dataset's parameters.
+    split : ``"train"`` or ``"val"``.
+    encoding : see :func:`ddd.data.gaussian.encode`.
+    transform : optional callable applied to the encoded (3, H, W) float tensor.
+    subset : optional array of indices into the split (e.g. one half for "different data").
+
+    Items are ``(image, label)`` with image a float32 tensor (3, H, W) and label an int.
+    """
+
+    def __init__(self, spec: GaussianSpec, split: str, *, encoding: str = "unit",
+                 transform=None, subset: np.ndarray | None = None):
+        spec.per_class(split)  # validates split
+        if encoding not in ENCODINGS:
+            raise ValueError(f"unknown encoding {encoding!r}; allowed: {', '.join(ENCODINGS)}")
+        self.spec, self.split, self.encoding, self.transform = spec, split, encoding, transform
+        n = spec.n_classes * spec.per_class(split)
+        self.indices = np.arange(n) if subset is None else np.asarray(subset, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int):
+        index = int(self.indices[i])
+        x = encode(torch.from_numpy(gaussian_image(self.spec, self.split, index)), self.encoding)
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, index // self.spec.per_class(self.split)
+
+    @property
+    def targets(self) -> np.ndarray:
+        """int64 array (len,) of labels."""
+        return (self.indices // self.spec.per_class(self.split)).astype(np.int64)
+
+    @property
+    def image_ids(self) -> np.ndarray:
+        """str array (len,) of image ids (the decimal index within the split)."""
+        return np.array([str(i) for i in self.indices])
+
+    @property
+    def class_names(self) -> list[str]:
+        return [f"sigma={sigma_of_label(k)}" for k in range(self.spec.n_classes)]
 
 
 class InMemoryBatches:

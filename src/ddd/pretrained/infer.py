@@ -74,7 +74,8 @@ def eval_dataset(dataset: dict, transform) -> tuple[Dataset, EvalSet]:
     """
     kind = dataset.get("kind", dataset.get("name"))
     if kind == "gaussian":
-        from ddd.data.gaussian import GaussianNoise, gaussian_spec
+        from ddd.data.gaussian import gaussian_spec
+        from ddd.data.loading import GaussianNoise
         spec = gaussian_spec(dataset)
         ds = GaussianNoise(spec, "val")
         meta = EvalSet(ds.targets, ds.image_ids, ds.class_names, spec.fingerprint())
