@@ -68,16 +68,36 @@ def test_torch_pins():
 
 
 def test_env_files_exist():
-    assert {p.name for p in ENV_FILES} >= {"torch.yaml", "analysis.yaml"}
+    assert {p.name for p in ENV_FILES} == {"torch.yaml", "analysis.yaml", "pretrained.yaml", "labels.yaml"}
+
+
+def test_extras_live_in_their_own_envs():
+    """Optional extras (cleanlab: AGPL; timm, open_clip) only in the env of the rule that needs them;
+    the analysis env holds no torch (its rules never import it)."""
+    where = {p.name: set(env_pins(p)[0]) for p in ENV_FILES}
+    assert where["labels.yaml"] - where["analysis.yaml"] == {"cleanlab"}
+    assert where["pretrained.yaml"] - where["torch.yaml"] == {"timm", "open-clip-torch"}
+    assert not {"torch", "torchvision", "cleanlab", "timm", "open-clip-torch"} & where["analysis.yaml"]
+    assert not {"cleanlab", "timm", "open-clip-torch"} & where["torch.yaml"]
+
+
+def extra_pins() -> dict[str, str]:
+    """The exact pins of pyproject.toml's optional extras (cleanlab, timm, open_clip, ...)."""
+    pins = {}
+    for entries in pyproject()["project"].get("optional-dependencies", {}).values():
+        for dep in entries:
+            m = PIN.match(dep)
+            pins[norm(m.group(1))] = m.group(3)
+    return pins
 
 
 @pytest.mark.parametrize("path", ENV_FILES, ids=lambda p: p.name)
 def test_env_pins_equal_pyproject(path):
-    project = pyproject_pins()
+    project = {**extra_pins(), **pyproject_pins()}
     pip, conda, unpinned = env_pins(path)
     assert pip, f"{path.name} pins nothing through pip"
     for name, version in pip.items():
-        assert name in project, f"{path.name}: {name} is pinned here but not a pyproject.toml dependency"
+        assert name in project, f"{path.name}: {name} is pinned here but not a pyproject.toml dependency or extra"
         assert version == project[name], f"{path.name}: {name}=={version}, pyproject.toml has {project[name]}"
     for name, version in conda.items():
         if name == "python":  # not a package dependency: must satisfy requires-python
@@ -117,3 +137,8 @@ def test_installed_versions_match_pins():
         except PackageNotFoundError:
             pytest.fail(f"{name} is pinned but not installed")
         assert installed.split("+")[0] == pinned, f"{name}: installed {installed}, pinned {pinned}"
+
+
+def test_package_version_is_the_projects():
+    import ddd
+    assert ddd.__version__ == pyproject()["project"]["version"]
