@@ -170,3 +170,79 @@ def sota_preset(tmp_path) -> Path:
     path = tmp_path / "sota.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+@pytest.fixture(scope="session")
+def venv_factory(tmp_path_factory):
+    """``make(name, packages, *, base=None)``: a virtual environment with exactly ``packages``
+    (pip, as conda's ``pip:`` section installs them), built once per session. With ``base`` (an
+    environment made before), a hard-linked copy of it plus ``packages``: the same result as
+    installing both lists, without a second copy of torch."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("venvs")
+    made: dict = {}
+
+    def make(name: str, packages, *, base: str | None = None) -> Path:
+        if name in made:
+            return made[name]
+        venv = root / name
+        if base is None:
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        else:
+            subprocess.run(["cp", "-al", str(made[base]), str(venv)], check=True)
+        res = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                              "--disable-pip-version-check", *packages], capture_output=True, text=True, timeout=1800)
+        assert res.returncode == 0, f"{name}: pip install {' '.join(packages)} failed:\n{res.stderr[-3000:]}"
+        made[name] = venv
+        return venv
+
+    return make
+
+
+#: What snakedeploy writes into a deployment folder: the workflow as a module of a three-line Snakefile.
+DEPLOYED_SNAKEFILE = """\
+configfile: "config/config.yaml"
+
+
+module ddd:
+    snakefile:
+        "{snakefile}"
+    config:
+        config
+
+
+use rule * from ddd
+"""
+
+
+def deploy(folder: Path, config: Path) -> Path:
+    """A deployment folder outside the checkout: ``workflow/Snakefile`` using this checkout's workflow
+    as a module, and ``config/config.yaml`` a copy of ``config``."""
+    import shutil
+    root = Path(__file__).resolve().parents[1]
+    (folder / "workflow").mkdir(parents=True)
+    (folder / "workflow" / "Snakefile").write_text(DEPLOYED_SNAKEFILE.format(snakefile=root / "workflow" / "Snakefile"))
+    (folder / "config").mkdir()
+    shutil.copy(config, folder / "config" / "config.yaml")
+    return folder
+
+
+def run_deployed(folder: Path, *args, timeout=900):
+    """Snakemake run in a deployment folder, as its user would (no -s, no --configfile)."""
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", *args], cwd=folder,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The tiny config (.test/config/config.yaml) run end to end, deployed as a module outside the
+    checkout; its jobs' scripts are kept (``--skip-script-cleanup``)."""
+    root = Path(__file__).resolve().parents[1]
+    folder = deploy(tmp_path_factory.mktemp("tiny") / "deployed", root / ".test" / "config" / "config.yaml")
+    res = run_deployed(folder, "--skip-script-cleanup")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+    return folder

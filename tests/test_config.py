@@ -20,7 +20,8 @@ from ddd.nets import make_model
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 CONFIG_FILE = ROOT / "config" / "config.yaml"
-STUDY = "gaussian-resnet18"
+STUDY = "laptop-gaussian"
+ZOO = "laptop-zoo"
 
 
 @pytest.fixture(scope="module")
@@ -50,19 +51,19 @@ def test_default_config_is_schema_valid(cfg):
 
 def test_default_config_resolves(cfg):
     c = resolve_config(cfg)
-    assert list(c.studies) == [STUDY, "gaussian-zoo"]
-    zoo = c.study("gaussian-zoo")
+    assert list(c.studies) == [STUDY, ZOO]
+    zoo = c.study(ZOO)
     assert isinstance(zoo, ZooStudy) and zoo.kind == "zoo" and len(zoo.decision_makers()) == 7
-    assert c.names("zoo") == ["gaussian-zoo"] and c.names("train") == [STUDY]
+    assert c.names("zoo") == [ZOO] and c.names("train") == [STUDY]
     s = c.study(STUDY)
     assert isinstance(s, TrainStudy) and s.kind == "train"
-    assert s.instances == 1 and s.epochs == 8 and s.dataset["name"] == "gaussian"
+    assert s.instances == 1 and s.epochs == 8 and s.dataset["name"] == "gaussian-8px"
     assert s.conditions == list(cond.CONDITIONS)
     assert s.runs() == cond.runs(cond.CONDITIONS, instances=1)
     assert len(s.runs()) == 11
     assert c.device == "auto" and c.undefined_kappa == "nan"
     ds = c.dataset(STUDY)
-    assert ds == {"name": "gaussian", "kind": "gaussian", "n_classes": 100, "image_size": 8, "train_per_class": 1000,
+    assert ds == {"name": "gaussian-8px", "kind": "gaussian", "n_classes": 100, "image_size": 8, "train_per_class": 1000,
                   "val_per_class": 50, "seed": 1312, "encoding": "log_abs", "transforms": "small"}
     ds["seed"] = 0  # a copy
     assert c.dataset(STUDY)["seed"] == 1312
@@ -318,7 +319,7 @@ def test_schema_refuses_unknown_keys_elsewhere(cfg):
     for where in ("study", "train", "dataset", "arch_options"):
         c = copy.deepcopy(cfg)
         t = c["studies"][STUDY]["train"]
-        {"study": c["studies"][STUDY], "train": t, "dataset": c["datasets"]["gaussian"],
+        {"study": c["studies"][STUDY], "train": t, "dataset": c["datasets"]["gaussian-8px"],
          "arch_options": t["recipe"]["arch_options"]}[where]["bogus_key"] = 1
         _refused(c, "'bogus_key' was unexpected")
 
@@ -424,8 +425,8 @@ def test_schema_defaults_agree_with_the_code(schema):
         recipes.FAMILIES["gaussian-resnet18"]["recipe"]["milestones"]
     assert train["instances"]["default"] == resolve_config(minimal()).study("s").instances == 5
     assert train["conditions"]["default"] == "all"
-    gauss = schema["properties"]["datasets"]["properties"]["gaussian"]["properties"]
-    assert {k: v["default"] for k, v in gauss.items()} == DATASET_DEFAULTS["gaussian"]
+    gauss = schema["$defs"]["gaussian"]["properties"]
+    assert {k: v["default"] for k, v in gauss.items() if k != "kind"} == DATASET_DEFAULTS["gaussian"]
     assert schema["properties"]["device"]["default"] == resolve_config(minimal()).device
     assert schema["properties"]["analysis"]["properties"]["undefined_kappa"]["default"] == \
         resolve_config(minimal()).undefined_kappa
@@ -483,3 +484,70 @@ def test_paper_configs_are_valid(fake_imagenet, fake_cifar_pickle):
             assert c.dataset(study) == {"name": dataset, "kind": dataset, "root": roots[key], "config_key": key}
         assert c.study(study).family_name == spec["train"]["family"]
         assert len(c.study(study).runs()) == 31, path.name
+
+
+# --- configs that compose: `run` and named Gaussian datasets --------------------------------------
+
+
+def test_run_selects_studies_and_what_belongs_to_them(cfg):
+    """A preset merged onto the default names its study under `run`: the default's studies, their
+    experiment and their label issues are neither planned nor checked."""
+    cfg["studies"]["other"] = {"train": {"dataset": "gaussian", "family": "resnet18"}}
+    cfg["label_issues"] = {STUDY: {"source": "list", "list": "/nowhere.txt"}}  # would fail if checked
+    cfg["run"] = ["other"]
+    check(copy.deepcopy(cfg))
+    c = resolve_config(cfg)
+    assert list(c.studies) == ["other"] and c.psychophysics is None and c.label_issues == {}
+    assert c.dataset("other")["image_size"] == 224  # the paper's gaussian, not the default's 8 px
+    cfg["run"] = [STUDY, "other", STUDY]  # now the default's label issues are checked
+    with pytest.raises(ConfigError, match="label_issues.laptop-gaussian.list: /nowhere.txt is not a file"):
+        resolve_config(cfg)
+    del cfg["label_issues"]
+    c = resolve_config(cfg)
+    assert list(c.studies) == [STUDY, "other"] and c.psychophysics["study"] == STUDY
+    cfg["run"] = ["other", "nope"]
+    with pytest.raises(ConfigError, match=r"run: unknown studies \['nope'\]; configured: laptop-gaussian"):
+        resolve_config(cfg)
+    cfg["run"] = []
+    _refused(cfg, "should be non-empty", "run")
+
+
+def test_psychophysics_of_an_unknown_study_is_still_an_error(cfg):
+    cfg["psychophysics"]["study"] = "nope"
+    with pytest.raises(ConfigError, match="psychophysics.study: unknown study 'nope'"):
+        resolve_config(cfg)
+
+
+def test_named_gaussian_datasets():
+    """Any name with `kind: gaussian` is a Gaussian set with the paper's values where it sets none;
+    the schema asks for `kind` there, and the name may not be taken twice."""
+    config = minimal(dataset="small")
+    config["datasets"] = {"small": {"kind": "gaussian", "image_size": 16}}
+    check(copy.deepcopy(config))
+    ds = resolve_config(config).dataset("s")
+    assert ds == {**DATASET_DEFAULTS["gaussian"], "name": "small", "kind": "gaussian", "image_size": 16}
+    config["datasets"] = {"small": {"image_size": 16}}
+    _refused(config, "'kind' is a required property")
+    config["datasets"] = {"imagenet": {"kind": "gaussian"}}
+    with pytest.raises(ConfigError, match="datasets.imagenet: the name is taken by a built-in dataset"):
+        resolve_config(config)
+    config = minimal(dataset="small")
+    config["datasets"] = {"small": {"kind": "gaussian"}}
+    config["imagefolders"] = {"small": "/data/small"}
+    with pytest.raises(ConfigError, match="imagefolders.small: the name is taken by datasets.small"):
+        resolve_config(config)
+
+
+def test_optional_packages_follow_the_config(cfg, tmp_path):
+    """What the workflow checks before any job: cleanlab only for label issues found by cleanlab,
+    timm and open_clip only for pretrained models of those sources."""
+    assert resolve_config(cfg).optional_packages() == []
+    cfg["label_issues"] = {STUDY: {"source": "cleanlab"}}
+    assert resolve_config(cfg).optional_packages() == [("find_label_issues", "cleanlab", "cleanlab")]
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"")
+    cfg["studies"]["p"] = {"pretrained": {"dataset": "gaussian", "models": [
+        {"name": "a", "source": "timm", "model": "resnet18", "weights": str(weights)},
+        {"name": "b", "source": "torchvision", "model": "resnet18", "weights": str(weights)}]}}
+    cfg["run"] = ["p"]
+    assert resolve_config(cfg).optional_packages() == [("infer_model", "timm", "timm")]

@@ -54,21 +54,54 @@ def test_the_blocker_blocks(tmp_path):
     assert res.returncode != 0 and "planning imported the heavy package 'torch'" in res.stderr
 
 
+@pytest.fixture(scope="module")
+def plain_python(venv_factory):
+    """A login node's Python: Snakemake, its Slurm plugin and snakefmt, nothing else."""
+    import tomllib
+    pins = {}
+    for dep in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"] + \
+            [d for ds in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"].values()
+             for d in ds]:
+        name, _, version = dep.partition("==")
+        pins[name] = version
+    venv = venv_factory("plain-snakemake", [f"{n}=={pins[n]}" for n in ("snakemake", "snakemake-executor-plugin-slurm",
+                                                                         "snakefmt")])
+    return venv / "bin" / "python"
+
+
 @pytest.mark.parametrize("config", CONFIGS, ids=[str(c.relative_to(ROOT)) for c in CONFIGS])
-def test_every_config_plans_without_heavy_imports(config, tmp_path, fake_imagenet, fake_cifar_pickle, sota_preset):
+def test_every_config_plans_in_a_plain_snakemake_environment(config, plain_python, tmp_path, fake_imagenet,
+                                                             fake_cifar_pickle, sota_preset):
+    configs = [config]
     if config.name == "imagenet-sota.yaml":
-        config = sota_preset
-    code, out = _plan_light(tmp_path, config, "--config", f"imagenet_root={fake_imagenet}",
-                            f"cifar100_root={fake_cifar_pickle}")
-    assert code == 0, out[-3000:]
-    assert "planning imported the heavy package" not in out
+        configs = [sota_preset]
+    elif config.name == "slurm-timelimit.yaml":  # an addition to the tiny config (tests/test_slurm.py)
+        configs = [ROOT / ".test" / "config" / "config.yaml", config]
+    res = subprocess.run([str(plain_python), "-m", "snakemake", "-s", str(SNAKEFILE), "-n", "--cores", "1",
+                          "--directory", str(tmp_path), "--configfile", *map(str, configs), "--config",
+                          f"imagenet_root={fake_imagenet}", f"cifar100_root={fake_cifar_pickle}"],
+                         capture_output=True, text=True, timeout=180)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-3000:]
     assert re.search(r"^total\s+\d+$", out, re.M), out[-3000:]
 
 
-def test_lint_without_heavy_imports(tmp_path):
-    code, out = _plan_light(ROOT, ROOT / "config" / "config.yaml", "--lint")
-    assert "planning imported the heavy package" not in out, out[-3000:]
+def test_lint_and_format_in_a_plain_snakemake_environment(plain_python):
+    res = subprocess.run([str(plain_python), "-m", "snakemake", "-s", str(SNAKEFILE), "--lint"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0 and "Lints for" not in res.stdout + res.stderr, (res.stdout + res.stderr)[-3000:]
+    res = subprocess.run([str(plain_python), "-m", "snakefmt", "--check", str(ROOT / "workflow")],
+                         capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-3000:]
+
+
+@pytest.mark.parametrize("config", [ROOT / "config" / "config.yaml", ROOT / ".test" / "config" / "config.yaml"],
+                         ids=["default", "tiny"])
+def test_planning_imports_nothing_heavy(config, tmp_path):
+    """Even where torch and the rest are installed (this environment), planning never imports them."""
+    code, out = _plan_light(tmp_path, config)
     assert code == 0, out[-3000:]
+    assert "planning imported the heavy package" not in out
 
 
 def test_gpu_count_on_a_cuda_config_without_torch(tmp_path):

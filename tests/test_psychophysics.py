@@ -590,7 +590,8 @@ def test_config_resolves_and_checks_the_block(tmp_path):
         resolve_config({**TINY, "psychophysics": {"study": "nope"}})
     ext = tmp_path / "m.csv"
     ext.write_text("image_id,correct\na,1\n")
-    config = {**TINY, "studies": {**TINY["studies"], "imp": {"external": {"format": "csv", "files": [str(ext)]}}}}
+    config = {**TINY, "studies": {**TINY["studies"], "imp": {"external": {"format": "csv", "files": [str(ext)]}}},
+              "run": ["tiny-gaussian", "imp"]}
     with pytest.raises(ConfigError, match="'imp' is a study of kind 'external'.*choose a study with a dataset \\(tiny-gaussian\\)"):
         resolve_config({**config, "psychophysics": {"study": "imp"}})
     with pytest.raises(ConfigError, match="label_issues: .*missing.txt is not a file"):

@@ -141,8 +141,9 @@ print(f"reference done in {time.monotonic() - t0:.0f} s")
 
 def _merged_config(path: Path) -> Path:
     """The tiny config plus the time-limit study, merged as Snakemake merges --configfile's."""
+    from snakemake.utils import update_config
     config = yaml.safe_load(TINY.read_text())
-    config["studies"].update(yaml.safe_load(TIMELIMIT.read_text())["studies"])
+    update_config(config, yaml.safe_load(TIMELIMIT.read_text()))
     path.write_text(yaml.safe_dump(config))
     return path
 

@@ -1,7 +1,6 @@
 """End to end: the workflow on the tiny config (.test/config/config.yaml), and bad configs."""
 import copy
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import run_deployed
 from ddd.results.decisions import read_decisions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,14 +30,6 @@ def _snakemake(workdir: Path, *args, timeout=600):
     return subprocess.run([*SNAKEMAKE, "--directory", str(workdir), "--cores", "2",
                            "--configfile", str(workdir / "config" / "config.yaml"), *args],
                           capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    wd = _workdir(tmp_path_factory.mktemp("tiny"))
-    res = _snakemake(wd)
-    assert res.returncode == 0, res.stderr[-3000:]
-    return wd
 
 
 @pytest.mark.slow
@@ -79,9 +71,10 @@ def test_every_declared_output_exists(tiny_run):
 
 @pytest.mark.slow
 def test_rerun_does_nothing_and_report_builds(tiny_run):
-    res = _snakemake(tiny_run, "-n")
+    """tiny_run (conftest) is the tiny config deployed as a module: run again, nothing is to be done."""
+    res = run_deployed(tiny_run, "-n")
     assert res.returncode == 0 and "Nothing to be done" in res.stdout + res.stderr
-    res = _snakemake(tiny_run, "--report", str(tiny_run / "report.html"))
+    res = run_deployed(tiny_run, "--report", str(tiny_run / "report.html"))
     assert res.returncode == 0, res.stderr[-2000:]
     assert (tiny_run / "report.html").stat().st_size > 10_000
 

@@ -6,4 +6,4 @@ in-between / impossible splits). Reproduces Meding et al., "Trivial or Impossibl
 dichotomous data difficulty masks model differences (on ImageNet and beyond)", ICLR 2022.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # equal to pyproject.toml's version (tests/test_envs.py); releases are tagged v<version>

@@ -9,34 +9,35 @@ rule import_decisions:
     output:
         runs=directory(paths.imported_runs()),
         report=paths.import_report(),
+    log:
+        "logs/{study}/import_decisions.log",
+    wildcard_constraints:
+        study=studies_of("external"),
+    conda:
+        "../envs/analysis.yaml"
     params:
         format=lambda wildcards: study_of(wildcards).format,
         intersect=lambda wildcards: study_of(wildcards).intersect,
-    wildcard_constraints:
-        study=studies_of("external"),
-    log:
-        "logs/{study}/import_decisions.log",
-    conda:
-        "../envs/analysis.yaml"
     script:
         "../scripts/import_decisions.py"
 
 
 rule find_label_issues:
     """Label issues of a study: from a published list of image ids, or found by cleanlab from the
-    decision makers' stored class probabilities (out-of-sample: no network trains on evaluation images)."""
+    decision makers' stored class probabilities (out-of-sample: no network trains on evaluation images).
+    """
     input:
         runs=run_files,
         list=label_issue_list,
     output:
         table=paths.label_issues(),
-    params:
-        spec=lambda wildcards: CFG.label_issues[wildcards.study],
-        decision_makers=decision_makers,
     log:
         "logs/{study}/find_label_issues.log",
     conda:
-        "../envs/analysis.yaml"
+        "../envs/labels.yaml"
+    params:
+        spec=lambda wildcards: CFG.label_issues[wildcards.study],
+        decision_makers=decision_makers,
     script:
         "../scripts/find_label_issues.py"
 
@@ -50,15 +51,15 @@ rule summarize_study:
         summary=paths.summary(),
         split=paths.split(),
         kappas=paths.kappas(),
-    params:
-        decision_makers=decision_makers,
-        undefined=CFG.undefined_kappa,
     log:
         "logs/{study}/summarize_study.log",
     benchmark:
         "benchmarks/{study}/summarize_study.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
+        undefined=CFG.undefined_kappa,
     script:
         "../scripts/summarize_study.py"
 
@@ -72,15 +73,15 @@ rule study_consistency:
         pairs=paths.consistency(table="pairs"),
         summary=paths.consistency(table="summary"),
         uncertainty=paths.consistency(table="uncertainty"),
-    params:
-        decision_makers=decision_makers,
-        undefined=CFG.undefined_kappa,
-        n_boot=CFG.n_boot,
     log:
         "logs/{study}/study_consistency.log",
     benchmark:
         "benchmarks/{study}/study_consistency.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
+        undefined=CFG.undefined_kappa,
+        n_boot=CFG.n_boot,
     script:
         "../scripts/study_consistency.py"

@@ -3,13 +3,25 @@
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-# The Snakefile imports the package from the checkout, whether or not it is pip-installed;
-# scripts do the same through scripts/_ddd_path.py (config/README.md, "How rules import the package").
-SRC = str(Path(workflow.basedir).parent / "src")
-if SRC not in sys.path:
-    sys.path.insert(0, SRC)
+# The package comes from the checkout this file belongs to (src/ beside workflow/), found from this
+# file's own location, so that the workflow also works as a module of another Snakefile; scripts do
+# the same through scripts/_ddd_path.py. A deployment without the checkout's files (a module read
+# from GitHub) needs the package installed (config/README.md, "How rules import the package").
+SRC = Path(str(workflow.current_basedir)).parents[1] / "src"
+if (SRC / "ddd" / "__init__.py").is_file():
+    if str(SRC) in sys.path:
+        sys.path.remove(str(SRC))
+    sys.path.insert(0, str(SRC))
+try:
+    import ddd  # noqa: F401,E402
+except ImportError:
+    raise WorkflowError(
+        f"the ddd package is neither beside this workflow ({SRC}) nor installed: install it into "
+        "Snakemake's environment (pip install 'ddd @ git+<repository>@<tag>') or deploy from a clone"
+    )
 
 from ddd.config import paths, resolve_config  # noqa: E402
 from ddd.experiment.conditions import CONDITIONS  # noqa: E402
@@ -18,7 +30,9 @@ from ddd.experiment.paper import paper_preset  # noqa: E402
 
 # Defaults are documentation only: the family decides unset recipe keys (ddd.config).
 validate(config, "../schemas/config.schema.yaml", set_default=False)
-CFG = resolve_config(config)  # checks what a schema cannot (dataset/family pairs, epochs, ...)
+CFG = resolve_config(
+    config
+)  # checks what a schema cannot (dataset/family pairs, epochs, ...)
 
 
 def studies_of(kind):
@@ -39,7 +53,11 @@ def study_of(wildcards):
 
 def run_of(wildcards):
     """The run id of a training job (``<condition>/<instance>``) or of a model's job (its name)."""
-    return f"{wildcards.condition}/{wildcards.instance}" if "condition" in wildcards.keys() else wildcards.model
+    return (
+        f"{wildcards.condition}/{wildcards.instance}"
+        if "condition" in wildcards.keys()
+        else wildcards.model
+    )
 
 
 def decision_makers(wildcards):
@@ -70,7 +88,11 @@ def label_issue_list(wildcards):
 
 def study_label_issues(wildcards):
     """The study's label_issues.tsv when `label_issues` names the study (split.tsv then marks them)."""
-    return [paths.label_issues(wildcards.study)] if wildcards.study in CFG.label_issues else []
+    return (
+        [paths.label_issues(wildcards.study)]
+        if wildcards.study in CFG.label_issues
+        else []
+    )
 
 
 def paper_of(wildcards):
@@ -84,8 +106,59 @@ def psychophysics_option(key):
 
 
 def psychophysics_label_issues(wildcards):
-    return [CFG.psychophysics["label_issues"]] if CFG.psychophysics["label_issues"] else []
+    return (
+        [CFG.psychophysics["label_issues"]] if CFG.psychophysics["label_issues"] else []
+    )
 
 
 def psychophysics_responses(wildcards):
     return CFG.psychophysics.get("response_files") or []
+
+
+def check_software():
+    """Before any job runs: every optional extra the configured studies need (cleanlab, timm,
+    open_clip) is where its rule will import it. With --sdm conda: listed in the rule's env file
+    (rules renamed by a deploying Snakefile, or read from GitHub, are not checked); otherwise:
+    importable here, where the jobs run. The message names the rule, the package and where it goes.
+    """
+    import importlib.util
+
+    from snakemake.settings.types import DeploymentMethod
+
+    use_conda = DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method
+    for rule_name, module, requirement in CFG.optional_packages():
+        if not use_conda:
+            try:
+                found = importlib.util.find_spec(module) is not None
+            except ImportError:
+                found = False
+            if not found:
+                raise WorkflowError(
+                    f"rule {rule_name} needs the package {requirement!r}, which is not installed in this "
+                    f"environment: pip install -e '.[labels,timm,clip]' (or --sdm conda: "
+                    f"workflow/envs/ has it)"
+                )
+            continue
+        try:
+            job_rule = workflow.get_rule(rule_name)
+        except Exception:  # renamed by `use rule ... as`: not checked
+            continue
+        env = Path(str(job_rule.basedir), str(job_rule.conda_env)).resolve()
+        if env.is_file() and requirement.lower() not in env_requirements(env):
+            raise WorkflowError(
+                f"rule {rule_name}: the package {requirement!r} is not in its environment {env}; add it "
+                "under `pip:` (as in this workflow's own env file)"
+            )
+
+
+def env_requirements(path):
+    """The names of the packages a conda env file installs (conda and pip, lower case)."""
+    import yaml
+
+    names = []
+    for dep in yaml.safe_load(Path(path).read_text()).get("dependencies") or []:
+        for entry in dep.get("pip", []) if isinstance(dep, dict) else [dep]:
+            names.append(
+                re.split(r"[=<>!\[ ;]", str(entry).strip(), maxsplit=1)[0].lower()
+            )
+    return names

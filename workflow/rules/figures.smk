@@ -62,13 +62,13 @@ rule fig04_run_correctness:
             labels={"study": "{study}", "figure": "fig04_run_correctness"},
         ),
         pdf=paths.figure(name="fig04_run_correctness", ext="pdf"),
-    params:
-        decision_makers=decision_makers,
-        study="{study}",
     log:
         "logs/{study}/fig04_run_correctness.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
+        study="{study}",
     script:
         "../scripts/render_figure.py"
 
@@ -86,13 +86,13 @@ rule fig05_mean_correctness:
             labels={"study": "{study}", "figure": "fig05_mean_correctness"},
         ),
         pdf=paths.figure(name="fig05_mean_correctness", ext="pdf"),
-    params:
-        decision_makers=decision_makers,
-        study="{study}",
     log:
         "logs/{study}/fig05_mean_correctness.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
+        study="{study}",
     script:
         "../scripts/render_figure.py"
 
@@ -112,13 +112,13 @@ rule fig06_consistency_matrix:
             labels={"study": "{study}", "figure": "fig06_consistency_matrix"},
         ),
         pdf=paths.figure(name="fig06_consistency_matrix", ext="pdf"),
-    params:
-        decision_makers=decision_makers,
-        undefined=CFG.undefined_kappa,
     log:
         "logs/{study}/fig06_consistency_matrix.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
+        undefined=CFG.undefined_kappa,
     script:
         "../scripts/render_figure.py"
 
@@ -136,13 +136,13 @@ rule fig08_gaussian_kl:
             labels={"study": "{study}", "figure": "fig08_gaussian_kl"},
         ),
         pdf=paths.figure(name="fig08_gaussian_kl", ext="pdf"),
-    params:
-        decision_makers=decision_makers,
-        study="{study}",
     log:
         "logs/{study}/fig08_gaussian_kl.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
+        study="{study}",
     script:
         "../scripts/render_figure.py"
 
@@ -161,12 +161,12 @@ rule fig09_accuracy:
             labels={"study": "{study}", "figure": "fig09_accuracy"},
         ),
         pdf=paths.figure(name="fig09_accuracy", ext="pdf"),
-    params:
-        decision_makers=decision_makers,
     log:
         "logs/{study}/fig09_accuracy.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
     script:
         "../scripts/render_figure.py"
 
@@ -184,13 +184,13 @@ rule fig12_decision_changes:
             labels={"study": "{study}", "figure": "fig12_decision_changes"},
         ),
         pdf=paths.figure(name="fig12_decision_changes", ext="pdf"),
-    params:
-        decision_makers=decision_makers,
-        study="{study}",
     log:
         "logs/{study}/fig12_decision_changes.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
+        study="{study}",
     script:
         "../scripts/render_figure.py"
 
@@ -210,12 +210,12 @@ rule fig13_example_images:
             labels={"study": "{study}", "figure": "fig13_example_images"},
         ),
         pdf=paths.figure(name="fig13_example_images", ext="pdf"),
-    params:
-        decision_makers=decision_makers,
     log:
         "logs/{study}/fig13_example_images.log",
     conda:
-        "../envs/analysis.yaml"
+        "../envs/torch.yaml"  # the Gaussian images are drawn with torch's generator
+    params:
+        decision_makers=decision_makers,
     script:
         "../scripts/render_figure.py"
 
@@ -233,13 +233,13 @@ rule fig15_class_accuracy:
             labels={"study": "{study}", "figure": "fig15_class_accuracy"},
         ),
         pdf=paths.figure(name="fig15_class_accuracy", ext="pdf"),
-    params:
-        decision_makers=decision_makers,
-        study="{study}",
     log:
         "logs/{study}/fig15_class_accuracy.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
+        study="{study}",
     script:
         "../scripts/render_figure.py"
 
@@ -258,13 +258,13 @@ rule table1_class_accuracy:
         ),
         tex=paths.table(name="table1_class_accuracy", ext="tex"),
         md=paths.table(name="table1_class_accuracy", ext="md"),
-    params:
-        decision_makers=decision_makers,
-        study="{study}",
     log:
         "logs/{study}/table1_class_accuracy.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
+        study="{study}",
     script:
         "../scripts/render_figure.py"
 
@@ -284,13 +284,13 @@ rule headline:
             labels={"study": "{study}", "table": "headline"},
         ),
         md=paths.table(name="headline", ext="md"),
-    params:
-        decision_makers=decision_makers,
-        paper=paper_of,
-        undefined=CFG.undefined_kappa,
     log:
         "logs/{study}/headline.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
+        paper=paper_of,
+        undefined=CFG.undefined_kappa,
     script:
         "../scripts/render_figure.py"

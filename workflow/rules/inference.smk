@@ -8,23 +8,23 @@ rule infer_model:
     """Run one pretrained model over the study's evaluation split; record its decisions."""
     output:
         decisions=paths.decisions(run="pretrained/{model}"),
-    params:
-        spec=lambda wildcards: study_of(wildcards).spec(wildcards.model),
-        dataset=dataset,
-        batch_size=lambda wildcards: study_of(wildcards).batch_size,
-        device=CFG.device,
-    wildcard_constraints:
-        study=studies_of("pretrained"),
     log:
         "logs/{study}/infer_model/{model}.log",
     benchmark:
         "benchmarks/{study}/infer_model/{model}.tsv"
+    wildcard_constraints:
+        study=studies_of("pretrained"),
+    conda:
+        "../envs/pretrained.yaml"
     threads: 4
     resources:
         gpu=CFG.train_gpus,
+        device=CFG.device,
         runtime=60,
         mem_mb=16000,
-    conda:
-        "../envs/torch.yaml"
+    params:
+        spec=lambda wildcards: study_of(wildcards).spec(wildcards.model),
+        dataset=dataset,
+        batch_size=lambda wildcards: study_of(wildcards).batch_size,
     script:
         "../scripts/infer_model.py"

@@ -16,8 +16,12 @@ rule psychophysics_stimuli:
         css=paths.site(file="style.css"),
         js=paths.site(file="experiment.js"),
         images=directory(paths.site(file="images")),
+    log:
+        "logs/{study}/psychophysics_stimuli.log",
     wildcard_constraints:
         study=PSY_STUDY,
+    conda:
+        "../envs/torch.yaml"
     params:
         dataset=dataset,
         rule=psychophysics_option("rule"),
@@ -27,10 +31,6 @@ rule psychophysics_stimuli:
         breaks_every=psychophysics_option("breaks_every"),
         shuffle=psychophysics_option("shuffle"),
         display_size=psychophysics_option("display_size"),
-    log:
-        "logs/{study}/psychophysics_stimuli.log",
-    conda:
-        "../envs/torch.yaml"
     script:
         "../scripts/psychophysics_stimuli.py"
 
@@ -66,13 +66,13 @@ rule psychophysics_analysis:
             labels={"study": "{study}", "figure": "psychophysics"},
         ),
         pdf=paths.figure(name="psychophysics", ext="pdf"),
-    wildcard_constraints:
-        study=PSY_STUDY,
-    params:
-        undefined=CFG.undefined_kappa,
     log:
         "logs/{study}/psychophysics_analysis.log",
+    wildcard_constraints:
+        study=PSY_STUDY,
     conda:
         "../envs/analysis.yaml"
+    params:
+        undefined=CFG.undefined_kappa,
     script:
         "../scripts/psychophysics_analysis.py"

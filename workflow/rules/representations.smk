@@ -9,28 +9,32 @@
 rule rsa_vs_base:
     """Correlation of every network's RDM (1 - Pearson, penultimate activations) with the base network's."""
     input:
-        networks=lambda wildcards: [paths.network(wildcards.study, run) for run in study_of(wildcards).runs()],
+        networks=lambda wildcards: [
+            paths.network(wildcards.study, run) for run in study_of(wildcards).runs()
+        ],
     output:
         table=paths.rsa_table(),
         rdms=paths.rsa_rdms(),
-    wildcard_constraints:
-        study=studies_of("train"),
-    params:
-        names=lambda wildcards: study_of(wildcards).runs(),
-        recipes=lambda wildcards: {run: study_of(wildcards).recipe(run) for run in study_of(wildcards).runs()},
-        dataset=dataset,
-        size=CFG.rsa_images,
-        seed=CFG.rsa_seed,
-        device=CFG.device,
     log:
         "logs/{study}/rsa_vs_base.log",
     benchmark:
         "benchmarks/{study}/rsa_vs_base.tsv"
+    wildcard_constraints:
+        study=studies_of("train"),
+    conda:
+        "../envs/torch.yaml"
     threads: 1
     resources:
         gpu=CFG.train_gpus,
-    conda:
-        "../envs/torch.yaml"
+        device=CFG.device,
+    params:
+        names=lambda wildcards: study_of(wildcards).runs(),
+        recipes=lambda wildcards: {
+            run: study_of(wildcards).recipe(run) for run in study_of(wildcards).runs()
+        },
+        dataset=dataset,
+        size=CFG.rsa_images,
+        seed=CFG.rsa_seed,
     script:
         "../scripts/rsa_vs_base.py"
 
@@ -49,13 +53,13 @@ rule fig07_rsa:
             labels={"study": "{study}", "figure": "fig07_rsa"},
         ),
         pdf=paths.figure(name="fig07_rsa", ext="pdf"),
-    params:
-        study="{study}",
     log:
         "logs/{study}/fig07_rsa.log",
     benchmark:
         "benchmarks/{study}/fig07_rsa.tsv"
     conda:
         "../envs/analysis.yaml"
+    params:
+        study="{study}",
     script:
         "../scripts/render_figure.py"

@@ -1,4 +1,6 @@
 # Training (ddd.training): one job per network of a training study (13 conditions) or a zoo.
+# `device` is a resource, not a param: where a job runs is no reason to train it again (params
+# changes rerun jobs; `device: auto` and `cpu` give the same networks on a machine without a GPU).
 
 
 rule train_run:
@@ -6,25 +8,25 @@ rule train_run:
     output:
         decisions=paths.decisions(),
         network=paths.network(),
-    params:
-        recipe=recipe,
-        dataset=dataset,
-        checkpoint_dir="checkpoints/{study}/{condition}/{instance}",
-        device=CFG.device,
-    wildcard_constraints:
-        study=studies_of("train"),
     log:
         "logs/{study}/train_run/{condition}/{instance}.log",
     benchmark:
         "benchmarks/{study}/train_run/{condition}/{instance}.tsv"
-    threads: 1
+    wildcard_constraints:
+        study=studies_of("train"),
     priority: lambda wildcards: study_of(wildcards).priority(run_of(wildcards))
-    resources:
-        gpu=CFG.train_gpus,
-        runtime=job_resource("runtime"),
-        mem_mb=job_resource("mem_mb"),
     conda:
         "../envs/torch.yaml"
+    threads: 1
+    resources:
+        gpu=CFG.train_gpus,
+        device=CFG.device,
+        runtime=job_resource("runtime"),
+        mem_mb=job_resource("mem_mb"),
+    params:
+        recipe=recipe,
+        dataset=dataset,
+        checkpoint_dir="checkpoints/{study}/{condition}/{instance}",
     script:
         "../scripts/train_run.py"
 
@@ -34,23 +36,23 @@ rule train_zoo_model:
     output:
         decisions=paths.decisions(run="zoo/{model}"),
         network=paths.network(run="zoo/{model}"),
-    params:
-        recipe=recipe,
-        dataset=dataset,
-        checkpoint_dir="checkpoints/{study}/zoo/{model}",
-        device=CFG.device,
-    wildcard_constraints:
-        study=studies_of("zoo"),
     log:
         "logs/{study}/train_zoo_model/{model}.log",
     benchmark:
         "benchmarks/{study}/train_zoo_model/{model}.tsv"
+    wildcard_constraints:
+        study=studies_of("zoo"),
+    conda:
+        "../envs/torch.yaml"
     threads: 1
     resources:
         gpu=CFG.train_gpus,
+        device=CFG.device,
         runtime=job_resource("runtime"),
         mem_mb=job_resource("mem_mb"),
-    conda:
-        "../envs/torch.yaml"
+    params:
+        recipe=recipe,
+        dataset=dataset,
+        checkpoint_dir="checkpoints/{study}/zoo/{model}",
     script:
         "../scripts/train_run.py"

@@ -13,7 +13,7 @@ infer(
     snakemake.params.spec,
     snakemake.params.dataset,
     out=snakemake.output.decisions,
-    device=snakemake.params.device,
+    device=snakemake.resources.device,
     batch_size=snakemake.params.batch_size,
     num_workers=max(0, snakemake.threads - 1),  # decode + preprocess; the main thread runs the model
     threads=snakemake.threads,

@@ -11,5 +11,5 @@ from ddd.logs import to_file
 to_file(snakemake.log[0])
 rsa_study(dict(zip(snakemake.params.names, snakemake.input.networks)), snakemake.params.recipes,
           snakemake.params.dataset, table_path=snakemake.output.table, rdms_path=snakemake.output.rdms,
-          size=snakemake.params.size, seed=snakemake.params.seed, device=snakemake.params.device,
+          size=snakemake.params.size, seed=snakemake.params.seed, device=snakemake.resources.device,
           threads=snakemake.threads)

@@ -15,6 +15,6 @@ train_run(
     output=snakemake.output.decisions,
     network_output=snakemake.output.network,
     checkpoint_dir=snakemake.params.checkpoint_dir,
-    device=snakemake.params.device,
+    device=snakemake.resources.device,
     threads=snakemake.threads,
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 from ddd.config.studies import ConfigError
@@ -15,7 +14,8 @@ PSYCHOPHYSICS_DEFAULTS = {"study": None, "pairs": 149, "practice": 5, "rule": "s
 
 
 def resolve_label_issues(block: dict, studies: dict) -> dict:
-    """`label_issues`: every study named exists, a list file exists, cleanlab is installed."""
+    """`label_issues`: every study named exists and a list file exists (whether cleanlab is where
+    the rule will import it, the workflow checks: :meth:`ddd.config.resolve.Config.optional_packages`)."""
     out = {}
     for study, spec in block.items():
         if study not in studies:
@@ -30,9 +30,6 @@ def resolve_label_issues(block: dict, studies: dict) -> dict:
         else:
             if spec["list"]:
                 raise ConfigError(f"label_issues.{study}: give `list` or `source: cleanlab`, not both")
-            if importlib.util.find_spec("cleanlab") is None:
-                raise ConfigError(f"label_issues.{study}: source cleanlab needs the optional extra "
-                                  f"(pip install -e '.[labels]'; cleanlab is AGPL-licensed)")
         out[study] = spec
     return out
 

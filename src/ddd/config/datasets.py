@@ -15,18 +15,29 @@ DATASET_DEFAULTS = {
 
 def resolve_datasets(config: dict) -> dict:
     """Every dataset a study may name: ``{name: block}`` with ``name``, ``kind`` and its parameters
-    (``root`` and the config key that sets it for local copies)."""
+    (``root`` and the config key that sets it for local copies).
+
+    Gaussian-noise datasets: the built-in ``gaussian`` and every other block under ``datasets`` (with
+    ``kind: gaussian``), each with the paper's parameters where it sets none.
+    """
     datasets = {}
-    for name, defaults in DATASET_DEFAULTS.items():
-        block = {**defaults, **(config.get("datasets", {}) or {}).get(name, {})}
-        datasets[name] = {"name": name, "kind": name, **block}
+    blocks = {"gaussian": {}, **(config.get("datasets") or {})}
+    for name, block in blocks.items():
+        block = dict(block or {})
+        if block.pop("kind", "gaussian") != "gaussian":
+            raise ConfigError(f"datasets.{name}.kind: only gaussian datasets are defined here; local copies "
+                              "go under imagenet_root, cifar100_root or imagefolders")
+        datasets[name] = {"name": name, "kind": "gaussian", **DATASET_DEFAULTS["gaussian"], **block}
     for kind in ("imagenet", "cifar100"):
+        if kind in datasets:
+            raise ConfigError(f"datasets.{kind}: the name is taken by a built-in dataset; choose another")
         datasets[kind] = {"name": kind, "kind": kind, "root": config.get(f"{kind}_root"),
                           "config_key": f"{kind}_root"}
     for name, root in (config.get("imagefolders") or {}).items():
         if name in datasets:
-            raise ConfigError(f"imagefolders.{name}: the name is taken by a built-in dataset; "
-                              f"choose another (built-in: {', '.join(sorted(datasets))})")
+            what = "a built-in dataset" if name in ("gaussian", "imagenet", "cifar100") else f"datasets.{name}"
+            raise ConfigError(f"imagefolders.{name}: the name is taken by {what}; "
+                              f"choose another (taken: {', '.join(sorted(datasets))})")
         datasets[name] = {"name": name, "kind": "imagefolder", "root": root, "config_key": f"imagefolders.{name}"}
     return datasets
 

@@ -3,7 +3,7 @@
 The workflow's rules and the config's study kinds both build their paths here, so that a file is
 named in one place. Called with wildcards (the defaults), a function gives the rule's pattern, e.g.
 ``decisions()`` is ``results/{study}/runs/{condition}/{instance}.h5``; called with values, the file
-of one study, e.g. ``decisions("gaussian-zoo", "zoo/vit")``. A *run id* names a decisions file under
+of one study, e.g. ``decisions("laptop-zoo", "zoo/vit")``. A *run id* names a decisions file under
 ``runs/``: ``<condition>/<instance>`` for trained conditions, ``zoo/<model>``, ``pretrained/<model>``,
 ``imported/<name>``.
 

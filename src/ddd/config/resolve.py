@@ -24,6 +24,9 @@ from ddd.experiment import recipes
 
 __all__ = ["Config", "ConfigError", "STUDY_KINDS", "DATASET_DEFAULTS", "PSYCHOPHYSICS_DEFAULTS", "resolve_config"]
 
+#: Optional extras: import name -> (import name, pip requirement of pyproject.toml's extra).
+OPTIONAL = {"cleanlab": ("cleanlab", "cleanlab"), "timm": ("timm", "timm"), "open_clip": ("open_clip", "open_clip_torch")}
+
 #: A study is exactly one of these (the key under ``studies.<name>``).
 STUDY_KINDS = tuple(KINDS)
 
@@ -65,6 +68,17 @@ class Config:
             return int(os.path.exists("/proc/driver/nvidia/version"))
         return int(self.device == "cuda")
 
+    def optional_packages(self) -> list[tuple[str, str, str]]:
+        """``(rule, import name, pip requirement)`` of every optional extra the configured studies need:
+        cleanlab for label issues found by cleanlab, timm and open_clip for pretrained models of
+        those sources (the workflow checks them before any job: ``workflow/rules/common.smk``)."""
+        out = []
+        if any(spec["source"] == "cleanlab" for spec in self.label_issues.values()):
+            out.append(("find_label_issues", *OPTIONAL["cleanlab"]))
+        sources = {m["source"] for s in self.studies.values() if s.kind == "pretrained" for m in s.models.values()}
+        out += [("infer_model", *OPTIONAL[source]) for source in ("timm", "open_clip") if source in sources]
+        return out
+
     def targets(self) -> list[str]:
         """Everything the default target asks for: every study's targets and the experiment's."""
         out = [t for s in self.studies.values() for t in s.targets()]
@@ -93,19 +107,36 @@ def resolve_config(config: dict) -> Config:
     cfg = Config(datasets=datasets, undefined_kappa=analysis.get("undefined_kappa", "nan"),
                  n_boot=analysis.get("bootstrap_resamples", 1000), device=config.get("device", "auto"),
                  rsa_images=analysis.get("rsa_images", 1000), rsa_seed=analysis.get("rsa_seed", 1312))
-    studies = config.get("studies") or {}
-    if not studies:
-        raise ConfigError("config has no studies: run from the repository root (profiles/default loads "
-                          "config/config.yaml) or pass --configfile; a config needs `studies:`")
+    studies = _selected(config)
     for name, study in studies.items():
         if len(study) != 1 or set(study) - set(STUDY_KINDS):
             raise ConfigError(f"studies.{name}: exactly one of [{', '.join(STUDY_KINDS)}] is needed, "
                               f"got {sorted(study)}")
         (kind, block), = study.items()
         cfg.studies[name] = _BUILDERS[kind](name, block, datasets)
-    cfg.label_issues = resolve_label_issues(config.get("label_issues") or {}, cfg.studies)
-    cfg.psychophysics = resolve_psychophysics(config.get("psychophysics") or {}, cfg.studies)
+    label_issues = {s: v for s, v in (config.get("label_issues") or {}).items()
+                    if s in cfg.studies or s not in (config.get("studies") or {})}
+    cfg.label_issues = resolve_label_issues(label_issues, cfg.studies)
+    psychophysics = config.get("psychophysics") or {}
+    if psychophysics.get("study") in set(config.get("studies") or {}) - set(cfg.studies):
+        psychophysics = {**psychophysics, "study": None}  # its study is not run: no experiment
+    cfg.psychophysics = resolve_psychophysics(psychophysics, cfg.studies)
     return cfg
+
+
+def _selected(config: dict) -> dict:
+    """The studies named by ``run`` (all of ``studies`` without it), in ``run``'s order."""
+    studies = config.get("studies") or {}
+    if not studies:
+        raise ConfigError("config has no studies: the Snakefile reads config/config.yaml from the working "
+                          "directory (--directory) unless --configfile names another; a config needs `studies:`")
+    run = config.get("run")
+    if run is None:
+        return studies
+    unknown = [s for s in run if s not in studies]
+    if unknown:
+        raise ConfigError(f"run: unknown studies {unknown}; configured: {', '.join(studies)}")
+    return {s: studies[s] for s in dict.fromkeys(run)}
 
 
 def _train_study(name: str, t: dict, datasets: dict) -> TrainStudy:

@@ -15,7 +15,7 @@ def main(argv=None) -> int:
                                      description="The psychophysical experiment of ddd (paper section 3.4).")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve an experiment site on 127.0.0.1 and record every trial on disk")
-    s.add_argument("site", help="the experiment folder, e.g. results/gaussian-resnet18/psychophysics")
+    s.add_argument("site", help="the experiment folder, e.g. results/laptop-gaussian/psychophysics")
     s.add_argument("--port", type=int, default=8000, help="TCP port on 127.0.0.1 (default 8000; 0: any free one)")
     s.add_argument("--responses", default=None,
                    help="folder of the observers' CSV files (default: <site>/responses)")
