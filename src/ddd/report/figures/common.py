@@ -19,7 +19,7 @@ from ddd.report import style as _style
 from ddd.report.catalog import FigureNotApplicable
 
 __all__ = ["FigureNotApplicable", "base_of", "study_title", "dataset_of", "tag_new", "condition_strip",
-           "condition_means", "undefined_notes", "condition_axis"]
+           "condition_means", "undefined_notes", "condition_axis", "checked_table"]
 
 
 def base_of(decision_makers, *, base: str = "base") -> DecisionMaker:
@@ -30,6 +30,17 @@ def base_of(decision_makers, *, base: str = "base") -> DecisionMaker:
         raise FigureNotApplicable(f"the study has no decision maker of condition {base!r} (conditions: "
                                   f"{', '.join(dict.fromkeys(m.condition for m in makers))})")
     return found
+
+
+def checked_table(table: pd.DataFrame, columns, *, value: str, what: str) -> pd.DataFrame:
+    """A copy of ``table`` with ``columns`` present (ValueError naming ``what`` and the missing ones
+    otherwise) and its ``value`` column as float (NaN kept)."""
+    missing = set(columns) - set(table.columns)
+    if missing:
+        raise ValueError(f"{what} lacks columns {sorted(missing)}; needs {', '.join(columns)}")
+    df = table.copy()
+    df[value] = pd.to_numeric(df[value], errors="raise").astype(float)
+    return df
 
 
 def study_title(summary_or_name, what: str) -> str:

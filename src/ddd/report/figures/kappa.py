@@ -16,7 +16,8 @@ import pandas as pd
 
 from ddd.experiment.conditions import condition_order
 from ddd.report import style as _style
-from ddd.report.figures.common import condition_axis, condition_means, condition_strip, undefined_notes
+from ddd.report.figures.common import (checked_table, condition_axis, condition_means, condition_strip,
+                                       undefined_notes)
 from ddd.results.study import read_kappas, read_summary
 
 __all__ = ["plot_kappa_vs_base", "figure_03", "YLABEL", "LABEL_IDENTICAL",
@@ -33,11 +34,7 @@ _COLUMNS = ("condition", "name", "other", "kappa")
 
 
 def _check(kappas: pd.DataFrame) -> pd.DataFrame:
-    missing = set(_COLUMNS) - set(kappas.columns)
-    if missing:
-        raise ValueError(f"kappa table lacks columns {sorted(missing)}; needs {', '.join(_COLUMNS)}")
-    df = kappas.copy()
-    df["kappa"] = pd.to_numeric(df["kappa"], errors="raise").astype(float)
+    df = checked_table(kappas, _COLUMNS, value="kappa", what="kappa table")
     if "identical" not in df.columns:
         df["identical"] = False
     df["identical"] = df["identical"].astype(str).str.lower().isin(("true", "1"))

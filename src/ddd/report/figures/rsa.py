@@ -25,8 +25,8 @@ import seaborn as sns
 
 from ddd.experiment.conditions import condition_order
 from ddd.report import style as _style
-from ddd.report.figures.common import (FigureNotApplicable, condition_axis, condition_means, condition_strip,
-                                       undefined_notes)
+from ddd.report.figures.common import (FigureNotApplicable, checked_table, condition_axis, condition_means,
+                                       condition_strip, undefined_notes)
 from ddd.results.representations import read_rdms, read_rsa_table
 
 __all__ = ["plot_rsa_vs_base", "figure_07", "YLABEL", "GID_RUNS", "GID_MEAN", "GID_RDM"]
@@ -36,15 +36,6 @@ LABEL_RUNS, LABEL_MEAN = "network", "condition mean"
 GID_RUNS, GID_MEAN, GID_RDM = "rsa_runs", "rsa_mean", "rsa_rdm"
 _COLUMNS = ("condition", "name", "r_vs_base")
 _RDM_CMAP = "viridis"
-
-
-def _checked(table: pd.DataFrame) -> pd.DataFrame:
-    missing = set(_COLUMNS) - set(table.columns)
-    if missing:
-        raise ValueError(f"RSA table lacks columns {sorted(missing)}; needs {', '.join(_COLUMNS)}")
-    df = table.copy()
-    df["r_vs_base"] = pd.to_numeric(df["r_vs_base"], errors="raise").astype(float)
-    return df
 
 
 def _layout(n_rdms: int):
@@ -110,7 +101,7 @@ def plot_rsa_vs_base(table: pd.DataFrame, *, rdms: dict | None = None, order=_st
     (a Line2D, ``gid`` :data:`GID_MEAN`, one point per condition with a finite r). RDM axes carry
     heat maps (QuadMesh) with ``gid`` :data:`GID_RDM`.
     """
-    df = _checked(table)
+    df = checked_table(table, _COLUMNS, value="r_vs_base", what="RSA table")
     conds = condition_order(df["condition"], order)
     if not conds:
         raise FigureNotApplicable("the RSA table is empty")
