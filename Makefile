@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/snakemake --cores $(CORES) --configfile config/config.yaml
-	$(VENV)/bin/snakemake --cores 1 --configfile config/config.yaml --report results/report.html
+	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --cores 1 --report results/report.html
 	@echo "Report: $(abspath results/report.html)"
 
 test: $(STAMP)

@@ -3,6 +3,7 @@ outside the checkout that holds only that Snakefile and a copy of ``config/`` (w
 writes), and the configs composing as documented (a preset merged onto the default runs alone)."""
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -183,3 +184,21 @@ def test_missing_extra_is_refused_at_planning_without_conda(tmp_path):
     code, out = _plan_light(tmp_path, tmp_path / "c.yaml")
     assert code != 0 and "rule find_label_issues needs the package 'cleanlab', which is not installed" in out, \
         out[-2000:]
+
+
+def test_jobs_run_the_code_that_planned(tmp_path):
+    """Another `ddd` ahead on the path (PYTHONPATH: another checkout, an older install): planning and
+    every job still run this checkout's package (workflow/scripts/_ddd_path.py puts it first)."""
+    other = tmp_path / "other" / "ddd"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("raise ImportError('the other ddd was imported')\n")
+    folder = tmp_path / "wd"
+    (folder / "config").mkdir(parents=True)
+    shutil.copy(TINY, folder / "config" / "config.yaml")
+    env = {**os.environ, "PYTHONPATH": str(other.parent)}
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow" / "Snakefile"), "--cores", "1",
+                          "--directory", str(folder), "results/tiny-gaussian/runs/base/1.h5"], env=env,
+                         capture_output=True, text=True, timeout=600)
+    logs = "".join(p.read_text() for p in (folder / "logs").rglob("*.log")) if (folder / "logs").exists() else ""
+    assert res.returncode == 0, (res.stdout + res.stderr)[-2000:] + logs[-2000:]
+    assert "the other ddd" not in res.stdout + res.stderr + logs
