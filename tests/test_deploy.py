@@ -173,7 +173,7 @@ def test_conda_env_without_an_extra_is_refused_at_planning(tmp_path):
                           "-n", "--cores", "1", "--sdm", "conda", "--directory", str(tmp_path), "--configfile",
                           str(tmp_path / "c.yaml")], capture_output=True, text=True, timeout=120)
     out = res.stdout + res.stderr
-    assert res.returncode != 0 and f"rule find_label_issues: the package 'cleanlab' is not in its environment {env}" \
+    assert res.returncode != 0 and f"the package 'cleanlab' is not in the environment of rule find_label_issues ({env})" \
         in out, out[-2000:]
 
 

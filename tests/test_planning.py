@@ -73,7 +73,7 @@ def plain_python(venv_factory):
 def test_every_config_plans_in_a_plain_snakemake_environment(config, plain_python, tmp_path, fake_imagenet,
                                                              fake_cifar_pickle, sota_preset):
     configs = [config]
-    if config.name == "imagenet-sota.yaml":
+    if config.name == "imagenet-sota.yaml":  # planned where the extras are installed: tests/test_presets.py
         configs = [sota_preset]
     elif config.name == "slurm-timelimit.yaml":  # an addition to the tiny config (tests/test_slurm.py)
         configs = [ROOT / ".test" / "config" / "config.yaml", config]
@@ -82,6 +82,10 @@ def test_every_config_plans_in_a_plain_snakemake_environment(config, plain_pytho
                           f"imagenet_root={fake_imagenet}", f"cifar100_root={fake_cifar_pickle}"],
                          capture_output=True, text=True, timeout=180)
     out = res.stdout + res.stderr
+    if config.name == "imagenet-sota.yaml":  # timm and open_clip models: jobs in this environment would fail
+        assert res.returncode != 0 and "rule infer_model needs the package 'timm', which is not installed" in out, \
+            out[-3000:]
+        return
     assert res.returncode == 0, out[-3000:]
     assert re.search(r"^total\s+\d+$", out, re.M), out[-3000:]
 

@@ -117,7 +117,7 @@ def psychophysics_responses(wildcards):
 
 def check_software():
     """Before any job runs: every optional extra the configured studies need (cleanlab, timm,
-    open_clip) is where its rule will import it. With --sdm conda: listed in the rule's env file
+    open_clip) is where the job that needs it will import it. With --sdm conda, listed in the env file
     (rules renamed by a deploying Snakefile, or read from GitHub, are not checked); otherwise:
     importable here, where the jobs run. The message names the rule, the package and where it goes.
     """
@@ -141,13 +141,13 @@ def check_software():
             continue
         try:
             job_rule = workflow.get_rule(rule_name)
-        except Exception:  # renamed by `use rule ... as`: not checked
+        except Exception:  # renamed by a deploying Snakefile (use ... as), not checked
             continue
         env = Path(str(job_rule.basedir), str(job_rule.conda_env)).resolve()
         if env.is_file() and requirement.lower() not in env_requirements(env):
             raise WorkflowError(
-                f"rule {rule_name}: the package {requirement!r} is not in its environment {env}; add it "
-                "under `pip:` (as in this workflow's own env file)"
+                f"the package {requirement!r} is not in the environment of rule {rule_name} ({env}), which "
+                "needs it; add it to the env file's pip section, as in this workflow's own"
             )
 
 
