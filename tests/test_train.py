@@ -8,6 +8,7 @@ import torch
 
 from ddd.experiment import recipes
 from ddd.results.decisions import read_decisions
+from ddd.training import checkpoints
 from ddd.training.loop import lr_at
 from ddd.training.run import train_run
 
@@ -97,10 +98,11 @@ def test_resume_after_the_nominal_epoch_keeps_its_weights(tmp_path, stop):
 def test_checkpoint_past_e_without_the_weights_of_e_is_unusable(tmp_path, caplog):
     _run(tmp_path, "full", condition="base")
     _run(tmp_path, "cut", condition="base", stop_after=E + 2)
+    recipe = recipes.resolve(FAMILY, "base", 1)
     for path in glob.glob(str(tmp_path / "ckpt_cut" / "epoch_*.pt")):  # as written before the fix
         ckpt = torch.load(path, weights_only=False)
         del ckpt["nominal_model"]
-        torch.save(ckpt, path)
+        checkpoints._write(path, ckpt, epoch=ckpt["epoch"], recipe=recipe)  # with a valid checksum
     with caplog.at_level("WARNING"):
         _run(tmp_path, "cut", condition="base")  # falls back to training from scratch
     assert "no weights of the nominal final epoch" in caplog.text

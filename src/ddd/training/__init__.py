@@ -4,7 +4,8 @@
   epoch, write the decisions and the network;
 - :mod:`ddd.training.loop`: the learning-rate schedule, a training epoch, evaluation, BatchNorm
   re-estimation;
-- :mod:`ddd.training.checkpoints`: per-epoch checkpoints, resumption and rotation.
+- :mod:`ddd.training.checkpoints`: per-epoch checkpoints (checksummed, verified before loading),
+  resumption and rotation, the checkpoint folder's lock.
 
 This module imports nothing.
 """

@@ -2,7 +2,8 @@
 
 One call of :func:`train_run` is one job: it evaluates the whole evaluation split before training
 (epoch 0) and after every epoch, writes a checkpoint after every epoch, resumes from the last
-valid checkpoint when run again (:mod:`ddd.training.checkpoints`), and at the end writes the
+valid (verified, same recipe) checkpoint when run again (:mod:`ddd.training.checkpoints`), holds
+the checkpoint folder's lock throughout (a second trainer on it refuses), and at the end writes the
 decisions file (``ddd.results.decisions``) and the network at the nominal final epoch E
 (``recipe["epochs"]``; the base run trains ``extra_epochs`` more, recorded in its decisions only).
 Seeding follows the authors' scheme (docs/reproduction.md#training-recipe-and-seeds): the
@@ -27,8 +28,8 @@ from ddd.data.loading import EvalSet, dataset_size, half_split, load_split
 from ddd.nets import make_model
 from ddd.nets.device import resolve_device
 from ddd.results.decisions import write_decisions
-from ddd.training.checkpoints import (atomic_save, has_nominal, load_checkpoint, remove_checkpoints,
-                                      save_checkpoint)
+from ddd.training.checkpoints import (atomic_save, folder_lock, has_nominal, load_checkpoint,
+                                      remove_checkpoints, save_checkpoint)
 from ddd.training.loop import evaluate, lr_at, precise_bn, set_determinism, train_epoch
 
 log = logging.getLogger(__name__)
@@ -171,16 +172,31 @@ def train_run(recipe: dict, dataset: dict, *, output: str, network_output: str, 
         written are those after epoch E: a copy is kept in memory when the loop passes E, saved
         in every later checkpoint (``nominal_model``) so a resumed run still writes them, and
         written at the end. With ``extra_epochs`` == 0 the final weights are those of E (no copy).
-    checkpoint_dir : where per-epoch checkpoints go; removed after success.
+    checkpoint_dir : where per-epoch checkpoints go; removed after success. Locked for the whole run:
+        if another process trains into it, :class:`~ddd.training.checkpoints.CheckpointFolderInUse`
+        is raised at once (no waiting), naming the folder and that process.
     device : ``"auto"``, ``"cpu"`` or ``"cuda[:i]"``.
     threads : CPU threads (intra-op) and DataLoader workers.
+    keep_checkpoints : how many of the newest checkpoints to keep (at least 1; with 2, a damaged
+        newest one falls back to the one before).
     stop_after : stop (without writing outputs) after this many epochs; for tests of resumption.
     """
+    if keep_checkpoints < 1:
+        raise ValueError(f"keep_checkpoints must be at least 1, not {keep_checkpoints}")
     start_time = time.time()
+    with folder_lock(checkpoint_dir):  # before anything else: a second trainer refuses at once
+        _train(recipe, dataset, output=output, network_output=network_output, checkpoint_dir=checkpoint_dir,
+               device=device, threads=threads, eval_batch_size=eval_batch_size, keep_checkpoints=keep_checkpoints,
+               progress=progress, stop_after=stop_after, start_time=start_time)
+
+
+def _train(recipe: dict, dataset: dict, *, output: str, network_output: str, checkpoint_dir: str, device: str,
+           threads: int, eval_batch_size: int, keep_checkpoints: int, progress: bool, stop_after: int | None,
+           start_time: float) -> None:
+    """:func:`train_run`'s work, holding the checkpoint folder's lock."""
     job = _setup(recipe, dataset, device=device, threads=threads, eval_batch_size=eval_batch_size,
                  progress=progress)
     model, optimizer = _build(recipe, len(job.val_meta.class_names), job.dev)
-    os.makedirs(checkpoint_dir, exist_ok=True)
     predictions, first, nominal = _start(job, model, optimizer, checkpoint_dir)
     probs = None
     for epoch in range(first, job.total_epochs + 1):
@@ -198,5 +214,5 @@ def train_run(recipe: dict, dataset: dict, *, output: str, network_output: str, 
     # the weights at E: the copy kept when the loop (or a resumed checkpoint) passed E, if any
     _write_outputs(job, model.state_dict() if nominal is None else nominal, predictions, probs, dataset=dataset,
                    output=output, network_output=network_output, start_time=start_time)
-    remove_checkpoints(checkpoint_dir)
+    remove_checkpoints(checkpoint_dir)  # the lock file too: the lock is released as the folder goes
     log.info("done: %s (%.1f s)", output, time.time() - start_time)
