@@ -217,3 +217,119 @@ def test_image_info_round_trip_and_validation(tmp_path):
     with pytest.raises(ValueError, match="image_info"):
         write_decisions(path, np.zeros((1, 3), int), np.zeros(3, int), ids, recipe={},
                         image_info={"condition": np.array(["u", "v"])})
+
+
+# --- missing values, encodings, unreadable files (issue 15) ------------------------------------
+
+def test_na_is_not_a_class_the_reproduction(tmp_path):
+    """Issue 15, failure 6: `img0,NA,NA` was imported as class 'NA' and counted right for everyone."""
+    a = write(tmp_path / "a.csv", csv_rows([("img0", "NA", "NA"), ("img1", "cat", "dog")]))
+    b = write(tmp_path / "b.csv", csv_rows([("img0", "NaN", "NaN"), ("img1", "cat", "cat")]))
+    with pytest.raises(ImportFormatError, match=r"a\.csv, line 2: missing value 'NA' in column 'target'"):
+        import_files([a, b], format="csv", out_dir=tmp_path / "out")
+    with pytest.raises(ImportFormatError, match=r"b\.csv, line 2: missing value 'NaN' in column 'target'"):
+        import_files([b], format="csv", out_dir=tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("token", ["NA", "na", "NaN", "nan", "-nan", "N/A", "n/a", "null", "NULL", "None", "none",
+                                   "<NA>", "#N/A", " NA "])
+@pytest.mark.parametrize("column", ["image_id", "target", "prediction"])
+def test_csv_missing_markers_are_errors_naming_file_and_line(tmp_path, token, column):
+    rows = [{"image_id": "x1", "target": "cat", "prediction": "dog"},
+            {"image_id": "x2", "target": "dog", "prediction": "dog"}]
+    rows[1][column] = token
+    path = write(tmp_path / "bad.csv", csv_rows([tuple(r.values()) for r in rows]))
+    with pytest.raises(ImportFormatError, match=rf"bad\.csv, line 3: missing value {token.strip()!r} in column "
+                                                rf"{column!r}"):
+        import_files([path], format="csv", out_dir=tmp_path / "out")
+
+
+@pytest.mark.parametrize("token", ["NA", "NaN", "null", "None"])
+def test_csv_missing_correct_is_an_error(tmp_path, token):
+    path = write(tmp_path / "bad.csv", csv_rows([("a", "true"), ("b", token)], header="image_id,correct"))
+    with pytest.raises(ImportFormatError, match=rf"bad\.csv, line 3: missing value {token!r} in column 'correct'"):
+        import_files([path], format="csv", out_dir=tmp_path / "out")
+
+
+def test_csv_values_stay_strings_as_written(tmp_path):
+    """Ids and labels are never parsed as numbers, booleans or NaN: '007' stays '007'."""
+    ids = ["007", "7", "1e3", "1000", "0.50", "True", "NAN-7", "nA1"]
+    a = write(tmp_path / "a.csv", csv_rows([(i, "Nan-cat", "Nan-cat") for i in ids]))
+    d = read_decisions(import_files([a], format="csv", out_dir=tmp_path / "out").paths[0])
+    assert sorted(d.image_ids.tolist()) == sorted(ids) and d.attrs["class_names"] == ["Nan-cat"]
+
+
+def test_not_utf8_names_the_file_and_line(tmp_path):
+    """A Latin-1 file: an error naming the file, line and byte, not a bare UnicodeDecodeError."""
+    path = tmp_path / "latin.csv"
+    path.write_bytes("image_id,target,prediction\nx1,cat,cat\nx2,caf\xe9,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ImportFormatError, match=r"latin\.csv, line 3: not UTF-8 text \(byte 0xe9 at offset 44"):
+        import_files([str(path)], format="csv", out_dir=tmp_path / "out")
+    mvh = tmp_path / "mvh.csv"
+    mvh.write_bytes("subj,session,trial,rt,object_response,category,condition,imagename\n"
+                    "s\xf61,1,1,0.5,cat,cat,c,1_x.png\n".encode("latin-1"))
+    with pytest.raises(ImportFormatError, match=r"mvh\.csv, line 2: not UTF-8"):
+        import_files([str(mvh)], format="modelvshuman", out_dir=tmp_path / "out")
+    # a UTF-8 byte order mark is fine (Excel writes one)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + "image_id,target,prediction\nx1,caf\xe9,caf\xe9\n".encode())
+    d = read_decisions(import_files([str(bom)], format="csv", out_dir=tmp_path / "o2").paths[0])
+    assert d.attrs["class_names"] == ["caf\xe9"] and d.image_ids.tolist() == ["x1"]
+
+
+def test_unreadable_inputs_name_the_file(tmp_path):
+    (tmp_path / "folder.csv").mkdir()
+    with pytest.raises(ImportFormatError, match=r"folder\.csv is a directory, not a file"):
+        import_files([str(tmp_path / "folder.csv")], format="csv", out_dir=tmp_path / "out")
+    with pytest.raises(FileNotFoundError, match=r"nope\.csv"):
+        import_files([str(tmp_path / "nope.csv")], format="csv", out_dir=tmp_path / "out")
+    bad = write(tmp_path / "ragged.csv", "image_id,target,prediction\nx,1,1,4\n")
+    with pytest.raises(ImportFormatError, match=r"ragged\.csv.*line 2"):
+        import_files([bad], format="csv", out_dir=tmp_path / "out")
+    nul = tmp_path / "binary.csv"
+    nul.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    with pytest.raises(ImportFormatError, match=r"binary\.csv"):
+        import_files([str(nul)], format="csv", out_dir=tmp_path / "out")
+
+
+def _mvh_text(rows):
+    return "\n".join(["subj,session,trial,rt,object_response,category,condition,imagename",
+                      *(f"s1,1,{k},0.5,{resp},{cat},c1,{k:04d}_cl_s01_c1_{cat}_40_n0{k}_{k}.png"
+                        for k, (resp, cat) in enumerate(rows, start=1))]) + "\n"
+
+
+def test_modelvshuman_na_response_is_wrong_but_missing_values_are_errors(tmp_path):
+    ok = write(tmp_path / "ok.csv", _mvh_text([("cat", "cat"), ("na", "dog"), ("dog", "cat")]))
+    d = read_decisions(import_files([ok], format="modelvshuman", out_dir=tmp_path / "out").paths[0])
+    assert d.predictions[0].tolist() == [0, -1, 1] and d.correct(0).tolist() == [True, False, False]
+    # the documented non-response is `na` as model-vs-human writes it; other missing markers are errors
+    for resp in ("NA", "NaN", "null", "None", "N/A", ""):
+        path = write(tmp_path / "resp.csv", _mvh_text([("cat", "cat"), (resp, "dog")]))
+        what = "empty value" if resp == "" else f"missing value {resp!r}"
+        with pytest.raises(ImportFormatError, match=rf"resp\.csv, line 3: {what} in column 'object_response'"):
+            import_files([path], format="modelvshuman", out_dir=tmp_path / "out")
+    # a missing category (the target) is an error naming the file and line, `na` included
+    for cat in ("na", "NA", "nan"):
+        path = write(tmp_path / "cat.csv", _mvh_text([("cat", "cat"), ("dog", cat)]).replace(
+            f"_{cat}_40", "_x_40"))
+        with pytest.raises(ImportFormatError, match=rf"cat\.csv, line 3: missing value {cat!r} in column 'category'"):
+            import_files([path], format="modelvshuman", out_dir=tmp_path / "out")
+
+
+def test_rows_with_another_number_of_fields_are_refused(tmp_path):
+    """pandas read a row with one field too many by shifting it into the index (image_id '1',
+    prediction '4' for `x,1,1,4`), or dropped the extra field: refused, naming the line."""
+    a = write(tmp_path / "a.csv", "image_id,target,prediction\nx,1,1,4\ny,1,1\n")
+    with pytest.raises(ImportFormatError, match=r"a\.csv, line 2: 4 fields, but the header \(line 1\) has 3"):
+        import_files([a], format="csv", out_dir=tmp_path / "out")
+    b = write(tmp_path / "b.csv", "image_id,target,prediction\ny,1,1\nx,1\n")
+    with pytest.raises(ImportFormatError, match=r"b\.csv, line 3: 2 fields, but the header \(line 1\) has 3"):
+        import_files([b], format="csv", out_dir=tmp_path / "out")
+    # lines are lines of the file, also after a quoted field spanning two; blank lines at the end are fine
+    c = write(tmp_path / "c.csv", 'image_id,target,prediction\n"x\n1",cat,cat\ny,NA,cat\n\n\n')
+    with pytest.raises(ImportFormatError, match=r"c\.csv, line 4: missing value 'NA' in column 'target'"):
+        import_files([c], format="csv", out_dir=tmp_path / "out")
+    d = write(tmp_path / "d.tsv", "image_id\ttarget\tprediction\nx\tcat\tcat\n\n")
+    res = import_files([d], format="csv", out_dir=tmp_path / "out")
+    assert read_decisions(res.paths[0]).image_ids.tolist() == ["x"]

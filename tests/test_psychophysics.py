@@ -582,8 +582,9 @@ TINY = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
 
 def test_config_resolves_and_checks_the_block(tmp_path):
     assert resolve_config(TINY).psychophysics is None
-    cfg = resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian"}})
-    assert cfg.psychophysics == {"study": "tiny-gaussian", "pairs": 149, "practice": 5, "rule": "strict", "seed": 0,
+    # (tiny-gaussian has 50 evaluation images: 20 + 5 pairs at most; the default 149 is refused at planning)
+    cfg = resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "pairs": 20}})
+    assert cfg.psychophysics == {"study": "tiny-gaussian", "pairs": 20, "practice": 5, "rule": "strict", "seed": 0,
                                  "breaks_every": 50, "shuffle": True, "display_size": 224, "label_issues": None,
                                  "responses": None}
     with pytest.raises(ConfigError, match=r"psychophysics.study: unknown study 'nope'; configured studies: tiny-gaussian"):
@@ -595,17 +596,19 @@ def test_config_resolves_and_checks_the_block(tmp_path):
     with pytest.raises(ConfigError, match="'imp' is a study of kind 'external'.*choose a study with a dataset \\(tiny-gaussian\\)"):
         resolve_config({**config, "psychophysics": {"study": "imp"}})
     with pytest.raises(ConfigError, match="label_issues: .*missing.txt is not a file"):
-        resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "label_issues": str(tmp_path / "missing.txt")}})
+        resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "pairs": 20,
+                                                  "label_issues": str(tmp_path / "missing.txt")}})
     folder = tmp_path / "responses"
     folder.mkdir()
     with pytest.raises(ConfigError, match="responses: .* holds no .csv file"):
-        resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "responses": str(folder)}})
+        resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "pairs": 20, "responses": str(folder)}})
     with pytest.raises(ConfigError, match="responses: .*elsewhere is not a folder"):
-        resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "responses": str(tmp_path / "elsewhere")}})
+        resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "pairs": 20,
+                                                  "responses": str(tmp_path / "elsewhere")}})
     (folder / "b.csv").write_text("x")
     (folder / "a.CSV").write_text("x")
     (folder / ".hidden.csv").write_text("x")
-    cfg = resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "responses": str(folder)}})
+    cfg = resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "pairs": 20, "responses": str(folder)}})
     assert cfg.psychophysics["response_files"] == [str(folder / "a.CSV"), str(folder / "b.csv")]
     assert R.response_files(folder) == cfg.psychophysics["response_files"]
 
@@ -655,3 +658,167 @@ def test_rules_build_the_site_and_analyse(tmp_path):
     obs = pd.read_csv(wd / "results/tiny-gaussian/tables/psychophysics_observers.csv")
     assert list(obs["n_correct"]) == [5, 6]  # every 2nd / 3rd of 10 wrong
     assert (wd / "results/tiny-gaussian/figures/psychophysics.pdf").stat().st_size > 0
+
+
+# --- integrity of the observers' files (issue 15) ---------------------------------------------------
+
+
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().split(b"\n")
+
+
+def test_server_sets_a_partial_last_line_aside_at_start(site):
+    """Issue 15, failure 7: a file ending without a newline (power loss, full disk) got the next trial
+    glued to its last line, and the analysis then refused the file."""
+    folder = site / "responses"
+    folder.mkdir()
+    header = ",".join(R.RESPONSE_COLUMNS) + "\n"
+    full = ",".join(R.format_row(R.parse_record(trial_record(site, "1")))) + "\n"
+    cut = ",".join(R.format_row(R.parse_record(trial_record(site, "2", trial=2))))[:40]
+    (folder / "obs1.csv").write_text(header + full + cut)
+    (folder / "obs2.csv").write_text(header[:30])  # cut inside the header
+    (folder / "obs3.csv").write_text(header + full)  # a complete file: untouched
+    srv = make_server(site, port=0, quiet=True)
+    try:
+        # set aside at start, kept in a side file that the analysis does not read, and reported
+        assert (folder / "obs1.csv").read_text() == header + full
+        side = [p for p in folder.iterdir() if p.name.startswith("obs1.csv.partial")]
+        assert len(side) == 1 and side[0].read_text() == cut
+        assert not side[0].name.endswith(".csv") and R.response_files(folder) == [
+            str(folder / f"obs{k}.csv") for k in (1, 2, 3)]
+        assert sorted((os.path.basename(p), os.path.basename(s)) for p, s in srv.set_aside) == sorted(
+            [("obs1.csv", side[0].name), ("obs2.csv", next(p.name for p in folder.iterdir()
+                                                           if p.name.startswith("obs2.csv.partial")))])
+        assert (folder / "obs3.csv").read_text() == header + full
+        assert srv.start({"observer": "obs1", "session": "s1"})["recorded"] == ["1"]
+        assert srv.record(trial_record(site, "2", trial=2))[0] == 201  # the cut trial, sent again
+        df = R.read_responses(folder / "obs1.csv")
+        assert list(df["pair"]) == ["1", "2"]
+        assert srv.start({"observer": "obs2", "session": "s1"})["recorded"] == []
+        assert srv.record(trial_record(site, observer="obs2"))[0] == 201
+        assert list(R.read_responses(folder / "obs2.csv")["pair"]) == ["1"]
+    finally:
+        srv.server_close()
+
+
+def test_server_sets_a_partial_line_aside_when_it_opens_or_appends(server, site):
+    """A partial last line that appears while the server runs (a file copied in, another writer, a
+    write cut off) is set aside when the file is first opened, and before any append."""
+    folder = site / "responses"
+    header = ",".join(R.RESPONSE_COLUMNS) + "\n"
+    (folder / "obs2.csv").write_text(header + "tiny,obs2,s1,1,1,0,n0")  # after the server started
+    assert request(server, "POST", "/api/start", {"observer": "obs2", "session": "s1"})[1]["recorded"] == []
+    assert (folder / "obs2.csv").read_text() == header
+    assert request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"})[0] == 200
+    assert request(server, "POST", "/api/trial", trial_record(site))[0] == 201
+    with open(folder / "obs1.csv", "ab") as fh:  # cut off after the server had read the file
+        fh.write(b"tiny,obs1,s1,2,2,0,left")
+    assert request(server, "POST", "/api/trial", trial_record(site, "2", trial=2))[0] == 201
+    assert _lines(folder / "obs1.csv")[-1] == b"" and list(R.read_responses(folder / "obs1.csv")["pair"]) == ["1", "2"]
+    sides = sorted(p.name for p in folder.iterdir() if ".partial" in p.name)
+    assert [s.split(".partial")[0] for s in sides] == ["obs1.csv", "obs2.csv"]
+    assert (folder / sides[0]).read_bytes() == b"tiny,obs1,s1,2,2,0,left"
+    assert len(server.set_aside) == 2
+
+
+def test_a_write_cut_off_is_undone_and_answered(server, site, monkeypatch):
+    """A full disk while appending: the partial line is cut off again and the client gets a 507 with
+    the path, not a dropped connection; the next trial is appended cleanly."""
+    import errno
+    assert request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"})[0] == 200
+    path = site / "responses" / "obs1.csv"
+    before = path.read_bytes()
+    real_write = R._os_write
+
+    def short_write(fd, data):  # half of the line reaches the disk, then the disk is full
+        if len(data) > 10:
+            real_write(fd, bytes(data[:len(data) // 2]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(R, "_os_write", short_write)
+    code, err = request(server, "POST", "/api/trial", trial_record(site))
+    assert code == 507 and str(path) in err["error"] and "No space left" in err["error"]
+    assert path.read_bytes() == before
+    monkeypatch.undo()
+    assert request(server, "POST", "/api/trial", trial_record(site))[0] == 201
+    assert list(R.read_responses(path)["pair"]) == ["1"]
+
+
+def _unwritable_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    if not os.access(folder, os.W_OK):
+        return folder
+    folder.chmod(0o755)  # root writes anyway: sysfs refuses new files even to root
+    if os.path.isdir("/sys") and not os.access("/sys", os.W_OK) or _cannot_create("/sys"):
+        return Path("/sys")
+    pytest.skip("no unwritable folder available")
+
+
+def _cannot_create(folder) -> bool:
+    import tempfile
+    try:
+        fd, name = tempfile.mkstemp(dir=folder)
+    except OSError:
+        return True
+    os.close(fd)
+    os.unlink(name)
+    return False
+
+
+def test_unwritable_responses_folder_stops_the_server_at_start(site, tmp_path):
+    folder = _unwritable_folder(tmp_path)
+    with pytest.raises(PermissionError, match=rf"responses folder {folder} is not writable"):
+        make_server(site, port=0, quiet=True, responses_dir=folder)
+    bad = subprocess.run([sys.executable, "-m", "ddd.psychophysics", "serve", str(site), "--port", "0",
+                          "--responses", str(folder)], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert bad.returncode == 2 and f"responses folder {folder} is not writable" in bad.stderr, bad.stderr
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(OSError, match=r"a-file/responses"):
+        make_server(site, port=0, quiet=True, responses_dir=tmp_path / "a-file" / "responses")
+
+
+def test_a_recorded_main_pair_is_refused_in_a_new_session(server, site):
+    """The analysis refuses an observer with a main pair answered in two sessions; the server refuses
+    the second answer (409) instead of recording it."""
+    assert request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"})[0] == 200
+    assert request(server, "POST", "/api/trial", trial_record(site))[0] == 201
+    assert request(server, "POST", "/api/trial", trial_record(site, "P1", trial=1))[0] == 201
+    assert request(server, "POST", "/api/start", {"observer": "obs1", "session": "s2"}) == (
+        200, {"observer": "obs1", "session": "s2", "recorded": []})
+    code, err = request(server, "POST", "/api/trial", trial_record(site, session="s2"))
+    assert code == 409 and "pair '1' is already recorded for observer 'obs1' in session 's1'" in err["error"]
+    code, err = request(server, "POST", "/api/trial", trial_record(site, session="s2", right=False))
+    assert code == 409
+    # practice pairs may be repeated (the analysis leaves them out); other main pairs are recorded
+    assert request(server, "POST", "/api/trial", trial_record(site, "P1", trial=1, session="s2"))[0] == 201
+    assert request(server, "POST", "/api/trial", trial_record(site, "2", trial=2, session="s2"))[0] == 201
+    path = site / "responses" / "obs1.csv"
+    df = R.read_responses(path)
+    assert list(zip(df["session"], df["pair"])) == [("s1", "1"), ("s1", "P1"), ("s2", "P1"), ("s2", "2")]
+    # another observer may answer the pair; a restarted server knows what was recorded
+    assert request(server, "POST", "/api/start", {"observer": "obs2", "session": "s2"})[0] == 200
+    assert request(server, "POST", "/api/trial", trial_record(site, observer="obs2", session="s2"))[0] == 201
+    again = make_server(site, port=0, quiet=True)
+    try:
+        with pytest.raises(RecordError, match="already recorded for observer 'obs1' in session 's1'") as e:
+            again.record(trial_record(site, session="s3"))
+        assert e.value.status == 409
+    finally:
+        again.server_close()
+    # what the server accepted, the analysis accepts (the manifest's other pairs missing aside)
+    with pytest.raises(A.ResponseMismatchError) as e:
+        A.response_matrix([path], site / "manifest.csv")
+    assert "more than once" not in str(e.value) and "main pairs missing" in str(e.value)
+
+
+def test_a_file_removed_while_serving_is_started_afresh(server, site):
+    assert request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"})[0] == 200
+    assert request(server, "POST", "/api/trial", trial_record(site))[0] == 201
+    (site / "responses" / "obs1.csv").unlink()
+    assert request(server, "POST", "/api/trial", trial_record(site, "2", trial=2))[0] == 403  # the page restarts
+    assert request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"})[1]["recorded"] == []
+    assert request(server, "POST", "/api/trial", trial_record(site, "2", trial=2))[0] == 201
+    assert list(R.read_responses(site / "responses" / "obs1.csv")["pair"]) == ["2"]

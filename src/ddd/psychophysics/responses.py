@@ -1,8 +1,9 @@
 """The observers' response files (``responses/<observer>.csv``): one row per answered trial.
 
 This module is the only one that knows the layout of a response file. The collection server
-writes it (:func:`start_file`, :func:`append_row` with :func:`format_row`; :func:`recorded_rows`
-tells it what a file already holds), the page's CSV export (``static/experiment.js``) writes the
+writes it (:func:`prepare_file`, which creates it or sets aside an incomplete last line,
+:func:`append_row` with :func:`format_row`, which never appends to an incomplete line and undoes a
+failed write; :func:`recorded_rows` tells it what a file already holds), the page's CSV export (``static/experiment.js``) writes the
 same columns, and the analysis reads it (:func:`read_responses`). The values of one trial are
 checked by one function, :func:`check_trial` (and :func:`check_correct`), both for a record
 posted to the server (:func:`parse_record`, JSON values) and for a line of a file
@@ -32,6 +33,7 @@ import io
 import math
 import os
 import re
+import time
 
 import pandas as pd
 
@@ -39,7 +41,8 @@ from ddd.psychophysics.site import SIDES
 
 __all__ = ["RESPONSE_COLUMNS", "OBSERVER_RE", "SESSION_RE", "MAX_RT_MS", "MAX_ID", "ResponseFileError",
            "TrialValueError", "check_id", "check_trial", "check_correct", "parse_record", "parse_fields",
-           "format_row", "start_file", "append_row", "recorded_rows", "read_responses", "response_files"]
+           "format_row", "start_file", "append_row", "recorded_rows", "read_responses", "response_files",
+           "PartialLineError", "set_aside_partial_line", "prepare_file"]
 
 #: Columns of a response file, in this order (extra columns are allowed and ignored when reading).
 RESPONSE_COLUMNS = ("study", "observer", "session", "trial", "pair", "practice", "left_id", "right_id",
@@ -155,27 +158,158 @@ def format_row(rec: dict) -> list[str]:
 
 
 # -- writing (the collection server) -----------------------------------------------------------
+class PartialLineError(ResponseFileError):
+    """A response file whose last line has no newline (a write cut off): nothing may be appended to
+    it before :func:`set_aside_partial_line`."""
+
+
 def _csv_line(fields) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(fields)
     return buf.getvalue()
 
 
-def _write_synced(path, mode: str, fields) -> None:
-    with open(path, mode, newline="", encoding="utf-8") as fh:
-        fh.write(_csv_line(fields))
-        fh.flush()
-        os.fsync(fh.fileno())
+_HEADER = _csv_line(RESPONSE_COLUMNS).encode("utf-8")
+_BINARY = getattr(os, "O_BINARY", 0)
+_os_write = os.write  # the one call that writes a line (a seam for the tests of a full disk)
+
+
+def _fsync_dir(folder) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _append(fd: int, data: bytes) -> None:
+    """Write ``data`` at the end of ``fd`` and fsync; on any failure cut the file back to where it
+    was (no partial line is ever left behind) and re-raise."""
+    end = os.lseek(fd, 0, os.SEEK_END)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[_os_write(fd, view):]
+        os.fsync(fd)
+    except BaseException:
+        try:
+            os.ftruncate(fd, end)
+            os.fsync(fd)
+        except OSError:
+            pass
+        raise
 
 
 def start_file(path) -> None:
     """Create a response file holding only the header line (flushed and fsynced); it must not exist."""
-    _write_synced(path, "x", RESPONSE_COLUMNS)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o644)
+    try:
+        _append(fd, _HEADER)
+    except BaseException:
+        os.close(fd)
+        os.unlink(path)
+        raise
+    os.close(fd)
+    _fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def append_row(path, row: list[str]) -> None:
-    """Append one line (:func:`format_row`) to a response file, flushed and fsynced before returning."""
-    _write_synced(path, "a", row)
+    """Append one line (:func:`format_row`) to a response file, flushed and fsynced before returning.
+
+    The file must end with a newline (:class:`PartialLineError` otherwise: a line is never glued to
+    a partial one); a write that fails (a full disk) is undone before the error is raised.
+    """
+    data = _csv_line(row).encode("utf-8")
+    fd = os.open(path, os.O_RDWR | _BINARY)
+    try:
+        end = os.lseek(fd, 0, os.SEEK_END)
+        if end == 0:
+            raise ResponseFileError(f"{path}, line 1: the file is empty (no header line); cannot append")
+        os.lseek(fd, end - 1, os.SEEK_SET)
+        if os.read(fd, 1) != b"\n":
+            raise PartialLineError(f"{path}: the last line is incomplete (no newline at the end)")
+        _append(fd, data)
+    finally:
+        os.close(fd)
+
+
+def _side_path(path: str) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    side, k = f"{path}.partial-{stamp}", 1
+    while os.path.exists(side):
+        k += 1
+        side = f"{path}.partial-{stamp}-{k}"
+    return side
+
+
+def set_aside_partial_line(path) -> str | None:
+    """Move an incomplete last line (the file does not end with a newline) of a response file to a
+    side file ``<path>.partial-<UTC time>`` (not ``*.csv``: the analysis does not read it), and cut it
+    from the file; returns the side file's path, or None when the file ends with a newline (or is
+    empty). The side file is written and fsynced before the file is cut."""
+    path = os.fspath(path)
+    with open(path, "r+b") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return None
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return None
+        pos, start = size, 0
+        while pos > 0:  # the last newline, read backwards
+            n = min(65536, pos)
+            pos -= n
+            fh.seek(pos)
+            k = fh.read(n).rfind(b"\n")
+            if k >= 0:
+                start = pos + k + 1
+                break
+        fh.seek(start)
+        partial = fh.read()
+        side = _side_path(path)
+        with open(side, "xb") as out:
+            out.write(partial)
+            out.flush()
+            os.fsync(out.fileno())
+        _fsync_dir(os.path.dirname(os.path.abspath(path)))
+        fh.truncate(start)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return side
+
+
+def prepare_file(path) -> str | None:
+    """Make an observer's response file ready for :func:`append_row`: create it with the header if
+    it does not exist (or is empty), set aside an incomplete last line (:func:`set_aside_partial_line`;
+    also a header cut off, after which the header is written again) and refuse a file that is not a
+    response file of the collection server (another header: :class:`ResponseFileError`, the file
+    left as it is). Returns the side file of a line set aside, or None."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        start_file(path)
+        return None
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    side = None
+    if first != _HEADER:
+        if first.endswith(b"\n") or not _HEADER.startswith(first):
+            raise ResponseFileError(f"{path}, line 1: not a response file of the collection server (unexpected "
+                                    "header); move it away")
+        if first:  # only a header, cut off
+            side = set_aside_partial_line(path)
+        fd = os.open(path, os.O_RDWR | _BINARY)
+        try:
+            if os.lseek(fd, 0, os.SEEK_END) == 0:
+                _append(fd, _HEADER)
+        finally:
+            os.close(fd)
+        return side
+    return set_aside_partial_line(path)
 
 
 def recorded_rows(path) -> dict:
@@ -186,8 +320,15 @@ def recorded_rows(path) -> dict:
     index = {}
     if not os.path.exists(path):
         return index
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise _err(path, raw[:err.start].count(b"\n") + 1, f"not UTF-8 text ({err.reason}); move the file "
+                   "away") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
         if next(reader, None) != list(RESPONSE_COLUMNS):
             raise ResponseFileError(f"{path}, line 1: not a response file of the collection server (unexpected "
                                     "header); move it away")
@@ -195,6 +336,8 @@ def recorded_rows(path) -> dict:
         for fields in reader:
             if len(fields) == len(RESPONSE_COLUMNS):
                 index[(fields[session], fields[pair])] = fields
+    except csv.Error as err:
+        raise _err(path, reader.line_num, f"CSV syntax error: {err}; move the file away") from None
     return index
 
 

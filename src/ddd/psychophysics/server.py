@@ -6,7 +6,8 @@ the site's files, answers three JSON endpoints that the page uses when it finds 
 
 ``GET  /api/status``   ``{"collect": true, "study": ..., "manifest": ...}``
 ``POST /api/start``    ``{"observer", "session"}``: opens the observer's file (creates it with the
-                       header); 403 for an observer not on the ``--observers`` list when one is given
+                       header); 403 for an observer not on the ``--observers`` list when one is given,
+                       409 for a file of that name that is not the server's
 ``POST /api/trial``    one trial record, exactly the keys of
                        :data:`ddd.psychophysics.responses.RESPONSE_COLUMNS` (``practice`` and
                        ``correct`` JSON booleans, ``trial`` an integer, ``rt_ms`` a number),
@@ -17,7 +18,17 @@ Each accepted trial is appended to ``<responses>/<observer>.csv`` (default
 ``<site>/responses/``), flushed and fsynced before the answer (201), so a crashed browser or
 server loses nothing that was answered. A trial sent again (same observer, session and pair, same
 content: a retry after a lost answer) is recorded once and answered 200 ``duplicate``; the same
-pair with another answer is refused (409).
+pair with another answer is refused (409), and so is a main (not practice) pair that the observer
+already answered in another session (409: the analysis accepts each main pair once per observer).
+
+A trial is never glued to a partial line. An observer file whose last line has no newline (a
+write cut off by power loss or a full disk; never acknowledged) has that line moved to a side file
+``<observer>.csv.partial-<UTC time>`` (which the analysis does not read; reported on stderr and in
+:attr:`CollectionServer.set_aside`): at start for every ``<id>.csv`` with the server's header, when
+the server first opens an observer's file, and before an append should the file have changed
+since. A write that fails (a full disk: 507, else 500, naming the file) is cut off again before the
+answer. The responses folder is created and tried at start: one that cannot be written stops the
+server with its path.
 
 Everything else is refused with a 4xx status and a JSON ``{"error": reason}``: a body that is
 not JSON (400), too large (413, :data:`MAX_BODY` bytes), without Content-Length (411) or not
@@ -28,15 +39,19 @@ differ from the manifest, a trial number beyond the block or ``correct`` contrad
 response (422). Files are served only from inside the site folder (no directory listings, no
 dotfiles, never ``responses/``); a path with ``..`` is refused (400), as is a request whose Host
 header is not this machine (403, against DNS rebinding). Observer files are named after the
-validated id, so nothing is ever written outside the responses folder.
+validated id, so nothing is ever written outside the responses folder. An unexpected error is
+answered 500 with its reason (and a traceback on stderr), never with a dropped connection.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
+import tempfile
 import threading
+import traceback
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
@@ -72,6 +87,7 @@ class CollectionServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # the default 5 resets connections when 20 clients connect at once
 
     def __init__(self, site_dir, *, responses_dir=None, port: int = 8000, observers=None, quiet: bool = False):
         self.site_dir = os.path.realpath(site_dir)
@@ -80,7 +96,9 @@ class CollectionServer(ThreadingHTTPServer):
                 raise FileNotFoundError(f"{self.site_dir} is not an experiment site: {name} is missing "
                                         "(make it with the psychophysics_stimuli rule)")
         self.responses_dir = os.path.realpath(responses_dir or os.path.join(self.site_dir, "responses"))
-        os.makedirs(self.responses_dir, exist_ok=True)
+        _check_writable(self.responses_dir)
+        #: ``(file, side file)`` of every incomplete last line set aside (at start and later)
+        self.set_aside: list[tuple[str, str]] = []
         self.experiment = read_experiment(self.site_dir)
         self.manifest = {r.pair: r for r in read_manifest(os.path.join(self.site_dir, "manifest.csv")).itertuples()}
         self.checksum = manifest_checksum(os.path.join(self.site_dir, "manifest.csv"))
@@ -95,6 +113,7 @@ class CollectionServer(ThreadingHTTPServer):
         self.quiet = quiet
         self.lock = threading.Lock()
         self._recorded: dict[str, dict] = {}
+        self._repair_existing()
         super().__init__(("127.0.0.1", int(port)), _Handler)
 
     @property
@@ -108,19 +127,54 @@ class CollectionServer(ThreadingHTTPServer):
             raise RecordError(400, f"observer id {observer!r} cannot name a file in the responses folder")
         return path
 
+    def _repair_existing(self) -> None:
+        """At start: set aside an incomplete last line of every observer file already in the
+        responses folder (``<id>.csv`` with the server's header; other files are left alone and
+        refused if an observer of that name starts) and stop on one that cannot be written."""
+        for name in sorted(os.listdir(self.responses_dir)):
+            path = os.path.join(self.responses_dir, name)
+            if not (name.endswith(".csv") and responses.OBSERVER_RE.match(name[:-4]) and os.path.isfile(path)):
+                continue
+            if not os.access(path, os.W_OK):
+                raise PermissionError(f"the observer file {path} is not writable; fix its permissions or move it away")
+            try:
+                self._note(path, responses.prepare_file(path))
+            except ResponseFileError:
+                continue
+
+    def _note(self, path: str, side: str | None) -> None:
+        """Report a line set aside (stderr, even when quiet, and :attr:`set_aside`)."""
+        if side is not None:
+            self.set_aside.append((path, side))
+            sys.stderr.write(f"{path}: its last line was incomplete (a write cut off: power loss, full disk); "
+                             f"set aside in {side}, the trial is recorded again when the page resends it\n")
+
     def known(self, observer: str) -> bool:
         if self.observers is not None:
             return observer in self.observers and os.path.exists(self._path(observer))
         return os.path.exists(self._path(observer))
 
     def _index(self, observer: str) -> dict:
-        """``{(session, pair): row}`` of what the observer's file already holds (read once)."""
+        """``{(session, pair): row}`` of what the observer's file holds, read when the server first
+        opens it (created, or an incomplete last line set aside, first: :func:`responses.prepare_file`)."""
         if observer not in self._recorded:
+            path = self._path(observer)
             try:
-                self._recorded[observer] = responses.recorded_rows(self._path(observer))
+                self._note(path, responses.prepare_file(path))
+                self._recorded[observer] = responses.recorded_rows(path)
             except ResponseFileError as err:
                 raise RecordError(409, str(err)) from None
+            except OSError as err:
+                raise _write_error(path, err) from None
         return self._recorded[observer]
+
+    def _main_session(self, index: dict, pair: str) -> str | None:
+        """The session in which the observer answered main pair ``pair``, if any."""
+        practice = RESPONSE_COLUMNS.index("practice")
+        for (session, p), fields in index.items():
+            if p == pair and fields[practice] in ("0", "false", "False", "FALSE"):
+                return session
+        return None
 
     def start(self, body: dict) -> dict:
         _keys(body, {"observer", "session"}, optional={"study"})
@@ -132,9 +186,8 @@ class CollectionServer(ThreadingHTTPServer):
         if self.observers is not None and observer not in self.observers:
             raise RecordError(403, f"unknown observer {observer!r}: not on this server's list of observers")
         with self.lock:
-            path = self._path(observer)
-            if not os.path.exists(path):
-                responses.start_file(path)
+            if not os.path.exists(self._path(observer)):  # new, or removed while serving: start afresh
+                self._recorded.pop(observer, None)
             index = self._index(observer)
             recorded = sorted(p for (s, p) in index if s == session)
         return {"observer": observer, "session": session, "recorded": recorded}
@@ -168,19 +221,64 @@ class CollectionServer(ThreadingHTTPServer):
         """Check one trial record and append it; (status, answer)."""
         rec = self._check(body)
         row = responses.format_row(rec)
+        observer = rec["observer"]
         with self.lock:
-            if not self.known(rec["observer"]):
-                raise RecordError(403, f"unknown observer {rec['observer']!r}: start a session first (POST /api/start)")
-            index = self._index(rec["observer"])
-            key = (rec["session"], rec["pair"])
-            if key in index:
-                if index[key] == row:
-                    return 200, {"status": "duplicate", "pair": rec["pair"]}
-                raise RecordError(409, f"pair {rec['pair']!r} is already recorded for observer {rec['observer']!r}, "
-                                       f"session {rec['session']!r}, with other values")
-            responses.append_row(self._path(rec["observer"]), row)
-            index[key] = row
-        return 201, {"status": "recorded", "pair": rec["pair"]}
+            if not self.known(observer):
+                raise RecordError(403, f"unknown observer {observer!r}: start a session first (POST /api/start)")
+            path = self._path(observer)
+            for attempt in range(2):
+                index = self._index(observer)
+                key = (rec["session"], rec["pair"])
+                if key in index:
+                    if index[key] == row:
+                        return 200, {"status": "duplicate", "pair": rec["pair"]}
+                    raise RecordError(409, f"pair {rec['pair']!r} is already recorded for observer {observer!r}, "
+                                           f"session {rec['session']!r}, with other values")
+                earlier = None if rec["practice"] else self._main_session(index, rec["pair"])
+                if earlier is not None:  # the analysis refuses a main pair answered twice
+                    raise RecordError(409, f"pair {rec['pair']!r} is already recorded for observer {observer!r} in "
+                                           f"session {earlier!r}: each main pair is answered once per observer "
+                                           "(the analysis refuses a second answer)")
+                try:
+                    responses.append_row(path, row)
+                except responses.PartialLineError:
+                    if attempt:
+                        raise RecordError(500, f"{path} keeps ending with an incomplete line: is another "
+                                               "program writing it?") from None
+                    self._recorded.pop(observer, None)  # changed behind the server's back: open it again
+                    continue
+                except ResponseFileError as err:
+                    raise RecordError(409, str(err)) from None
+                except OSError as err:
+                    raise _write_error(path, err) from None
+                index[key] = row
+                return 201, {"status": "recorded", "pair": rec["pair"]}
+        raise AssertionError("unreachable")
+
+
+def _check_writable(folder: str) -> None:
+    """Create the responses folder if needed and prove that files can be created in it (stops the
+    server at start with the path, instead of failing an observer's first request)."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as err:
+        raise type(err)(err.errno, f"cannot create the responses folder {folder}: {err.strerror}") from None
+    if not os.path.isdir(folder):
+        raise NotADirectoryError(f"the responses folder {folder} is not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".ddd-write-test-")
+    except OSError as err:
+        raise PermissionError(err.errno, f"the responses folder {folder} is not writable ({err.strerror}); fix its "
+                                         "permissions or choose another with --responses") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _write_error(path: str, err: OSError) -> RecordError:
+    """An answer for a failed write: 507 for a full disk or quota, else 500; names the file."""
+    status = 507 if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)) else 500
+    return RecordError(status, f"cannot write {path}: {err.strerror or err}; nothing of this trial was kept "
+                               "(the page keeps it: download the responses at the end)")
 
 
 def _keys(body, required: set, optional: set = frozenset()) -> None:
@@ -306,9 +404,12 @@ class _Handler(SimpleHTTPRequestHandler):
             status, answer = self.server.record(body)
             return self._json(status, answer)
         except RecordError as err:
-            if not self.server.quiet:
+            if not self.server.quiet or err.status >= 500:
                 sys.stderr.write(f"refused {self.path}: {err.status} {err}\n")
             return self._refuse(err.status, str(err))
+        except Exception as err:  # never a dropped connection: the page shows the reason
+            sys.stderr.write(f"internal error on {self.path}:\n{traceback.format_exc()}")
+            return self._refuse(500, f"internal error of the collection server: {err!r}")
 
     def _method_not_allowed(self):
         self._refuse(405, f"{self.command} is not supported")

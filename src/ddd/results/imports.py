@@ -12,7 +12,8 @@ Formats
 -------
 ``csv``           comma-separated (tab-separated if the name ends in ``.tsv``) with a header naming
                   either ``image_id, target, prediction`` or ``image_id, correct``; other columns are
-                  ignored. Header names are matched case-insensitively, values are stripped.
+                  ignored. Header names are matched case-insensitively, values are stripped and
+                  kept as text exactly as written (never parsed as numbers or NaN: ``007`` stays ``007``).
                   ``correct`` takes ``true/false/1/0`` (any case). Labels that are all integers are
                   stored as they are; otherwise class names (sorted, shared by all files, attribute
                   ``class_names``) are mapped to indices. In the ``correct``-only form the true class
@@ -25,7 +26,9 @@ Formats
                   object_response, category, condition, imagename``; header case ignored as in that
                   toolbox; ``subj, object_response, category, condition, imagename`` are required).
                   One decision maker (one ``subj``) per file. Targets are ``category``, predictions
-                  ``object_response``; a non-response ``na`` is stored as prediction -1, i.e. wrong.
+                  ``object_response``; a non-response ``na`` (lower case, as model-vs-human writes it)
+                  is stored as prediction -1, i.e. wrong; any other missing marker there, and any in
+                  ``category``, is an error (below).
                   The image id is the key model-vs-human derives from ``imagename`` (:func:`mvh_image_key`).
                   The ``condition`` of every image is stored as ``image_info/condition`` (it must be the
                   same in every file; values are kept as written, where model-vs-human's pandas
@@ -40,20 +43,26 @@ Rows are matched by image id; their order within a file does not matter. All fil
 same set of ids, each exactly once: missing, extra or duplicated ids are refused with a message
 naming the first offending ids and their lines, unless ``intersect=True``, which keeps the images
 present (once) in every file and reports how many were dropped (returned, logged as a warning and
-stored as the attribute ``import_dropped_rows`` of each file). An empty file, a missing column, an
-empty value or a non-boolean ``correct`` is an error naming the file and the line. Targets (and
+stored as the attribute ``import_dropped_rows`` of each file). An empty file, a file that is not
+UTF-8 text (a byte order mark is allowed), a row with another number of fields than the header, a
+missing column, an empty value, a missing value or a non-boolean ``correct`` is an error naming the
+file and the line. A missing value is any of :data:`MISSING` in any case (pandas' default markers:
+``NA``, ``N/A``, ``NaN``, ``null``, ``None``, ``#N/A``, ``<NA>``, ...), in every column that is read,
+image ids included (an id written ``NA`` is taken for a missing one; where a class really is named
+``None``, give integer labels); model-vs-human's ``na`` response is the one exception. Targets (and
 conditions) of one image must agree across files. Nothing is dropped silently.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import os
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from ddd.results import IMPORT_FORMATS
 from ddd.results.decisions import read_image_info, write_decisions
@@ -65,6 +74,14 @@ FORMATS = IMPORT_FORMATS
 MVH_COLUMNS = ("subj", "object_response", "category", "condition", "imagename")
 _TRUE, _FALSE = {"true", "1"}, {"false", "0"}
 _INT = re.compile(r"^[+-]?\d+$")
+#: Values that mean "missing" (compared after stripping, in any case): pandas' default NA markers,
+#: which R, Excel and pandas write for a missing value. No column may hold one (model-vs-human's
+#: non-response ``na`` in ``object_response`` excepted, :data:`MVH_NA`).
+MISSING = frozenset({"na", "n/a", "nan", "-nan", "null", "none", "<na>", "#n/a", "#n/a n/a", "#na", "-1.#ind",
+                     "-1.#qnan", "1.#ind", "1.#qnan"})
+_MISSING_LEN = max(map(len, MISSING))
+#: model-vs-human's non-response, exactly as its experiments write it: stored as prediction -1 (wrong).
+MVH_NA = "na"
 
 
 class ImportFormatError(ValueError):
@@ -118,98 +135,174 @@ def mvh_image_key(imagename: str) -> str:
     return f"{parts[-2]}_{parts[-1]}" if parts[-2].startswith("n0") else parts[-1]
 
 
-def _read_table(path: str) -> pd.DataFrame:
-    sep = "\t" if path.lower().endswith(".tsv") else ","
+def _read_text(path: str) -> str:
+    """The file's text (UTF-8, a byte order mark dropped); every failure names the file."""
+    if os.path.isdir(path):
+        raise ImportFormatError(f"{path} is a directory, not a file (list the files, or a glob such as "
+                                f"{os.path.join(path, '*.csv')})")
+    with open(path, "rb") as fh:  # FileNotFoundError / PermissionError name the path themselves
+        raw = fh.read()
     try:
-        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[], skip_blank_lines=False)
-    except FileNotFoundError:
-        raise
-    except pd.errors.EmptyDataError:
-        raise ImportFormatError(f"{path}, line 1: the file is empty (expected a header line)") from None
-    except pd.errors.ParserError as e:
-        raise ImportFormatError(f"{path}: cannot parse as {'TSV' if sep == chr(9) else 'CSV'}: {e}") from None
-    df.columns = [str(c).strip().lower() for c in df.columns]
-    dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw[:err.start].count(b"\n") + 1
+        raise ImportFormatError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[err.start]:02x} at offset "
+                                f"{err.start}: {err.reason}); save the file as UTF-8 (e.g. from Latin-1: "
+                                f"iconv -f latin1 -t utf-8)") from None
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The data rows of a table file: ``columns`` (lower-case header name -> stripped str values) and
+    the 1-based line of each row in the file."""
+    path: str
+    columns: dict
+    lines: np.ndarray
+
+    def line(self, k: int) -> int:
+        return int(self.lines[k])
+
+
+def _records(text: str, sep: str, path: str, kind: str) -> tuple[list, list]:
+    """The csv records of ``text`` and the 1-based line where each starts."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
+    try:
+        if '"' not in text:  # no quoting, so one record per line (the fast path)
+            records = list(reader)
+            return records, list(range(1, len(records) + 1))
+        records, lines, start = [], [], 1
+        for fields in reader:
+            records.append(fields)
+            lines.append(start)
+            start = reader.line_num + 1
+        return records, lines
+    except csv.Error as err:
+        raise ImportFormatError(f"{path}, line {reader.line_num}: cannot parse as {kind}: {err}") from None
+
+
+def _read_table(path: str) -> _Rows:
+    """Read a CSV (TSV if the name ends in ``.tsv``) with Python's csv module: every row must have as
+    many fields as the header (pandas would shift a row with one field too many into the index, or
+    drop the field, without a word); a blank line between rows is a row of empty values, blank lines
+    at the end are ignored. Every failure names the file and the line."""
+    sep = "\t" if path.lower().endswith(".tsv") else ","
+    kind = "TSV" if sep == "\t" else "CSV"
+    text = _read_text(path)
+    if "\x00" in text:
+        line = text[:text.index("\x00")].count("\n") + 1
+        raise ImportFormatError(f"{path}, line {line}: a NUL byte: not a text table (a {kind} file is expected)")
+    records, lines = _records(text, sep, path, kind)
+    header = records[0] if records else None
+    if header is None or not any(h.strip() for h in header):
+        raise ImportFormatError(f"{path}, line 1: " + ("the file is empty" if len(records) < 2 else "a blank line")
+                                + " (expected a header line)")
+    header = [h.strip().lower() for h in header]
+    dup = sorted({c for c in header if header.count(c) > 1})
     if dup:
         raise ImportFormatError(f"{path}, line 1: duplicated column(s) {dup}")
-    if len(df) == 0:
+    rows, lines = records[1:], lines[1:]
+    blank = [not r or (len(r) == 1 and not r[0].strip()) for r in rows]
+    while blank and blank[-1]:  # blank lines at the end
+        blank.pop()
+        rows.pop()
+        lines.pop()
+    for k, r in enumerate(rows):
+        if len(r) != len(header):
+            if blank[k]:  # a blank line between rows: a row of empty values (refused by _column)
+                rows[k] = [""] * len(header)
+            else:
+                raise ImportFormatError(f"{path}, line {lines[k]}: {len(r)} fields, but the header (line 1) "
+                                        f"has {len(header)}: {header}")
+    if not rows:
         raise ImportFormatError(f"{path}, line 1: header only, no data rows")
-    return df
+    columns = {h: np.char.strip(np.array([r[j] for r in rows], dtype=str)) for j, h in enumerate(header)}
+    return _Rows(path, columns, np.asarray(lines, dtype=np.int64))
 
 
-def _column(df: pd.DataFrame, col: str, path: str) -> np.ndarray:
-    """Stripped string values of a column; refuses empty values (naming the line)."""
-    s = df[col]
-    missing = s.isna().to_numpy()
-    values = np.where(missing, "", s.to_numpy(dtype=object)).astype(str)
-    values = np.char.strip(values)
+def _column(rows: _Rows, col: str, *, allow: str | None = None) -> np.ndarray:
+    """Stripped string values of a column; refuses empty values and missing-value markers
+    (:data:`MISSING`, any case; ``allow``: one exact value let through), naming the line."""
+    values = rows.columns[col]
     bad = np.flatnonzero(values == "")
     if bad.size:
-        raise ImportFormatError(f"{path}, line {bad[0] + 2}: empty value in column {col!r}"
+        raise ImportFormatError(f"{rows.path}, line {rows.line(bad[0])}: empty value in column {col!r}"
                                 + (f" (and {bad.size - 1} more rows)" if bad.size > 1 else ""))
+    short = np.flatnonzero(np.char.str_len(values) <= _MISSING_LEN)  # only these can be a marker
+    marked = np.zeros(values.shape, dtype=bool)
+    marked[short] = np.isin(np.char.lower(values[short]), list(MISSING))
+    if allow is not None:
+        marked &= values != allow
+    bad = np.flatnonzero(marked)
+    if bad.size:
+        raise ImportFormatError(f"{rows.path}, line {rows.line(bad[0])}: missing value {str(values[bad[0]])!r} in "
+                                f"column {col!r}" + (f" (and {bad.size - 1} more rows)" if bad.size > 1 else "")
+                                + "; every value must be given (NA, NaN, N/A, null, None and pandas' other "
+                                "missing-value markers are refused, in any case)"
+                                + (f"; a non-response is written {allow!r}" if allow is not None else ""))
     return values
 
 
-def _require(df: pd.DataFrame, cols, path: str, hint: str) -> None:
-    missing = [c for c in cols if c not in df.columns]
+def _require(rows: _Rows, cols, hint: str) -> None:
+    missing = [c for c in cols if c not in rows.columns]
     if missing:
-        raise ImportFormatError(f"{path}, line 1 (header): missing column(s) {missing}; found {list(df.columns)}; "
-                                f"expected {hint}")
+        raise ImportFormatError(f"{rows.path}, line 1 (header): missing column(s) {missing}; found "
+                                f"{list(rows.columns)}; expected {hint}")
 
 
-def _parse_bool(values: np.ndarray, path: str, col: str) -> np.ndarray:
+def _parse_bool(rows: _Rows, col: str) -> np.ndarray:
+    values = _column(rows, col)
     low = np.char.lower(values)
     true, false = np.isin(low, list(_TRUE)), np.isin(low, list(_FALSE))
     bad = np.flatnonzero(~(true | false))
     if bad.size:
-        raise ImportFormatError(f"{path}, line {bad[0] + 2}: {str(values[bad[0]])!r} in column {col!r} is not boolean "
-                                f"(use true/false or 1/0)")
+        raise ImportFormatError(f"{rows.path}, line {rows.line(bad[0])}: {str(values[bad[0]])!r} in column {col!r} "
+                                f"is not boolean (use true/false or 1/0)")
     return true
 
 
 def read_csv_table(path) -> Table:
     """Read one ``csv`` decision maker (module docstring); labels stay strings until :func:`import_files`."""
     path = os.fspath(path)
-    df = _read_table(path)
+    rows = _read_table(path)
     hint = "'image_id, target, prediction' or 'image_id, correct'"
-    _require(df, ["image_id"], path, hint)
-    ids = _column(df, "image_id", path)
-    lines = np.arange(len(df)) + 2
+    _require(rows, ["image_id"], hint)
+    ids = _column(rows, "image_id")
     name = os.path.splitext(os.path.basename(path))[0]
-    if "target" in df.columns or "prediction" in df.columns:
-        _require(df, ["target", "prediction"], path, hint)
-        targets, predictions = _column(df, "target", path), _column(df, "prediction", path)
-        if "correct" in df.columns:
-            given = _parse_bool(_column(df, "correct", path), path, "correct")
+    if "target" in rows.columns or "prediction" in rows.columns:
+        _require(rows, ["target", "prediction"], hint)
+        targets, predictions = _column(rows, "target"), _column(rows, "prediction")
+        if "correct" in rows.columns:
+            given = _parse_bool(rows, "correct")
             bad = np.flatnonzero(given != (targets == predictions))
             if bad.size:
-                raise ImportFormatError(f"{path}, line {bad[0] + 2}: column 'correct' disagrees with "
+                raise ImportFormatError(f"{path}, line {rows.line(bad[0])}: column 'correct' disagrees with "
                                         f"target == prediction ({bad.size} rows)")
-        return Table(name, path, ids, lines, targets=targets, predictions=predictions)
-    _require(df, ["correct"], path, hint)
-    return Table(name, path, ids, lines, correct=_parse_bool(_column(df, "correct", path), path, "correct"))
+        return Table(name, path, ids, rows.lines, targets=targets, predictions=predictions)
+    _require(rows, ["correct"], hint)
+    return Table(name, path, ids, rows.lines, correct=_parse_bool(rows, "correct"))
 
 
 def read_modelvshuman_table(path) -> Table:
     """Read one model-vs-human raw-data CSV (module docstring); ``na`` responses stay ``"na"`` here."""
     path = os.fspath(path)
-    df = _read_table(path)
-    _require(df, MVH_COLUMNS, path, "model-vs-human raw data: subj, session, trial, rt, object_response, "
-                                    "category, condition, imagename")
-    subj = _column(df, "subj", path)
+    rows = _read_table(path)
+    _require(rows, MVH_COLUMNS, "model-vs-human raw data: subj, session, trial, rt, object_response, "
+                                "category, condition, imagename")
+    subj = _column(rows, "subj")
     subjects = list(dict.fromkeys(subj.tolist()))
     if len(subjects) > 1:
         first = int(np.flatnonzero(subj != subjects[0])[0])
-        raise ImportFormatError(f"{path}, line {first + 2}: one decision maker per file, but column 'subj' holds "
-                                f"{subjects[:5]}")
-    names = _column(df, "imagename", path)
+        raise ImportFormatError(f"{path}, line {rows.line(first)}: one decision maker per file, but column 'subj' "
+                                f"holds {subjects[:5]}")
+    names = _column(rows, "imagename")
     attrs = {"subj": subjects[0]}
-    if "session" in df.columns:
-        attrs["sessions"] = sorted(set(np.char.strip(df["session"].astype(str).to_numpy(dtype=str)).tolist()))
+    if "session" in rows.columns:
+        attrs["sessions"] = sorted(set(rows.columns["session"].tolist()))
     return Table(os.path.splitext(os.path.basename(path))[0], path,
-                 np.array([mvh_image_key(x) for x in names]), np.arange(len(df)) + 2,
-                 targets=_column(df, "category", path), predictions=_column(df, "object_response", path),
-                 conditions=_column(df, "condition", path), attrs=attrs)
+                 np.array([mvh_image_key(x) for x in names]), rows.lines,
+                 targets=_column(rows, "category"),
+                 predictions=_column(rows, "object_response", allow=MVH_NA),
+                 conditions=_column(rows, "condition"), attrs=attrs)
 
 
 READERS = {"csv": read_csv_table, "modelvshuman": read_modelvshuman_table}
@@ -382,11 +475,7 @@ def _encoded_decisions(tables, ids, format: str):
                 [_aligned(t, ids, "correct")[0].astype(np.int64) for t in tables], None)
     target_labels = _agree(tables, ids, "targets", "targets")
     pred_labels = [_aligned(t, ids, "predictions")[0] for t in tables]
-    na = "na" if format == "modelvshuman" else None
-    if na is not None and (target_labels == na).any():
-        k = int(np.flatnonzero(target_labels == na)[0])
-        raise ImportFormatError(f"{tables[0].path}: image {str(ids[k])!r} has category 'na' "
-                                "(only responses may be na)")
+    na = MVH_NA if format == "modelvshuman" else None  # targets never hold it (refused by _column)
     encoded, classes = _encode([target_labels, *pred_labels], na)
     return encoded[0], encoded[1:], classes
 
