@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from ddd.config.resolve import DATASET_DEFAULTS, ConfigError, resolve_config
+from ddd.config.schema import check_schema
 from ddd.config.studies import TrainStudy, ZooStudy
 from ddd.experiment import conditions as cond
 from ddd.experiment import recipes
@@ -39,7 +38,7 @@ def minimal(**train):
 
 
 def check(config):
-    validate(config, SCHEMA, set_default=False)
+    check_schema(config, SCHEMA)
 
 
 # --- the default config ------------------------------------------------------------------------------
@@ -299,7 +298,7 @@ def test_dataset_and_analysis_overrides():
 
 
 def _refused(config, *needles):
-    with pytest.raises(WorkflowError) as err:
+    with pytest.raises(ConfigError) as err:
         check(config)
     for needle in needles:
         assert needle in str(err.value), (needle, str(err.value)[:500])
@@ -307,12 +306,12 @@ def _refused(config, *needles):
 
 def test_schema_refuses_unknown_top_level_key(cfg):
     cfg["learning_rate"] = 0.1
-    _refused(cfg, "'learning_rate' was unexpected")
+    _refused(cfg, "the config: unknown key 'learning_rate'; allowed: run, studies,")
 
 
 def test_schema_refuses_unknown_recipe_key(cfg):
     cfg["studies"][STUDY]["train"]["recipe"]["learnin_rate"] = 0.1
-    _refused(cfg, "'learnin_rate' was unexpected", "recipe")
+    _refused(cfg, f"studies.{STUDY}.train.recipe: unknown key 'learnin_rate'; allowed: epochs, batch_size, lr,")
 
 
 def test_schema_refuses_unknown_keys_elsewhere(cfg):
@@ -321,22 +320,23 @@ def test_schema_refuses_unknown_keys_elsewhere(cfg):
         t = c["studies"][STUDY]["train"]
         {"study": c["studies"][STUDY], "train": t, "dataset": c["datasets"]["gaussian-8px"],
          "arch_options": t["recipe"]["arch_options"]}[where]["bogus_key"] = 1
-        _refused(c, "'bogus_key' was unexpected")
+        _refused(c, "unknown key 'bogus_key'; allowed: ")
 
 
 def test_schema_refuses_wrong_type(cfg):
     cfg["studies"][STUDY]["train"]["recipe"]["epochs"] = "ten"
-    _refused(cfg, "'ten' is not of type 'integer'", "epochs")
+    _refused(cfg, f"studies.{STUDY}.train.recipe.epochs: 'ten' is not an integer")
 
 
 def test_schema_refuses_negative_epochs(cfg):
     cfg["studies"][STUDY]["train"]["recipe"]["epochs"] = -3
-    _refused(cfg, "-3 is less than the minimum of 1", "epochs")
+    _refused(cfg, f"studies.{STUDY}.train.recipe.epochs: -3 must be >= 1")
 
 
 def test_schema_refuses_unknown_condition(cfg):
     cfg["studies"][STUDY]["train"]["conditions"] = ["base", "warp_speed"]
-    _refused(cfg, "warp_speed", "conditions")
+    _refused(cfg, f"studies.{STUDY}.train.conditions[1]: unknown condition 'warp_speed'; allowed: base, "
+                  "plus_1_epoch, plus_10_epochs, optimizer")
 
 
 @pytest.mark.parametrize("path, value, needle", [
@@ -368,12 +368,12 @@ def test_schema_refuses_bad_top_level_values(cfg):
     _refused(c, "bad name!")
     c = copy.deepcopy(cfg)
     del c["studies"][STUDY]["train"]["family"]
-    _refused(c, "'family' is a required property")
+    _refused(c, f"studies.{STUDY}.train: missing key 'family'")
     # dataset roots: a string or null; image folders: name -> path string
-    for key, value, needle in (("imagenet_root", 3, "3 is not of type 'string', 'null'"),
-                               ("cifar100_root", ["a"], "['a'] is not of type 'string', 'null'"),
-                               ("imagefolders", {"pets": 3}, "3 is not of type 'string'"),
-                               ("imagefolders", {"pets": None}, "None is not of type 'string'"),
+    for key, value, needle in (("imagenet_root", 3, "imagenet_root: 3 is not a string or null"),
+                               ("cifar100_root", ["a"], "cifar100_root: ['a'] is not a string or null"),
+                               ("imagefolders", {"pets": 3}, "imagefolders.pets: 3 is not a string"),
+                               ("imagefolders", {"pets": None}, "imagefolders.pets: None is not a string"),
                                ("imagefolders", {"bad name!": "/x"}, "'bad name!' does not match")):
         c = copy.deepcopy(cfg)
         c[key] = value
@@ -509,7 +509,7 @@ def test_run_selects_studies_and_what_belongs_to_them(cfg):
     with pytest.raises(ConfigError, match=r"run: unknown studies \['nope'\]; configured: laptop-gaussian"):
         resolve_config(cfg)
     cfg["run"] = []
-    _refused(cfg, "should be non-empty", "run")
+    _refused(cfg, "run: at least 1 entries needed, got 0")
 
 
 def test_psychophysics_of_an_unknown_study_is_still_an_error(cfg):
@@ -527,7 +527,7 @@ def test_named_gaussian_datasets():
     ds = resolve_config(config).dataset("s")
     assert ds == {**DATASET_DEFAULTS["gaussian"], "name": "small", "kind": "gaussian", "image_size": 16}
     config["datasets"] = {"small": {"image_size": 16}}
-    _refused(config, "'kind' is a required property")
+    _refused(config, "datasets.small: missing key 'kind'")
     config["datasets"] = {"imagenet": {"kind": "gaussian"}}
     with pytest.raises(ConfigError, match="datasets.imagenet: the name is taken by a built-in dataset"):
         resolve_config(config)
@@ -551,3 +551,55 @@ def test_optional_packages_follow_the_config(cfg, tmp_path):
         {"name": "b", "source": "torchvision", "model": "resnet18", "weights": str(weights)}]}}
     cfg["run"] = ["p"]
     assert resolve_config(cfg).optional_packages() == [("infer_model", "timm", "timm")]
+
+
+def test_schema_problems_all_at_once_one_line_each(cfg):
+    """Every problem of a config, each on one line with its key, value and what is allowed; never a
+    dump of the schema."""
+    cfg["studies"]["both"] = {"train": {"dataset": "gaussian", "family": "resnet18"},
+                              "zoo": {"dataset": "gaussian", "models": {"a": {"arch": "zoo_mlp"}, "b": {"arch": "zoo_vgg"}}}}
+    cfg["studies"]["lonely"] = {"zoo": {"dataset": "gaussian", "models": {"a": {"arch": "zoo_mlp"}}}}
+    cfg["device"] = "tpu"
+    with pytest.raises(ConfigError) as err:
+        check(cfg)
+    lines = str(err.value).splitlines()
+    assert lines[0] == "the config has 3 problems (workflow/schemas/config.schema.yaml):"
+    assert lines[1:] == ["  device: unknown value 'tpu'; allowed: auto, cpu, cuda",
+                         "  studies.both: exactly one of external, pretrained, zoo, train; got train, zoo",
+                         "  studies.lonely.zoo.models: at least 2 entries needed, got 1"]
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    from ddd.config.schema import check_yaml
+    bad = tmp_path / "config.yaml"
+    bad.write_text("studies:\n  a:\n    train: {dataset: gaussian\n  b: 1\n")
+    with pytest.raises(ConfigError, match=r"config\.yaml, line 4, column \d+: not valid YAML"):
+        check_yaml(bad)
+    bad.write_bytes("studies: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"config\.yaml is not UTF-8 text \(byte 12\)"):
+        check_yaml(bad)
+    check_yaml(tmp_path / "absent.yaml")  # Snakemake reports a missing file itself
+
+
+def test_what_planning_can_know_is_refused_at_planning(tmp_path):
+    """More experiment pairs than the evaluation set can hold, a zoo network sized for other images,
+    and a folder given as an imported file are refused before any job."""
+    config = minimal()
+    config["datasets"] = {"gaussian": {"n_classes": 5, "val_per_class": 10, "image_size": 8}}
+    config["psychophysics"] = {"study": "s", "pairs": 24, "practice": 2}
+    with pytest.raises(ConfigError, match=r"psychophysics.pairs: 24 pairs and 2 practice pairs need 52 distinct "
+                                          r"images, but 's' has 50 evaluation images"):
+        resolve_config(config)
+    config["psychophysics"]["pairs"] = 23
+    resolve_config(config)
+    zoo = {"studies": {"z": {"zoo": {"dataset": "gaussian", "models": {
+        "vit": {"arch": "zoo_vit", "arch_options": {"image_size": 16, "patch_size": 2}},
+        "mlp": {"arch": "zoo_mlp", "arch_options": {"image_size": 8}}}}}},
+        "datasets": {"gaussian": {"image_size": 8}}}
+    with pytest.raises(ConfigError, match=r"studies.z.zoo.models.vit.arch_options.image_size: 16, but the networks of "
+                                          r"dataset 'gaussian' see 8x8 images"):
+        resolve_config(zoo)
+    (tmp_path / "decisions").mkdir()
+    ext = {"studies": {"e": {"external": {"format": "csv", "files": [str(tmp_path / "decisions")]}}}}
+    with pytest.raises(ConfigError, match=r"decisions' is a folder; give its files, e.g. .*decisions/\*\.csv"):
+        resolve_config(ext)

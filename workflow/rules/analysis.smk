@@ -36,7 +36,7 @@ rule find_label_issues:
     conda:
         "../envs/labels.yaml"
     params:
-        spec=lambda wildcards: CFG.label_issues[wildcards.study],
+        spec=lambda wildcards: canonical(CFG.label_issues[wildcards.study]),
         decision_makers=decision_makers,
     script:
         "../scripts/find_label_issues.py"

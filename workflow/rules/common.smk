@@ -4,7 +4,6 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 # The package comes from the checkout this file belongs to (src/ beside workflow/), found from this
 # file's own location, so that the workflow also works as a module of another Snakefile; scripts do
@@ -24,12 +23,25 @@ except ImportError:
     )
 
 from ddd.config import paths, resolve_config  # noqa: E402
+from ddd.config.schema import check_schema, check_yaml  # noqa: E402
 from ddd.experiment.conditions import CONDITIONS  # noqa: E402
 from ddd.experiment.makers import to_params  # noqa: E402
 from ddd.experiment.paper import paper_preset  # noqa: E402
+from ddd.experiment.recipes import canonical, identity  # noqa: E402
 
-# Defaults are documentation only: the family decides unset recipe keys (ddd.config).
-validate(config, "../schemas/config.schema.yaml", set_default=False)
+# The default config, relative to the working directory (`--directory .test` reads .test's). A
+# --configfile is merged on top of it: presets name their own studies under `run`, so nothing of
+# the default runs with them (config/README.md). Its YAML is checked first: Snakemake's message for
+# a syntax error names neither the file nor the line.
+check_yaml("config/config.yaml")
+
+
+configfile: "config/config.yaml"
+
+
+# Every problem at once, one line each (Snakemake's own validation dumps the schema). Defaults are
+# documentation only: the family decides unset recipe keys (ddd.config).
+check_schema(config, workflow.source_path("../schemas/config.schema.yaml"))
 CFG = resolve_config(
     config
 )  # checks what a schema cannot (dataset/family pairs, epochs, ...)
@@ -70,11 +82,14 @@ def run_files(wildcards):
 
 
 def dataset(wildcards):
-    return CFG.dataset(wildcards.study)
+    return canonical(CFG.dataset(wildcards.study))
 
 
 def recipe(wildcards):
-    return study_of(wildcards).recipe(run_of(wildcards))
+    """A training job's recipe as its identity: keys sorted, neutral keys left out, so that only a
+    change of meaning reruns it (ddd.experiment.recipes.identity; the script completes it).
+    """
+    return identity(study_of(wildcards).recipe(run_of(wildcards)))
 
 
 def job_resource(key):

@@ -23,7 +23,7 @@ rule infer_model:
         runtime=60,
         mem_mb=16000,
     params:
-        spec=lambda wildcards: study_of(wildcards).spec(wildcards.model),
+        spec=lambda wildcards: canonical(study_of(wildcards).spec(wildcards.model)),
         dataset=dataset,
         batch_size=lambda wildcards: study_of(wildcards).batch_size,
     script:

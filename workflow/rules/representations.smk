@@ -30,7 +30,8 @@ rule rsa_vs_base:
     params:
         names=lambda wildcards: study_of(wildcards).runs(),
         recipes=lambda wildcards: {
-            run: study_of(wildcards).recipe(run) for run in study_of(wildcards).runs()
+            run: identity(study_of(wildcards).recipe(run))
+            for run in study_of(wildcards).runs()
         },
         dataset=dataset,
         size=CFG.rsa_images,

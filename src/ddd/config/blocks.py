@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from ddd.config.datasets import evaluation_images
 from ddd.config.studies import ConfigError
 
 __all__ = ["PSYCHOPHYSICS_DEFAULTS", "resolve_label_issues", "resolve_psychophysics"]
@@ -48,6 +49,11 @@ def resolve_psychophysics(block: dict, studies: dict) -> dict | None:
         raise ConfigError(f"psychophysics.study: {p['study']!r} is a study of kind {chosen.kind!r}, whose images the "
                           "experiment cannot show; choose a study with a dataset (" + ", ".join(
                               s for s, v in studies.items() if v.dataset) + ")")
+    n = evaluation_images(chosen.dataset)
+    needed = 2 * (p["pairs"] + p["practice"])
+    if n is not None and needed > n:
+        raise ConfigError(f"psychophysics.pairs: {p['pairs']} pairs and {p['practice']} practice pairs need {needed} "
+                          f"distinct images, but {p['study']!r} has {n} evaluation images; lower pairs or practice")
     if p["label_issues"] is not None and not os.path.isfile(p["label_issues"]):
         raise ConfigError(f"psychophysics.label_issues: {p['label_issues']} is not a file (a list of image ids, "
                           "one per line)")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ddd.config.studies import ConfigError
 
-__all__ = ["DATASET_DEFAULTS", "resolve_datasets", "dataset_of_block", "check_dataset", "recipe_kind"]
+__all__ = ["DATASET_DEFAULTS", "resolve_datasets", "dataset_of_block", "check_dataset", "recipe_kind", "input_size",
+           "evaluation_images"]
 
 #: The Gaussian set's defaults: the paper's (docs/reproduction.md#gaussian-noise).
 DATASET_DEFAULTS = {
@@ -68,3 +69,20 @@ def check_dataset(ds: dict) -> None:
 def recipe_kind(ds: dict) -> str:
     """Which family recipes a dataset trains with: folder datasets take ImageNet's (224 px)."""
     return "imagenet" if ds["kind"] == "imagefolder" else ds["kind"]
+
+
+def input_size(ds: dict) -> int | None:
+    """Pixels per side of the images a network of this dataset sees: the Gaussian set's own size
+    (``transforms: small``) or 224 (``paper``: RandomResizedCrop(224)), CIFAR-100 32, ImageNet and
+    image folders 224 (their evaluation crop)."""
+    if ds["kind"] == "gaussian":
+        return ds["image_size"] if ds.get("transforms", "small") == "small" else 224
+    return {"cifar100": 32, "imagenet": 224, "imagefolder": 224}.get(ds["kind"])
+
+
+def evaluation_images(ds: dict) -> int | None:
+    """How many evaluation images the dataset has, where planning knows it without reading a folder
+    (Gaussian: classes x val_per_class; CIFAR-100 10,000; ImageNet 50,000; image folders: None)."""
+    if ds["kind"] == "gaussian":
+        return ds["n_classes"] * ds["val_per_class"]
+    return {"cifar100": 10_000, "imagenet": 50_000}.get(ds["kind"])

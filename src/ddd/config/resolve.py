@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ddd.config import paths
 from ddd.config.blocks import PSYCHOPHYSICS_DEFAULTS, resolve_label_issues, resolve_psychophysics
-from ddd.config.datasets import DATASET_DEFAULTS, dataset_of_block, recipe_kind, resolve_datasets
+from ddd.config.datasets import DATASET_DEFAULTS, dataset_of_block, input_size, recipe_kind, resolve_datasets
 from ddd.config.studies import (KINDS, ConfigError, ExternalStudy, PretrainedStudy, Study, TrainStudy, ZooStudy,
                                 expand_files)
 from ddd.experiment import conditions as cond
@@ -185,6 +185,10 @@ def _zoo_study(name: str, block: dict, datasets: dict) -> ZooStudy:
         if spec["arch"] not in available_models():
             raise ConfigError(f"studies.{name}.zoo.models.{model}.arch: unknown architecture {spec['arch']!r}; "
                               f"allowed: {', '.join(available_models())}")
+        size = (spec.get("arch_options") or {}).get("image_size")
+        if size is not None and input_size(ds) is not None and size != input_size(ds):
+            raise ConfigError(f"studies.{name}.zoo.models.{model}.arch_options.image_size: {size}, but the "
+                              f"networks of dataset {ds['name']!r} see {input_size(ds)}x{input_size(ds)} images")
         try:
             check_options(spec["arch"], spec.get("arch_options") or {})
             models[model] = recipes.resolve_zoo(fam, spec)

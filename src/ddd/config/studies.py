@@ -213,6 +213,8 @@ def expand_files(patterns) -> list[str]:
                 raise FileNotFoundError(f"pattern {pattern!r} matches no file")
         elif os.path.isfile(pattern):
             found = [pattern]
+        elif os.path.isdir(pattern):
+            raise FileNotFoundError(f"{pattern!r} is a folder; give its files, e.g. {os.path.join(pattern, '*.csv')!r}")
         else:
             raise FileNotFoundError(f"input file {pattern!r} does not exist")
         for p in found:

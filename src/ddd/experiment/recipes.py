@@ -44,6 +44,37 @@ BASE_RECIPE: dict = {
 }
 
 
+#: The value of each recipe key that reproduces what ddd did before the key existed (a feature
+#: switched off). A job's identity (:func:`identity`) leaves such keys out, so a release that adds
+#: a key at this value reruns nothing; any other value is a change of meaning and reruns the job.
+NEUTRAL: dict = {
+    "extra_epochs": 0, "batch_splits": 1, "nesterov": False, "order_stride": 0, "instance": 0,
+    "train_subset": "all", "deterministic": True, "bf16": False, "precise_bn": 0, "bn_momentum": 0.1,
+    "arch_options": {},
+}
+
+
+def canonical(value):
+    """``value`` with every mapping's keys sorted, recursively (lists keep their order): two configs
+    that differ only in the order of their keys give equal reprs, so Snakemake sees equal params."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, (list, tuple)):
+        return [canonical(v) for v in value]
+    return value
+
+
+def identity(recipe: dict) -> dict:
+    """What a training job computes, as its params: the recipe without its :data:`NEUTRAL` keys at
+    their neutral value, keys sorted (:func:`canonical`). :func:`complete` gives the recipe back."""
+    return canonical({k: v for k, v in recipe.items() if k not in NEUTRAL or v != NEUTRAL[k]})
+
+
+def complete(identity_: dict) -> dict:
+    """The full recipe of a job's :func:`identity` (its :data:`NEUTRAL` keys restored)."""
+    return {**copy.deepcopy(NEUTRAL), **copy.deepcopy(identity_)}
+
+
 def scaled_milestones(epochs: int) -> list[int]:
     """The paper's step schedule scaled to ``epochs``: the LR drops at 1/3 and 2/3 of them."""
     return sorted({min(epochs, max(1, round(epochs / 3))), min(epochs, max(1, round(2 * epochs / 3)))})
