@@ -1,3 +1,4 @@
+import json
 import os
 from pathlib import Path
 
@@ -5,8 +6,10 @@ import h5py
 import numpy as np
 import pytest
 
-from ddd.results.decisions import (Decisions, DecisionsFormatError, check_same_images, read_correct,
-                           read_decisions, write_decisions)
+from ddd.experiment.makers import DecisionMaker
+from ddd.results.decisions import (FORMAT_VERSION, Decisions, DecisionsFormatError, EpochReader, check_same_images,
+                                   read_correct, read_correct_rows, read_decisions, read_final, read_ids_epochs,
+                                   read_image_info, write_decisions)
 
 
 def _example(rng=None):
@@ -42,7 +45,8 @@ def test_round_trip(tmp_path):
     np.testing.assert_array_equal(d.features, feats.astype(np.float16))
     np.testing.assert_array_equal(d.feature_ids, ids[[3, 7, 9]])
     assert d.attrs["recipe"] == RECIPE
-    assert d.attrs["format"] == "ddd-decisions" and d.attrs["format_version"] == 1
+    assert d.attrs["format"] == "ddd-decisions" and d.attrs["format_version"] == FORMAT_VERSION == 2
+    assert d.attrs["n_classes"] == 5 and "checksums" not in d.attrs and "json_attrs" not in d.attrs
     assert d.attrs["seed"] == 7 and d.attrs["torch_version"] == "2.3" and d.attrs["wall_time_s"] == 1.5
     assert d.attrs["seeds"] == {"data": 1} and d.attrs["flag"] is True and d.attrs["devices"] == ["cpu"]
     assert (d.n_images, d.n_epochs, d.final_epoch) == (30, 4, 5)
@@ -102,8 +106,8 @@ def test_foreign_and_text_files(tmp_path):
     with pytest.raises(DecisionsFormatError, match="missing datasets"):
         read_decisions(foreign)
     with h5py.File(foreign, "a") as f:
-        f.attrs["format_version"] = 2
-    with pytest.raises(DecisionsFormatError, match="format_version 2"):
+        f.attrs["format_version"] = 3
+    with pytest.raises(DecisionsFormatError, match="unsupported format_version 3.*reads versions 1, 2"):
         read_correct(foreign)
     text = tmp_path / "notes.txt"
     text.write_text("hello\n")
@@ -124,6 +128,12 @@ def test_foreign_and_text_files(tmp_path):
     (dict(recipe="x"), "recipe must be a dict"),
     (dict(probabilities=np.ones((29, 5))), "probabilities must have shape"),
     (dict(probabilities=np.ones((30, 3))), r"lie in \[0, 3\)"),
+    (dict(probabilities=np.ones((30, 5)), attrs={"class_names": list("abcd")}), "4 classes but probabilities have 5"),
+    (dict(attrs={"class_names": list("abcd")}), r"targets must lie in \[0, 4\)"),
+    (dict(targets=np.zeros(30, int), attrs={"class_names": list("abcd")}), r"predictions must lie in \[0, 4\).* or be -1"),
+    (dict(image_ids=np.array([f"i{i}" for i in range(29)] + ["a\0b"])), "NUL"),
+    (dict(attrs={"n_classes": 5}), "reserved"),
+    (dict(attrs={"checksums": "x"}), "reserved"),
     (dict(features=np.ones((2, 4))), "together"),
     (dict(features=np.ones((2, 4)), feature_ids=["img000"]), "features must have shape"),
     (dict(features=np.ones((1, 4)), feature_ids=["nope"]), "not among image_ids"),
@@ -157,3 +167,233 @@ def test_check_same_images():
         check_same_images(a, ["x", "y", "y", "z"])
     with pytest.raises(ValueError, match="different order: first at position 1"):
         check_same_images(a, ["x", "z", "y"])
+
+
+# -- integrity (format version 2) and version-1 files ------------------------------------------------------------
+
+def _full(path, **kw):
+    preds, targets, ids = _example()
+    probs = np.random.default_rng(1).dirichlet(np.ones(5), size=30)
+    preds[-1] = probs.argmax(1)
+    write_decisions(path, preds, targets, ids, recipe=RECIPE, probabilities=probs,
+                    features=np.ones((2, 3)), feature_ids=ids[:2],
+                    image_info={"condition": np.array(["a", "b"] * 15), "level": np.arange(30)},
+                    attrs={"class_names": list("vwxyz"), "seed": 7, **kw})
+    return preds, targets, ids
+
+
+def _all_reads(path):
+    """Every reader once (raises what the first failing one raises)."""
+    epochs = read_ids_epochs(path)[1]
+    read_decisions(path)
+    read_correct(path)
+    read_correct(path, int(epochs[1]))
+    read_ids_epochs(path, decode=False)
+    read_image_info(path)
+    read_final([DecisionMaker("m", "c", str(path), int(epochs[-1]))])
+    read_correct_rows([path], [int(epochs[0])])
+    reader = EpochReader()
+    for e in epochs:
+        reader.read([path], [int(e)])
+
+
+def test_every_dataset_is_checksummed(tmp_path):
+    path = tmp_path / "run.h5"
+    preds, _, _ = _full(path)
+    with h5py.File(path, "r") as f:
+        names = []
+        f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+        assert sorted(names) == ["epochs", "feature_ids", "features", "image_ids", "image_info/condition",
+                                 "image_info/level", "predictions", "probabilities", "targets"]
+        for name in names:
+            assert f[name].fletcher32 and f[name].chunks, name
+            assert not h5py.check_vlen_dtype(f[name].dtype), name  # strings in the checksummed chunks
+        sums = json.loads(f.attrs["checksums"])
+        assert sorted(sums["datasets"]) == sorted(names) and sums["algorithm"] == "sha256"
+        assert len(sums["rows"]["predictions"]) == len(preds)
+        assert f.id.get_create_plist().get_version()[0] >= 2  # HDF5 metadata with checksums
+        for name in f.attrs:  # strings in the attribute messages, not in the global heap
+            assert not h5py.check_vlen_dtype(f.attrs.get_id(name).dtype), name
+    assert b"GCOL" not in path.read_bytes()  # no global heap (unchecked by HDF5) at all
+    _all_reads(path)
+
+
+def _rewrite(path, name, change):
+    """Change a dataset through HDF5 (fletcher32 recomputed): only the stored hashes can tell."""
+    with h5py.File(path, "r+") as f:
+        data = f[name][()]
+        f[name][...] = change(data)
+
+
+@pytest.mark.parametrize("name, change, readers", [
+    ("predictions", lambda p: np.where(np.arange(p.size).reshape(p.shape) == 3, (p + 1) % 5, p),
+     ("read_decisions", "read_correct", "read_final", "read_correct_rows", "epoch_reader")),
+    ("targets", lambda t: (t + 1) % 5, ("read_decisions", "read_correct", "read_final", "read_correct_rows",
+                                         "epoch_reader")),
+    ("epochs", lambda e: e + 1, ("read_decisions", "read_correct", "read_ids_epochs", "read_correct_rows",
+                                 "epoch_reader", "read_final")),
+    ("image_ids", lambda i: i[::-1], ("read_decisions", "read_correct", "read_ids_epochs", "read_final")),
+    ("probabilities", lambda p: p * 0.5, ("read_decisions",)),
+    ("image_info/level", lambda x: x + 1, ("read_decisions", "read_image_info")),
+])
+def test_changed_data_is_refused_by_every_reader(tmp_path, name, change, readers):
+    path = tmp_path / "run.h5"
+    _full(path)
+    _rewrite(path, name, change)
+    calls = {"read_decisions": lambda: read_decisions(path), "read_correct": lambda: read_correct(path, 0),
+             "read_ids_epochs": lambda: read_ids_epochs(path, decode=False),
+             "read_image_info": lambda: read_image_info(path),
+             "read_final": lambda: read_final([DecisionMaker("m", "c", str(path), 0)]),
+             "read_correct_rows": lambda: read_correct_rows([path], [0]),
+             "epoch_reader": lambda: EpochReader().read([path], [0])}
+    for reader in readers:
+        with pytest.raises(DecisionsFormatError, match=f"{path}.*(checksum|corrupt)"):
+            calls[reader]()
+
+
+def test_changed_or_removed_attributes_and_datasets_are_refused(tmp_path):
+    path = tmp_path / "run.h5"
+    _full(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["seed"] = 8
+    with pytest.raises(DecisionsFormatError, match="attributes do not match their checksum"):
+        read_decisions(path)
+    with pytest.raises(DecisionsFormatError, match="attributes do not match"):
+        read_final([DecisionMaker("m", "c", str(path), 3)])
+    _full(path)
+    with h5py.File(path, "r+") as f:
+        del f["probabilities"]
+    with pytest.raises(DecisionsFormatError, match=r"holds datasets .* but its checksums list"):
+        read_correct(path)
+    _full(path)
+    with h5py.File(path, "r+") as f:
+        del f.attrs["checksums"]
+    with pytest.raises(DecisionsFormatError, match="without its checksums attribute"):
+        read_ids_epochs(path)
+    _full(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["checksums"] = "{not json"
+    with pytest.raises(DecisionsFormatError, match=f"{path}: cannot read its header.*JSONDecodeError"):
+        read_decisions(path)
+    _full(path)
+    with h5py.File(path, "r+") as f:
+        f.attrs["format_version"] = 1  # a version-2 file posing as version 1
+    with pytest.raises(DecisionsFormatError, match="format_version 1 but a checksums attribute"):
+        read_decisions(path)
+
+
+def test_missing_epoch_is_not_reported_as_corruption(tmp_path):
+    path = tmp_path / "run.h5"
+    _full(path)
+    for call in (lambda: read_correct(path, 7), lambda: read_correct_rows([path], [7]),
+                 lambda: EpochReader().read([path], [7])):
+        with pytest.raises(ValueError, match="epoch 7 not in") as info:
+            call()
+        assert not isinstance(info.value, DecisionsFormatError)
+    with pytest.raises(ValueError, match=r"out must be bool \(1, 30\)"):
+        read_correct_rows([path], [1], out=np.zeros((1, 29), bool))
+
+
+def _write_v1(path, preds, targets, ids, *, probabilities=None, attrs=None, image_info=None):
+    """A decisions file exactly as format version 1 wrote it (before checksums)."""
+    with h5py.File(path, "w") as f:
+        f.create_dataset("predictions", data=preds.astype(np.int16), compression="gzip")
+        f.create_dataset("targets", data=targets.astype(np.int16))
+        f.create_dataset("image_ids", data=ids.tolist(), dtype=h5py.string_dtype())
+        f.create_dataset("epochs", data=np.arange(len(preds), dtype=np.int64))
+        if probabilities is not None:
+            f.create_dataset("probabilities", data=probabilities.astype(np.float16), compression="gzip")
+        for key, col in (image_info or {}).items():
+            f.create_dataset(f"image_info/{key}", data=col.astype(str).tolist(), dtype=h5py.string_dtype())
+        f.attrs["format"] = "ddd-decisions"
+        f.attrs["format_version"] = 1
+        f.attrs["recipe"] = json.dumps(RECIPE, sort_keys=True)
+        json_attrs = ["recipe"]
+        for key, value in (attrs or {}).items():
+            if isinstance(value, list):
+                f.attrs[key] = json.dumps(value)
+                json_attrs.append(key)
+            else:
+                f.attrs[key] = value
+        f.attrs["json_attrs"] = json.dumps(json_attrs)
+
+
+def test_version_1_files_are_still_read(tmp_path, caplog):
+    preds, targets, ids = _example()
+    path = tmp_path / "old.h5"
+    _write_v1(path, preds, targets, ids, attrs={"class_names": list("vwxyz"), "seed": 3},
+              image_info={"condition": np.array(["a", "b"] * 15)})
+    with caplog.at_level("INFO", logger="ddd.results.decisions.read"):
+        d = read_decisions(path)
+    assert "format version 1" in caplog.text and "without integrity verification" in caplog.text
+    np.testing.assert_array_equal(d.predictions, preds)
+    np.testing.assert_array_equal(d.image_ids, ids)
+    assert d.image_ids.dtype.kind == "U"
+    assert d.attrs["format_version"] == 1 and d.attrs["class_names"] == list("vwxyz") and d.attrs["seed"] == 3
+    assert d.image_info["condition"].tolist() == ["a", "b"] * 15
+    np.testing.assert_array_equal(read_correct(path, 2)[1], preds[2] == targets)
+    np.testing.assert_array_equal(read_ids_epochs(path, decode=False)[0], np.char.encode(ids, "utf-8"))
+    np.testing.assert_array_equal(EpochReader().read([path], [3])[0], preds[3] == targets)
+    final = read_final([DecisionMaker("m", "c", str(path), 3)])
+    assert final.class_names == list("vwxyz")
+    np.testing.assert_array_equal(final.predictions[0], preds[3])
+    _all_reads(path)
+
+
+def test_predictions_outside_the_class_range_are_refused(tmp_path):
+    """Version-1 files have no hashes, but the class range still catches impossible values."""
+    preds, targets, ids = _example()
+    preds[2, 4] = 9
+    path = tmp_path / "old.h5"
+    _write_v1(path, preds, targets, ids, attrs={"class_names": list("vwxyz")})
+    for call in (lambda: read_decisions(path), lambda: read_correct(path, 2),
+                 lambda: read_final([DecisionMaker("m", "c", str(path), 2)]),
+                 lambda: read_correct_rows([path], [2]), lambda: EpochReader().read([path], [2])):
+        with pytest.raises(DecisionsFormatError, match=rf"{path}: predictions outside the class range \[0, 5\)"):
+            call()
+    np.testing.assert_array_equal(read_correct(path, 1)[1], preds[1] == targets)  # other rows are fine
+    preds[2, 4] = 1
+    targets[0] = -3
+    _write_v1(path, preds, targets, ids, probabilities=np.full((30, 5), 0.2))  # C from probabilities
+    with pytest.raises(DecisionsFormatError, match=r"targets outside the class range \[0, 5\)"):
+        read_correct(path)
+
+
+def test_no_answer_and_unknown_classes(tmp_path):
+    preds, targets, ids = _example()
+    preds[0, :3] = -1  # model-vs-human's "na"
+    path = tmp_path / "na.h5"
+    write_decisions(path, preds, targets, ids, recipe={}, attrs={"class_names": list("vwxyz")})
+    assert read_decisions(path).predictions[0, :3].tolist() == [-1, -1, -1]
+    assert not read_correct(path, 0)[1][:3].any()
+    write_decisions(path, preds + 100, targets + 100, ids, recipe={})  # no class names: no range
+    d = read_decisions(path)
+    assert "n_classes" not in d.attrs and d.predictions.max() >= 100
+
+
+def test_strings_round_trip_and_empty_features(tmp_path):
+    preds, targets, _ = _example()
+    ids = np.array([f"caf\u00e9-{i}" if i % 2 else f"\u732b{i}" for i in range(29)] + [""])
+    path = tmp_path / "utf8.h5"
+    write_decisions(path, preds, targets, ids, recipe={}, features=np.ones((0, 4)), feature_ids=ids[:0],
+                    image_info={"label": np.array(["\u00e9"] * 29 + [""])})
+    d = read_decisions(path)
+    np.testing.assert_array_equal(d.image_ids, ids)
+    assert d.features.shape == (0, 4) and d.feature_ids.shape == (0,)
+    assert d.image_info["label"].tolist() == ["\u00e9"] * 29 + [""]
+    np.testing.assert_array_equal(read_ids_epochs(path, decode=False)[0], np.char.encode(ids, "utf-8"))
+
+
+def test_every_read_error_names_the_file(tmp_path):
+    path = tmp_path / "run.h5"
+    _full(path)
+    data = bytearray(path.read_bytes())
+    for offset in (0, 8, 48, 200, 400, 800, len(data) // 2, len(data) - 8):
+        bad = tmp_path / f"flip{offset}.h5"
+        flipped = bytearray(data)
+        flipped[offset] ^= 0xFF
+        bad.write_bytes(bytes(flipped))
+        try:
+            _all_reads(bad)
+        except DecisionsFormatError as e:
+            assert str(bad) in str(e)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,17 +11,76 @@ import numpy as np
 FORMAT = "ddd-decisions"
 
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""Version written. 2: checksummed (see the package docstring); 1: files written before, still read."""
 
 
-_RESERVED = ("format", "format_version", "recipe", "json_attrs")
+READABLE_VERSIONS = (1, 2)
+
+
+HDF5_LIBVER = ("v110", "v110")
+"""HDF5 file-format bounds of version-2 files: the 1.10 format, whose metadata (superblock, object
+headers with the attributes and links, chunk indexes) carries checksums that HDF5 verifies on load."""
+
+
+NO_ANSWER = -1
+"""A prediction that is no class: the decision maker gave no answer (model-vs-human's ``na``); wrong."""
+
+
+CHECKSUM = "sha256"
+
+
+_RESERVED = ("format", "format_version", "recipe", "json_attrs", "n_classes", "checksums")
 
 
 _INT16_MAX = np.iinfo(np.int16).max
 
 
 class DecisionsFormatError(ValueError):
-    """A file is not a complete, readable decisions file."""
+    """A file is not a complete, readable, intact decisions file; the message names it."""
+
+
+class _CallerError(ValueError):
+    """A request a sound file cannot answer (an epoch it does not store, an ``out`` of the wrong
+    shape): passed on as it is, never reported as a corrupt file."""
+
+
+def _canonical(a: np.ndarray, what: str) -> tuple[bytes, np.ndarray]:
+    """Header (dtype, shape) and C-contiguous data (numbers little-endian) of an array, for the digests below."""
+    a = np.asarray(a)
+    if a.dtype.kind not in "iufbS":
+        raise TypeError(f"cannot checksum {what} of dtype {a.dtype}")
+    if a.dtype.kind in "iuf":
+        a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+    return f"{a.dtype.str}{tuple(a.shape)}:".encode(), np.ascontiguousarray(a)
+
+
+def array_digest(a: np.ndarray) -> str:
+    """SHA-256 (hex) of an array's dtype, shape and bytes, as stored in and verified against a
+    version-2 file's ``checksums`` attribute."""
+    header, data = _canonical(a, "an array")
+    h = hashlib.sha256(header)
+    h.update(data.view(np.uint8).reshape(-1) if data.size else b"")
+    return h.hexdigest()
+
+
+def attrs_digest(items) -> str:
+    """SHA-256 (hex) of file attributes ``(name, value)`` as h5py reads them (``checksums`` itself
+    left out): names, kinds and values, in name order."""
+    h = hashlib.sha256()
+    for key, value in sorted(items, key=lambda kv: kv[0]):
+        if key == "checksums":
+            continue
+        if isinstance(value, str):
+            token = b"str:" + value.encode("utf-8", "surrogatepass")
+        elif isinstance(value, bytes):
+            token = b"bytes:" + value
+        else:
+            header, data = _canonical(value, f"attribute {key!r}")
+            token = header + data.tobytes()
+        name = key.encode("utf-8", "surrogatepass")
+        h.update(len(name).to_bytes(8, "little") + name + len(token).to_bytes(8, "little") + token)
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -61,7 +121,7 @@ class Decisions:
 def _row_of(epochs: np.ndarray, epoch: int, path) -> int:
     rows = np.flatnonzero(np.asarray(epochs) == epoch)
     if rows.size == 0:
-        raise ValueError(f"epoch {epoch} not in {path or 'decisions'}; available epochs: {list(map(int, epochs))}")
+        raise _CallerError(f"epoch {epoch} not in {path or 'decisions'}; available epochs: {list(map(int, epochs))}")
     return int(rows[0])
 
 

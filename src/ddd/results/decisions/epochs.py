@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from ddd.results.decisions.core import DecisionsFormatError, _row_of
+from ddd.results.decisions.core import _CallerError, _row_of
 from ddd.results.decisions.read import _open
 
 
@@ -14,6 +14,8 @@ def read_correct_rows(paths, epochs, *, out=None) -> np.ndarray:
     """Correctness of many decisions files at one epoch each, reading only that row of each file.
 
     Image ids are *not* read; check them once beforehand (:func:`read_ids_epochs`, :func:`check_same_images`).
+    Targets and epochs are verified against their checksums, the row by the fletcher32 checksum of
+    its chunk, and its predictions against the class range; a failure is a DecisionsFormatError naming the file.
 
     Parameters
     ----------
@@ -31,19 +33,19 @@ def read_correct_rows(paths, epochs, *, out=None) -> np.ndarray:
     if len(epochs) != len(paths):
         raise ValueError(f"got {len(paths)} paths but {len(epochs)} epochs")
     for i, (path, epoch) in enumerate(zip(paths, epochs)):
-        with _open(path) as f:
-            try:
-                pred, n = f["predictions"], f["predictions"].shape[1]
-                if out is None:
-                    out = np.empty((len(paths), n), dtype=bool)
-                if out.shape != (len(paths), n) or out.dtype != bool:
-                    raise ValueError(f"out must be bool ({len(paths)}, {n}), got {out.dtype} {out.shape}; "
-                                     f"{path} has N={n} images")
-                row = _row_of(f["epochs"][()], int(epoch), path)
-                np.equal(pred[row], f["targets"][()], out=out[i])
-            except (OSError, KeyError) as e:
-                raise DecisionsFormatError(f"{path}: cannot read contents (truncated or corrupt?): {e}") from e
+        with _open(path) as r:
+            n = r.n_images
+            if out is None:
+                out = np.empty((len(paths), n), dtype=bool)
+            _check_out(out, len(paths), n, path)
+            row = _row_of(r.epochs(), int(epoch), path)
+            np.equal(r.predictions(slice(row, row + 1))[0], r.targets(), out=out[i])
     return out
+
+
+def _check_out(out, m: int, n: int, path: str) -> None:
+    if out.shape != (m, n) or out.dtype != bool:
+        raise _CallerError(f"out must be bool ({m}, {n}), got {out.dtype} {out.shape}; {path} has N={n} images")
 
 
 class EpochReader:
@@ -54,6 +56,7 @@ class EpochReader:
     decompressed (the rows of one chunk, at most 8), bit-packed: at most N bytes per file, i.e. all
     files together never hold more than one epoch's (M, N) bool matrix. Reading epochs in increasing
     order then costs one decompression per chunk instead of one per row (about 4x faster).
+    Every band is checked as in :func:`read_correct_rows`.
     """
 
     BAND = 8
@@ -76,9 +79,7 @@ class EpochReader:
             first, packed, n = band
             if out is None:
                 out = np.empty((len(paths), n), dtype=bool)
-            if out.shape != (len(paths), n) or out.dtype != bool:
-                raise ValueError(f"out must be bool ({len(paths)}, {n}), got {out.dtype} {out.shape}; "
-                                 f"{path} has N={n} images")
+            _check_out(out, len(paths), n, path)
             out[i] = np.unpackbits(packed[row - first], count=n).view(bool)
         return out
 
@@ -86,14 +87,11 @@ class EpochReader:
         return _row_of(self._epochs[path], int(epoch), path)
 
     def _load(self, path: str, epoch: int):
-        with _open(path) as f:
-            try:
-                pred = f["predictions"]
-                self._epochs[path] = f["epochs"][()]
-                row = self._row(path, epoch)
-                size = min(pred.chunks[0] if pred.chunks else 1, self.BAND)
-                first = row - row % size
-                correct = pred[first:first + size] == f["targets"][()][None, :]
-                return first, np.packbits(correct, axis=1), pred.shape[1]
-            except (OSError, KeyError) as e:
-                raise DecisionsFormatError(f"{path}: cannot read contents (truncated or corrupt?): {e}") from e
+        with _open(path) as r:
+            chunks = r.dataset("predictions").chunks
+            self._epochs[path] = r.epochs()
+            row = self._row(path, epoch)
+            size = min(chunks[0] if chunks else 1, self.BAND)
+            first = row - row % size
+            correct = r.predictions(slice(first, first + size)) == r.targets()[None, :]
+            return first, np.packbits(correct, axis=1), r.n_images

@@ -3,109 +3,350 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from typing import NamedTuple
 
 import h5py
 import numpy as np
 
-from ddd.results.decisions.core import (FORMAT, FORMAT_VERSION, Decisions, DecisionsFormatError, _row_of,
+from ddd.results.decisions.core import (CHECKSUM, FORMAT, NO_ANSWER, READABLE_VERSIONS, Decisions,
+                                        DecisionsFormatError, _CallerError, _row_of, array_digest, attrs_digest,
                                         check_same_images, check_same_study)
 
+log = logging.getLogger(__name__)
 
-def _open(path, **h5_options) -> h5py.File:
+_REQUIRED = ("predictions", "targets", "image_ids", "epochs")
+_PASS = (DecisionsFormatError, FileNotFoundError, _CallerError)
+_HEX = re.compile(r"[0-9a-f]{64}")
+_unverified_seen: set = set()
+
+
+class _File:
+    """An open decisions file, checked when opened; its reads verify what they read.
+
+    At open: format and version, the datasets present (version 2: exactly those its ``checksums``
+    list), the shape of ``predictions``; each other dataset's shape and dtype when it is first
+    opened (metadata only, so a corrupt header never makes a reader allocate or decode data). Reads
+    (version 2): a whole dataset is verified against its SHA-256, a row of ``predictions`` against
+    the row's, attributes against theirs; under these, HDF5 verifies the fletcher32 checksum of every
+    chunk it reads (before decompressing it) and the checksums of its metadata. Version 1 has none of
+    these. Every prediction and target read is checked against the class range when the number of
+    classes is known. Use as a context manager: any failure inside is re-raised as
+    :class:`DecisionsFormatError` naming the file (missing epochs and other :class:`_CallerError` as they are).
+    """
+
+    def __init__(self, path: str, f: h5py.File):
+        self.path, self.f = path, f
+        fmt, version = _text(f.attrs.get("format")), f.attrs.get("format_version")
+        version = version.item() if isinstance(version, np.generic) else version
+        version_ok = isinstance(version, int) and not isinstance(version, bool) and version in READABLE_VERSIONS
+        self._datasets: dict = {}
+        self._root = list(f)  # member names; image_info's columns are listed on demand (names)
+        self._names = None
+        missing = [k for k in _REQUIRED if k not in self._root]
+        problem = (f"attribute format={fmt!r}, expected {FORMAT!r}" if fmt != FORMAT
+                   else f"unsupported format_version {version!r} (this ddd reads versions "
+                        f"{', '.join(map(str, READABLE_VERSIONS))}; a newer ddd wrote it?)" if not version_ok
+                   else f"missing datasets {missing}" if missing else None)
+        if problem:
+            raise DecisionsFormatError(f"{path} is not a decisions file: {problem}")
+        self.version = version
+        self.sums = self._checksums() if version >= 2 else None
+        if self.sums is None:
+            if "checksums" in f.attrs:
+                raise DecisionsFormatError(f"{path}: format_version {version} but a checksums attribute (corrupt?)")
+            if path not in _unverified_seen:
+                _unverified_seen.add(path)
+                log.info("%s: decisions format version %s (written before checksums); read without "
+                         "integrity verification", path, version)
+        self._check_layout()
+        self._n_classes = False  # not looked up yet
+
+    # -- checks at open -------------------------------------------------------------------------
+    def _checksums(self) -> dict:
+        raw = self.f.attrs.get("checksums")
+        if raw is None:
+            raise DecisionsFormatError(f"{self.path}: format_version {self.version} file without its checksums "
+                                       "attribute (corrupt?)")
+        sums = json.loads(_text(raw))
+        if not (isinstance(sums, dict) and sums.get("algorithm") == CHECKSUM and isinstance(sums.get("attrs"), str)
+                and isinstance(sums.get("datasets"), dict) and isinstance(sums.get("rows"), dict)
+                and isinstance(sums["rows"].get("predictions"), list)
+                and all(isinstance(v, str) and _HEX.fullmatch(v)
+                        for v in [sums["attrs"], *sums["datasets"].values(), *sums["rows"]["predictions"]])):
+            raise DecisionsFormatError(f"{self.path}: malformed checksums attribute (corrupt?)")
+        listed = {name.split("/", 1)[0] for name in sums["datasets"]}
+        if set(self._root) != listed:
+            raise DecisionsFormatError(f"{self.path}: holds datasets {sorted(self._root)} but its checksums list "
+                                       f"{sorted(listed)} (corrupt?)")
+        return sums
+
+    def _check_layout(self) -> None:
+        """Shape of ``predictions`` and the datasets present; each other dataset is checked when opened."""
+        pred = self.dataset("predictions")
+        if pred.ndim != 2 or 0 in pred.shape or pred.dtype.kind != "i":
+            raise DecisionsFormatError(f"{self.path}: predictions is {pred.dtype} of shape {pred.shape}, expected "
+                                       "integers of shape (E+1 > 0, N > 0)")
+        self.rows, self.n = pred.shape
+        if self.sums is not None and len(self.sums["rows"]["predictions"]) != self.rows:
+            raise DecisionsFormatError(f"{self.path}: checksums of {len(self.sums['rows']['predictions'])} rows of "
+                                       f"predictions, but it has {self.rows} (corrupt?)")
+        if ("features" in self._root) != ("feature_ids" in self._root):
+            raise DecisionsFormatError(f"{self.path}: features and feature_ids must be stored together")
+
+    def _check_dataset(self, name: str, d: h5py.Dataset) -> None:
+        """Shape and dtype of a dataset against ``predictions``, from the metadata alone."""
+        shape = {"targets": (self.n,), "image_ids": (self.n,), "epochs": (self.rows,)}.get(name)
+        if name.startswith("image_info/"):
+            shape = (self.n,)
+        elif name == "probabilities" and (d.ndim != 2 or d.shape[0] != self.n):
+            shape = (self.n, "C")
+        elif name == "features" and d.ndim != 2:
+            shape = ("K", "D")
+        elif name == "feature_ids" and "features" in self._root:
+            shape = self.dataset("features").shape[:1]
+        if shape is not None and d.shape != shape:
+            raise DecisionsFormatError(f"{self.path}: inconsistent dataset shapes: {name} has shape {d.shape}, "
+                                       f"expected {shape} (predictions has {(self.rows, self.n)})")
+        kind = {"targets": "i", "epochs": "i", "probabilities": "f", "features": "f", "image_ids": "S",
+                "feature_ids": "S"}.get(name)
+        if kind is not None and (h5py.check_string_dtype(d.dtype) is None if kind == "S" else d.dtype.kind != kind):
+            raise DecisionsFormatError(f"{self.path}: {name} has dtype {d.dtype}, expected "
+                                       + ("strings" if kind == "S" else f"kind {kind!r}"))
+
+    def _stored_n_classes(self):
+        value = self.f.attrs.get("n_classes")
+        if value is None:
+            return None
+        value = value.item() if isinstance(value, np.generic) else value
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise DecisionsFormatError(f"{self.path}: attribute n_classes={value!r} is not a positive integer")
+        return value
+
+    # -- reads ----------------------------------------------------------------------------------
+    def dataset(self, name: str) -> h5py.Dataset:
+        """A dataset, its shape and dtype checked when first opened."""
+        d = self._datasets.get(name)
+        if d is None:
+            d = self.f[name]
+            if not isinstance(d, h5py.Dataset):
+                raise DecisionsFormatError(f"{self.path}: {name} is not a dataset")
+            if name != "predictions":
+                self._check_dataset(name, d)
+            self._datasets[name] = d
+        return d
+
+    @property
+    def n_images(self) -> int:
+        return self.n
+
+    @property
+    def n_classes(self) -> int | None:
+        """Classes C stored (version 2) or implied by probabilities / class_names (version 1); None if unknown."""
+        if self._n_classes is False:
+            if self.sums is not None:
+                self._n_classes = self._stored_n_classes()
+            elif "probabilities" in self._root:
+                self._n_classes = int(self.dataset("probabilities").shape[1])
+            else:
+                names = self.f.attrs.get("class_names")
+                names = json.loads(_text(names)) if names is not None and "class_names" in self._json_attrs() else None
+                self._n_classes = len(names) if isinstance(names, list) else None
+        return self._n_classes
+
+    def whole(self, name: str) -> np.ndarray:
+        """A whole dataset, verified against its checksum (version 2)."""
+        a = self.dataset(name)[()]
+        if self.sums is not None and array_digest(a) != self.sums["datasets"][name]:
+            raise DecisionsFormatError(f"{self.path}: dataset {name} does not match its checksum: the file is corrupt")
+        return a
+
+    def strings(self, name: str) -> np.ndarray:
+        """A whole string dataset as str ``(n,)``."""
+        if self.sums is None:  # version 1: variable-length strings
+            return np.asarray(self.dataset(name).asstr()[()], dtype=str)
+        return np.char.decode(self.whole(name), "utf-8").astype(str)
+
+    def raw_ids(self) -> np.ndarray:
+        """image_ids as UTF-8 bytes (dtype ``S``)."""
+        return self.whole("image_ids").astype("S")
+
+    def epochs(self) -> np.ndarray:
+        epochs = self.whole("epochs").astype(np.int64)
+        if (np.diff(epochs) <= 0).any():
+            raise DecisionsFormatError(f"{self.path}: epochs {epochs.tolist()[:20]} are not strictly increasing "
+                                       "(corrupt?)")
+        return epochs
+
+    def targets(self) -> np.ndarray:
+        targets = self.whole("targets")
+        self.check_classes(targets, "targets", low=0)
+        return targets.astype(np.int64)
+
+    def predictions(self, rows: slice | None = None) -> np.ndarray:
+        """All of ``predictions`` or ``rows`` of it, verified against the checksum of the whole or of each row."""
+        if rows is None:
+            pred = self.whole("predictions")
+        else:
+            pred = self.dataset("predictions")[rows]
+            if self.sums is not None:
+                for i, row in zip(range(*rows.indices(len(self.sums["rows"]["predictions"]))), pred):
+                    if array_digest(row) != self.sums["rows"]["predictions"][i]:
+                        raise DecisionsFormatError(f"{self.path}: row {i} of predictions does not match its "
+                                                   "checksum: the file is corrupt")
+        self.check_classes(pred, "predictions", low=NO_ANSWER)
+        return pred
+
+    def check_classes(self, values: np.ndarray, name: str, *, low: int) -> None:
+        c = self.n_classes
+        if c is not None and values.size and (values.min() < low or values.max() >= c):
+            bad = values[(values < low) | (values >= c)]
+            allowed = f"[0, {c})" + (f" or {NO_ANSWER} (no answer)" if low < 0 else "")
+            raise DecisionsFormatError(f"{self.path}: {name} outside the class range {allowed} of its {c} classes, "
+                                       f"e.g. {bad[:5].tolist()} (corrupt?)")
+
+    def _json_attrs(self) -> set:
+        return set(json.loads(_text(self.f.attrs.get("json_attrs", '["recipe"]'))))
+
+    def attrs(self) -> dict:
+        """File attributes, decoded (JSON ones parsed), verified against their checksum (version 2)."""
+        items = list(self.f.attrs.items())
+        if self.sums is not None and attrs_digest(items) != self.sums["attrs"]:
+            raise DecisionsFormatError(f"{self.path}: attributes do not match their checksum: the file is corrupt")
+        json_attrs = self._json_attrs()
+        attrs = {}
+        for key, value in items:
+            if key in ("json_attrs", "checksums"):
+                continue
+            value = _text(value)  # fixed-length strings (version 2) come as bytes
+            if isinstance(value, np.generic):
+                value = value.item()
+            attrs[key] = json.loads(value) if key in json_attrs else value
+        return attrs
+
+    @property
+    def names(self) -> list:
+        """Its datasets (those of ``image_info`` as ``image_info/<column>``); version 2: exactly
+        those its checksums list."""
+        if self._names is None:
+            names = _dataset_names(self.f)
+            if self.sums is not None and set(names) != set(self.sums["datasets"]):
+                raise DecisionsFormatError(f"{self.path}: holds datasets {sorted(names)} but its checksums list "
+                                           f"{sorted(self.sums['datasets'])} (corrupt?)")
+            self._names = names
+        return self._names
+
+    @property
+    def info_names(self) -> list:
+        return [n for n in self.names if n.startswith("image_info/")]
+
+    def info(self) -> dict:
+        return {name.split("/", 1)[1]: (self.strings(name) if h5py.check_string_dtype(self.dataset(name).dtype)
+                                        else self.whole(name)) for name in self.info_names}
+
+    # -- context --------------------------------------------------------------------------------
+    def __enter__(self) -> "_File":
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        try:
+            self.f.close()
+        except Exception:  # noqa: BLE001 (a file that cannot even close is reported below, or was read)
+            pass
+        if isinstance(exc, Exception) and not isinstance(exc, _PASS):
+            raise DecisionsFormatError(f"{self.path}: cannot read contents (truncated or corrupt?): "
+                                       f"{type(exc).__name__}: {exc}") from exc
+        return False
+
+
+def _text(value):
+    """An attribute string as str (h5py gives str for variable-length strings, bytes for fixed-length ones)."""
+    if isinstance(value, np.ndarray) and value.shape == ():
+        value = value.item()
+    if isinstance(value, np.bytes_ | bytes):
+        return bytes(value).decode("utf-8")
+    return value
+
+
+def _dataset_names(f: h5py.File) -> list:
+    """Names of the file's datasets: its members, and those of its group ``image_info``."""
+    names = []
+    for key in f:
+        if key == "image_info":
+            group = f[key]
+            if not isinstance(group, h5py.Group):
+                raise DecisionsFormatError(f"{f.filename}: image_info is not a group")
+            names += [f"{key}/{k}" for k in group]
+        else:
+            names.append(key)
+    return names
+
+
+def _open(path) -> _File:
+    """Open and check a decisions file (:class:`_File`); FileNotFoundError or DecisionsFormatError naming it."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"decisions file {path} does not exist")
     try:
-        f = h5py.File(path, "r", **h5_options)
-    except OSError as e:
+        f = h5py.File(path, "r")
+    except Exception as e:  # noqa: BLE001 (whatever HDF5 makes of it)
         raise DecisionsFormatError(f"{path} is not a readable HDF5 file (truncated or corrupt?): {e}") from e
     try:
-        fmt, version = f.attrs.get("format"), f.attrs.get("format_version")
-        missing = [k for k in ("predictions", "targets", "image_ids", "epochs") if k not in f]
-    except OSError as e:
-        f.close()
-        raise DecisionsFormatError(f"{path}: cannot read attributes (truncated or corrupt?): {e}") from e
-    version = version.item() if isinstance(version, np.generic) else version
-    problem = (f"attribute format={fmt!r}, expected {FORMAT!r}" if fmt != FORMAT
-               else f"unsupported format_version {version!r}" if version != FORMAT_VERSION
-               else f"missing datasets {missing}" if missing else None)
-    if problem:
-        f.close()
-        raise DecisionsFormatError(f"{path} is not a decisions file: {problem}")
-    return f
-
-
-def _strings(dset) -> np.ndarray:
-    return np.asarray(dset.asstr()[()], dtype=str)
-
-
-def _read_ids(f, path: str) -> np.ndarray:
-    ids = _strings(f["image_ids"])
-    if len(ids) != f["predictions"].shape[1] or len(f["targets"]) != len(ids) \
-            or len(f["epochs"]) != f["predictions"].shape[0]:
-        raise DecisionsFormatError(f"{path}: inconsistent dataset shapes")
-    return ids
+        return _File(path, f)
+    except BaseException as e:
+        try:
+            f.close()
+        except Exception:  # noqa: BLE001
+            pass
+        if isinstance(e, Exception) and not isinstance(e, _PASS):
+            raise DecisionsFormatError(f"{path}: cannot read its header (truncated or corrupt?): "
+                                       f"{type(e).__name__}: {e}") from e
+        raise
 
 
 def read_decisions(path, *, load_probabilities: bool = True) -> Decisions:
-    """Read a whole decisions file; raises :class:`DecisionsFormatError` if it is not a complete one."""
+    """Read a whole decisions file; raises :class:`DecisionsFormatError` (naming it) if it is not a
+    complete, intact one: every dataset read is verified against its checksum (version 2; version-1
+    files, written before checksums, are read unverified), predictions and targets against the class range."""
     path = os.fspath(path)
-    with _open(path) as f:
-        try:
-            ids = _read_ids(f, path)
-            attrs = {}
-            json_attrs = set(json.loads(f.attrs.get("json_attrs", '["recipe"]')))
-            for key, value in f.attrs.items():
-                if key == "json_attrs":
-                    continue
-                if isinstance(value, np.generic):
-                    value = value.item()
-                attrs[key] = json.loads(value) if key in json_attrs else value
-            optional = {}
-            if load_probabilities and "probabilities" in f:
-                optional["probabilities"] = f["probabilities"][()]
-            if "features" in f:
-                optional["features"] = f["features"][()]
-                optional["feature_ids"] = _strings(f["feature_ids"])
-            if "image_info" in f:
-                optional["image_info"] = _read_info(f)
-            return Decisions(predictions=f["predictions"][()], targets=f["targets"][()].astype(np.int64),
-                             image_ids=ids, epochs=f["epochs"][()].astype(np.int64), attrs=attrs,
-                             path=path, **optional)
-        except (OSError, KeyError, json.JSONDecodeError) as e:
-            raise DecisionsFormatError(f"{path}: cannot read contents (truncated or corrupt?): {e}") from e
+    with _open(path) as r:
+        ids = r.strings("image_ids")
+        attrs = r.attrs()
+        optional = {}
+        if load_probabilities and "probabilities" in r.names:
+            optional["probabilities"] = r.whole("probabilities")
+            if r.n_classes is not None and optional["probabilities"].shape[1] != r.n_classes:
+                raise DecisionsFormatError(f"{path}: probabilities of {optional['probabilities'].shape[1]} classes "
+                                           f"but n_classes={r.n_classes}")
+        if "features" in r.names:
+            optional["features"] = r.whole("features")
+            optional["feature_ids"] = r.strings("feature_ids")
+        if r.info_names:
+            optional["image_info"] = r.info()
+        return Decisions(predictions=r.predictions(), targets=r.targets(), image_ids=ids, epochs=r.epochs(),
+                         attrs=attrs, path=path, **optional)
 
 
 def read_correct(path, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(image_ids, correct)``: str ``(N,)`` and bool ``(N,)`` at epoch number ``epoch`` (default: final row).
 
-    Only the needed row of ``predictions`` is read.
+    Only the needed row of ``predictions`` is read (its chunk checked by fletcher32; ids, targets and
+    epochs against their checksums).
     """
     path = os.fspath(path)
-    with _open(path) as f:
-        try:
-            ids = _read_ids(f, path)
-            epochs = f["epochs"][()]
-            row = len(epochs) - 1 if epoch is None else _row_of(epochs, epoch, path)
-            return ids, f["predictions"][row] == f["targets"][()]
-        except (OSError, KeyError) as e:
-            raise DecisionsFormatError(f"{path}: cannot read contents (truncated or corrupt?): {e}") from e
-
-
-def _read_info(f) -> dict:
-    return {k: (_strings(d) if h5py.check_string_dtype(d.dtype) else d[()]) for k, d in f["image_info"].items()}
+    with _open(path) as r:
+        ids, epochs = r.strings("image_ids"), r.epochs()
+        row = len(epochs) - 1 if epoch is None else _row_of(epochs, epoch, path)
+        return ids, r.predictions(slice(row, row + 1))[0] == r.targets()
 
 
 def read_image_info(path) -> dict:
-    """Per-image columns ``{name: array (N,)}`` stored with ``image_info`` (empty dict if none)."""
+    """Per-image columns ``{name: array (N,)}`` stored with ``image_info`` (empty dict if none), verified."""
     path = os.fspath(path)
-    with _open(path) as f:
-        try:
-            return _read_info(f) if "image_info" in f else {}
-        except (OSError, KeyError) as e:
-            raise DecisionsFormatError(f"{path}: cannot read image_info (truncated or corrupt?): {e}") from e
+    with _open(path) as r:
+        return r.info()
 
 
 def read_ids_epochs(path, *, decode: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -115,16 +356,8 @@ def read_ids_epochs(path, *, decode: bool = True) -> tuple[np.ndarray, np.ndarra
     compare with ``np.array_equal`` against ``np.char.encode(ids, "utf-8")``.
     """
     path = os.fspath(path)
-    with _open(path) as f:
-        try:
-            if not decode:
-                ids = f["image_ids"][()].astype("S")
-                if len(ids) != f["predictions"].shape[1]:
-                    raise DecisionsFormatError(f"{path}: inconsistent dataset shapes")
-                return ids, f["epochs"][()].astype(np.int64)
-            return _read_ids(f, path), f["epochs"][()].astype(np.int64)
-        except (OSError, KeyError) as e:
-            raise DecisionsFormatError(f"{path}: cannot read contents (truncated or corrupt?): {e}") from e
+    with _open(path) as r:
+        return (r.strings("image_ids") if decode else r.raw_ids()), r.epochs()
 
 
 def read_many(paths, *, load_probabilities: bool = False) -> dict[str, Decisions]:
@@ -188,15 +421,9 @@ def read_final(makers) -> FinalDecisions:
 
 def _read_header(path: str) -> dict:
     """Ids, targets, epochs and class names of a file, without its predictions."""
-    with _open(path) as f:
-        try:
-            names = f.attrs.get("class_names")
-            json_attrs = set(json.loads(f.attrs.get("json_attrs", '["recipe"]')))
-            return {"ids": _read_ids(f, path), "targets": f["targets"][()].astype(np.int64),
-                    "epochs": f["epochs"][()].astype(np.int64),
-                    "class_names": json.loads(names) if names is not None and "class_names" in json_attrs else names}
-        except (OSError, KeyError, json.JSONDecodeError) as e:
-            raise DecisionsFormatError(f"{path}: cannot read contents (truncated or corrupt?): {e}") from e
+    with _open(path) as r:
+        names = r.attrs().get("class_names")
+        return {"ids": r.strings("image_ids"), "targets": r.targets(), "epochs": r.epochs(), "class_names": names}
 
 
 def _check_header(ref, maker, header) -> None:
@@ -207,8 +434,5 @@ def _check_header(ref, maker, header) -> None:
 
 
 def _read_row(path: str, row: int) -> np.ndarray:
-    with _open(path) as f:
-        try:
-            return f["predictions"][row].astype(np.int64)
-        except (OSError, KeyError) as e:
-            raise DecisionsFormatError(f"{path}: cannot read contents (truncated or corrupt?): {e}") from e
+    with _open(path) as r:
+        return r.predictions(slice(row, row + 1))[0].astype(np.int64)

@@ -1,4 +1,5 @@
-"""Writing a decisions file: validation, then an atomic write (``.tmp`` renamed into place)."""
+"""Writing a decisions file: validation, then an atomic write (``.tmp`` renamed into place) of a
+checksummed version-2 file that is read back and verified before it is renamed."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import os
 import h5py
 import numpy as np
 
-from ddd.results.decisions.core import _INT16_MAX, _RESERVED, FORMAT, FORMAT_VERSION
+from ddd.results.decisions.core import (_INT16_MAX, _RESERVED, CHECKSUM, FORMAT, FORMAT_VERSION, HDF5_LIBVER,
+                                        NO_ANSWER, array_digest, attrs_digest)
+from ddd.results.decisions.read import read_decisions
 from ddd.results.files import replace_atomically
 
 
@@ -23,6 +26,8 @@ def _ids(ids, name: str) -> np.ndarray:
     if ids.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {ids.shape}")
     ids = ids.astype(str)
+    if any("\0" in s for s in ids.tolist()):
+        raise ValueError(f"{name} may not contain NUL characters")
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         raise ValueError(f"{name} contains duplicates, e.g. {uniq[counts > 1][:5].tolist()}")
@@ -51,8 +56,13 @@ def write_decisions(path, predictions, targets, image_ids, *, epochs=None, recip
     epochs : int array (E+1,), strictly increasing; default ``0..E``
     recipe : dict, fully resolved recipe, stored as JSON
     probabilities : float array (N, C), optional; then every prediction must lie in ``[0, C)``
+        and every target too
     features : float array (K, D), optional, together with unique ``feature_ids`` (K,) drawn from ``image_ids``
-    attrs : dict, optional further file attributes (str/int/float/bool or JSON-serialisable)
+    attrs : dict, optional further file attributes (str/int/float/bool or JSON-serialisable). A
+        ``class_names`` list gives the number of classes C (equal to that of ``probabilities``);
+        then targets must lie in ``[0, C)`` and predictions too, or be ``-1`` (no answer,
+        :data:`~ddd.results.decisions.core.NO_ANSWER`), unless ``probabilities`` are given. C is stored
+        as the attribute ``n_classes``, and readers check every prediction and target against it.
     image_info : dict, optional ``{column: array (N,)}`` of per-image strings or numbers (same order as
         ``image_ids``), stored in the group ``image_info``
     """
@@ -66,11 +76,15 @@ def write_decisions(path, predictions, targets, image_ids, *, epochs=None, recip
     clash = sorted(set(attrs) & set(_RESERVED))
     if clash:
         raise ValueError(f"attrs may not set reserved attributes {clash}")
+    n_classes = _check_classes(arrays, attrs.get("class_names"))
 
     def write(tmp):
-        with h5py.File(tmp, "w") as f:
-            _write_arrays(f, arrays)
-            _write_attrs(f, recipe, attrs)
+        with h5py.File(tmp, "w", libver=HDF5_LIBVER) as f:
+            sums, rows = _write_arrays(f, arrays)
+            _write_attrs(f, recipe, attrs, n_classes)
+            _set(f, "checksums", json.dumps({"algorithm": CHECKSUM, "datasets": sums, "rows": rows,
+                                             "attrs": attrs_digest(f.attrs.items())}, sort_keys=True))
+        read_decisions(tmp)  # every checksum verified before the file appears under its name
     replace_atomically(path, write)
 
 
@@ -101,6 +115,28 @@ def _check_arrays(predictions, targets, image_ids, epochs, probabilities) -> dic
             "probabilities": probabilities}
 
 
+def _check_classes(arrays: dict, class_names) -> int | None:
+    """The number of classes C (from probabilities and/or ``class_names``; None if neither), with
+    targets checked to lie in ``[0, C)`` and predictions in ``[0, C)`` or :data:`NO_ANSWER`."""
+    probs = arrays["probabilities"]
+    n_classes = None if probs is None else int(probs.shape[1])
+    if isinstance(class_names, (list, tuple)):
+        if n_classes is not None and len(class_names) != n_classes:
+            raise ValueError(f"class_names lists {len(class_names)} classes but probabilities have {n_classes}")
+        n_classes = len(class_names)
+    if n_classes is None:
+        return None
+    targets, preds = arrays["targets"], arrays["predictions"]
+    bad = (targets < 0) | (targets >= n_classes)
+    if bad.any():
+        raise ValueError(f"targets must lie in [0, {n_classes}) ({n_classes} classes); found {targets[bad][:5].tolist()}")
+    bad = ((preds < 0) & (preds != NO_ANSWER)) | (preds >= n_classes)
+    if bad.any():
+        raise ValueError(f"predictions must lie in [0, {n_classes}) ({n_classes} classes) or be {NO_ANSWER} "
+                         f"(no answer); found {preds[bad][:5].tolist()}")
+    return n_classes
+
+
 def _check_features(features, feature_ids, image_ids) -> dict:
     if (features is None) != (feature_ids is None):
         raise ValueError("features and feature_ids must be given together")
@@ -129,39 +165,59 @@ def _check_image_info(image_info, n: int) -> dict:
     return info
 
 
-def _write_arrays(f: h5py.File, a: dict) -> None:
+def _utf8(strings: np.ndarray) -> np.ndarray:
+    """Fixed-length UTF-8 strings: stored in the dataset's own (checksummed) chunks, not in HDF5's
+    unchecked global heap as variable-length strings are."""
+    raw = np.char.encode(np.asarray(strings).astype(str), "utf-8")
+    return raw.astype(h5py.string_dtype("utf-8", max(1, raw.dtype.itemsize)))
+
+
+def _write_arrays(f: h5py.File, a: dict) -> tuple[dict, dict]:
+    """Every dataset chunked with HDF5's fletcher32 filter; returns ``{name: array_digest}`` and
+    ``{"predictions": [array_digest of each row]}``."""
     big = max(np.abs(a["predictions"]).max(), np.abs(a["targets"]).max()) > _INT16_MAX
     dtype = np.int32 if big else np.int16
-    f.create_dataset("predictions", data=a["predictions"].astype(dtype), compression="gzip")
-    f.create_dataset("targets", data=a["targets"].astype(dtype))
-    f.create_dataset("image_ids", data=a["image_ids"].tolist(), dtype=h5py.string_dtype())
-    f.create_dataset("epochs", data=a["epochs"].astype(np.int64))
+    data = {"predictions": a["predictions"].astype(dtype), "targets": a["targets"].astype(dtype),
+            "image_ids": _utf8(a["image_ids"]), "epochs": a["epochs"].astype(np.int64)}
     if a["probabilities"] is not None:
-        f.create_dataset("probabilities", data=a["probabilities"].astype(np.float16), compression="gzip")
+        data["probabilities"] = a["probabilities"].astype(np.float16)
     if a["features"] is not None:
-        f.create_dataset("features", data=a["features"].astype(np.float16), compression="gzip")
-        f.create_dataset("feature_ids", data=a["feature_ids"].tolist(), dtype=h5py.string_dtype())
+        data["features"] = a["features"].astype(np.float16)
+        data["feature_ids"] = _utf8(a["feature_ids"])
     for key, col in a["image_info"].items():
-        if col.dtype.kind in "US":
-            f.create_dataset(f"image_info/{key}", data=col.astype(str).tolist(), dtype=h5py.string_dtype())
-        else:
-            f.create_dataset(f"image_info/{key}", data=col)
+        data[f"image_info/{key}"] = _utf8(col) if col.dtype.kind in "US" else col
+    sums = {}
+    for name, array in data.items():
+        compress = "gzip" if name in ("predictions", "probabilities", "features") else None
+        f.create_dataset(name, data=array, compression=compress, fletcher32=True,
+                         maxshape=tuple(None if d == 0 else d for d in array.shape))
+        sums[name] = array_digest(array)
+    return sums, {"predictions": [array_digest(row) for row in data["predictions"]]}
 
 
-def _write_attrs(f: h5py.File, recipe: dict, attrs: dict) -> None:
+def _write_attrs(f: h5py.File, recipe: dict, attrs: dict, n_classes: int | None) -> None:
     """Scalars and strings as they are; anything else as JSON, named in ``json_attrs``."""
     json_attrs = ["recipe"]
-    f.attrs["format"] = FORMAT
+    _set(f, "format", FORMAT)
     f.attrs["format_version"] = FORMAT_VERSION
-    f.attrs["recipe"] = json.dumps(recipe, sort_keys=True, default=_json_default)
+    _set(f, "recipe", json.dumps(recipe, sort_keys=True, default=_json_default))
+    if n_classes is not None:
+        f.attrs["n_classes"] = n_classes
     for key, value in attrs.items():
         if isinstance(value, np.generic):
             value = value.item()  # numpy scalars (np.str_ has no HDF5 conversion)
-        if isinstance(value, str):
-            f.attrs[key] = str(value)  # str subclasses (torch.__version__) too
+        if isinstance(value, str) and "\0" not in value:
+            _set(f, key, str(value))  # str subclasses (torch.__version__) too
         elif isinstance(value, (bool, int, float)):
             f.attrs[key] = value
         else:
-            f.attrs[key] = json.dumps(value, sort_keys=True, default=_json_default)
+            _set(f, key, json.dumps(value, sort_keys=True, default=_json_default))
             json_attrs.append(key)
-    f.attrs["json_attrs"] = json.dumps(json_attrs)
+    _set(f, "json_attrs", json.dumps(json_attrs))
+
+
+def _set(f: h5py.File, key: str, value: str) -> None:
+    """A string attribute as fixed-length UTF-8: kept in the (checksummed) attribute message itself,
+    not in HDF5's unchecked global heap as variable-length strings are."""
+    raw = value.encode("utf-8")
+    f.attrs.create(key, data=raw, dtype=h5py.string_dtype("utf-8", max(1, len(raw))))
