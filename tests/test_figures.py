@@ -203,6 +203,30 @@ def test_figure_02_label_issues(tmp_path, monkeypatch):
                   pdf=tmp_path / "b.pdf", label_issues=["nope"])
 
 
+def test_figure_02_reads_old_and_refuses_broken_summaries(tmp_path, monkeypatch):
+    """Figure 2 draws summary.json's binomial_expectation_pmf; a version-1 file (key binomial_expectation)
+    is read under the new name, a pmf of the wrong length or a missing one is refused, naming the file."""
+    import json
+    import ddd.report.figures.histogram as hist
+
+    write_study(tmp_path, COUNTS, n=5, acc=0.68)
+    seen = {}
+    monkeypatch.setattr(hist, "plot_correct_histogram", lambda *a, **k: (seen.update(args=a),
+                                                                          plot_correct_histogram(*a, **k))[1])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    pmf = summary.pop("binomial_expectation_pmf")
+    summary.pop("summary_version")
+    (tmp_path / "old.json").write_text(json.dumps({**summary, "binomial_expectation": pmf}))
+    figure_02(tmp_path / "split.tsv", tmp_path / "old.json", png=tmp_path / "a.png", pdf=tmp_path / "a.pdf")
+    np.testing.assert_allclose(seen["args"][1], binomial_expectation(5, 0.68))
+    (tmp_path / "bad.json").write_text(json.dumps({**summary, "binomial_expectation_pmf": pmf[:3]}))
+    with pytest.raises(ValueError, match="bad.json: binomial_expectation_pmf has 3 entries"):
+        figure_02(tmp_path / "split.tsv", tmp_path / "bad.json", png=tmp_path / "b.png", pdf=tmp_path / "b.pdf")
+    (tmp_path / "none.json").write_text(json.dumps(summary))
+    with pytest.raises(ValueError, match=r"none.json: summary.json lacks \['binomial_expectation_pmf'\]"):
+        figure_02(tmp_path / "split.tsv", tmp_path / "none.json", png=tmp_path / "b.png", pdf=tmp_path / "b.pdf")
+
+
 # kappa ------------------------------------------------------------------------------------------
 
 def kappa_frame():

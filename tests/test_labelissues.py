@@ -255,7 +255,7 @@ def test_label_issue_table(tmp_path):
 TOY_COUNTS = np.array([5] * 30 + [0] * 10 + [2] * 10)  # per image: how many of the 5 decision makers are right
 
 
-def write_study(tmp_path, *, label_issue=None):
+def write_study(tmp_path, *, label_issue=None, source="list"):
     """A toy study: 5 distinct decision makers, 50 images right for all of them, none or 2 (mean accuracy
     0.68), summarised by ddd.analysis.summary into split.tsv and summary.json; ``label_issue`` (bool per
     image) becomes the study's label_issues.tsv, which marks the split's ``label_issue`` column."""
@@ -272,7 +272,7 @@ def write_study(tmp_path, *, label_issue=None):
     issues_tsv = None
     if label_issue is not None:
         issues_tsv = tmp_path / "label_issues.tsv"
-        write_label_issues(pd.DataFrame({"image_id": ids, "label_issue": label_issue, "source": "list"}), issues_tsv)
+        write_label_issues(pd.DataFrame({"image_id": ids, "label_issue": label_issue, "source": source}), issues_tsv)
     summary = summarize_study(makers, study="toy", summary_path=tmp_path / "summary.json",
                               split_path=tmp_path / "split.tsv", kappa_path=tmp_path / "kappa_vs_base.tsv",
                               label_issues_tsv=issues_tsv)
@@ -306,10 +306,41 @@ def test_figure_02_overlays_the_split_column(tmp_path, spy):
     np.testing.assert_allclose(spy["issues"], np.array([2, 0, 1, 0, 0, 0]) / 3)
     np.testing.assert_allclose(spy["observed"], correct_histogram(TOY_COUNTS, n=5))
     # the binomial expectation is the summary's (n = 5, mean accuracy 0.68), not recomputed
-    np.testing.assert_array_equal(spy["expected"], read_summary(tmp_path / "summary.json")["binomial_expectation"])
+    np.testing.assert_array_equal(spy["expected"], read_summary(tmp_path / "summary.json")["binomial_expectation_pmf"])
     np.testing.assert_allclose(spy["expected"], binomial_expectation(5, 0.68))
     assert "3 label issues" in spy["title"]
     assert (tmp_path / "a.png").stat().st_size > 0
+
+
+def test_split_without_label_issues_known_answer(tmp_path):
+    """TOY_COUNTS: 30 images right for all 5, 10 for none, 10 for 2. Issues: images 30, 31 (none right)
+    and 45 (2 right). Without them 47 images: 30 trivial, 8 impossible, 9 in-between under both rules
+    (thresholds 5 / 0 and 4 / 1 cut the same, no image has 1, 3 or 4 right)."""
+    flags = np.zeros(50, bool)
+    flags[[30, 31, 45]] = True
+    summary = write_study(tmp_path, label_issue=flags)
+    for rule in ("strict", "all_but_one"):
+        assert summary["split"][rule]["trivial"] == pytest.approx(30 / 50)
+        without = summary["split_without_label_issues"][rule]
+        assert (without["trivial"], without["impossible"], without["in_between"], without["n_images"]) == \
+            pytest.approx((30 / 47, 8 / 47, 9 / 47, 47))
+        issues = summary["split_label_issue_images"][rule]
+        assert (issues["trivial"], issues["impossible"], issues["in_between"]) == pytest.approx((0, 2 / 3, 1 / 3))
+    assert summary["label_issue_source"] == "list"
+    assert not any("cleanlab" in n for n in summary["notes"])
+    # found by cleanlab: said to be the networks' own errors
+    summary = write_study(tmp_path, label_issue=flags, source="cleanlab")
+    assert any("by construction, images those networks get wrong" in n for n in summary["notes"])
+
+
+def test_figure_02_says_cleanlab_issues_are_the_networks_errors(tmp_path, monkeypatch):
+    flags = np.zeros(50, bool)
+    flags[[30, 31, 45]] = True
+    write_study(tmp_path, label_issue=flags, source="cleanlab")
+    notes = []
+    monkeypatch.setattr(hist._style, "note", lambda fig, text: notes.append(text))
+    figure_02(tmp_path / "split.tsv", tmp_path / "summary.json", png=tmp_path / "a.png", pdf=tmp_path / "a.pdf")
+    assert notes and "by construction images they get wrong" in notes[0]
 
 
 def test_figure_02_list_file_wins_over_the_column(tmp_path, spy):

@@ -8,7 +8,8 @@ import pytest
 from ddd.analysis.summary import summarize, summarize_study
 from ddd.experiment.makers import DecisionMaker
 from ddd.results.decisions import read_final, write_decisions
-from ddd.results.study import StudyTableError, read_kappas, read_split, read_summary, write_kappas, write_split, write_summary
+from ddd.results.study import (StudyTableError, read_kappas, read_split, read_summary, write_kappas,
+                               write_label_issues, write_split, write_summary)
 
 N_CLASSES = 4
 
@@ -67,9 +68,28 @@ def test_summary_known_answers(study, tmp_path):
     fr = summary["split"]["strict"]
     assert fr["trivial"] == pytest.approx(np.mean(counts == 3))
     assert fr["impossible"] == pytest.approx(np.mean(counts == 0))
-    # all-but-one: t = 2, i = 1
-    assert summary["split"]["all_but_one"]["trivial"] == pytest.approx(np.mean(counts >= 2))
-    assert sum(summary["binomial_expectation"]) == pytest.approx(1)
+    # all-but-one needs 4 distinct decision makers (with 3 no image can be in-between): a note, no column
+    assert "with 3 no image can be in-between" in summary["split"]["all_but_one"]["note"]
+    assert "all_but_one" not in split.columns
+    assert "at least 4" in summary["split_uncertainty"]["all_but_one"]["note"]
+    assert summary["summary_version"] == 2
+    assert sum(summary["binomial_expectation_pmf"]) == pytest.approx(1)
+    assert set(summary["poisson_binomial_split"]) == {"strict"}
+    assert "binomial_expectation" not in summary and "expected_independent" not in summary
+    # the split's uncertainty runs over the 3 distinct decision makers (hardware/1 merged into base).
+    # Strict with 3: T = images 0-5, I = 10, 11, B = 6-9. Left out, strict with 2 (thresholds 2 / 0):
+    # base -> image 7 (right for base only) becomes impossible; plus_1_epoch -> nothing changes;
+    # data_order/1 -> image 6 (wrong for it only) trivial, images 8, 9 (right for it only) impossible.
+    u = summary["split_uncertainty"]["strict"]
+    assert u["leave_one_out"]["n_changed"] == {"base": 1, "plus_1_epoch": 0, "data_order/1": 3}
+    assert u["leave_one_out"]["n_changed_mean"] == pytest.approx(4 / 3)
+    assert (u["leave_one_out"]["n_changed_max"], u["leave_one_out"]["most_changed"]) == (3, "data_order/1")
+    loo_trivial = np.array([6, 6, 7]) / 12
+    assert u["trivial"]["value"] == pytest.approx(fr["trivial"])
+    se = np.sqrt(2 / 3 * ((loo_trivial - loo_trivial.mean()) ** 2).sum())
+    assert u["trivial"]["decision_makers_se"] == pytest.approx(se)
+    assert (u["trivial"]["leave_one_out_min"], u["trivial"]["leave_one_out_max"]) == pytest.approx((0.5, 7 / 12))
+    assert u["trivial"]["images_low"] <= fr["trivial"] <= u["trivial"]["images_high"]
 
     paths = {k: str(tmp_path / f"out.{k}") for k in ("json", "tsv", "k.tsv")}
     write_summary(summary, paths["json"])
@@ -153,3 +173,74 @@ def read_split_ids_as_strings(tmp_path):
     p = tmp_path / "ids.tsv"
     p.write_text("image_id\ttarget\tn_correct\nNA\t0\t1\n007\t1\t0\n")
     return read_split(p)["image_id"].tolist() == ["NA", "007"]
+
+
+def test_summary_with_label_issues(study, tmp_path):
+    """The split over all images and over the images without label issues, both rules (4 distinct
+    decision makers here), and of the label-issue images alone."""
+    entries = study[0]
+    targets = np.repeat(np.arange(N_CLASSES), 3)
+    fourth = np.isin(np.arange(12), [0, 1, 2, 3, 4, 6, 7, 8])
+    entries = entries + [DecisionMaker("init/1", "init", _write(tmp_path / "i1.h5", [np.where(
+        fourth, targets, (targets + 2) % N_CLASSES)], targets), 0)]
+    issues = pd.DataFrame({"image_id": [str(i) for i in range(12)], "label_issue": np.isin(np.arange(12), [7, 10, 11]),
+                           "source": "cleanlab"})
+    write_label_issues(issues, tmp_path / "label_issues.tsv")
+    out = {k: tmp_path / f"s.{k}" for k in ("json", "tsv", "k.tsv")}
+    summary = summarize_study(entries, study="s", summary_path=out["json"], split_path=out["tsv"],
+                              kappa_path=out["k.tsv"], label_issues_tsv=tmp_path / "label_issues.tsv")
+    _, base_right, other_right, plus_right = study
+    counts = base_right.astype(int) + plus_right.astype(int) + other_right.astype(int) + fourth.astype(int)
+    split = read_split(out["tsv"])
+    np.testing.assert_array_equal(split["n_correct"], counts)
+    assert split["label_issue"].tolist() == issues["label_issue"].tolist()
+    assert summary["n_decision_makers"] == 4 and summary["n_label_issues"] == 3
+    assert summary["label_issue_source"] == "cleanlab"
+    assert any("only an independent list" in n for n in summary["notes"])
+    keep = ~issues["label_issue"].to_numpy()
+    for rule, (t, i) in {"strict": (4, 0), "all_but_one": (3, 1)}.items():
+        for name, mask in (("split", np.ones(12, bool)), ("split_without_label_issues", keep),
+                           ("split_label_issue_images", ~keep)):
+            s = summary[name][rule]
+            c = counts[mask]
+            assert (s["trivial_at"], s["impossible_at"]) == (t, i)
+            assert s["trivial"] == pytest.approx(np.mean(c >= t)), (name, rule)
+            assert s["impossible"] == pytest.approx(np.mean(c <= i)), (name, rule)
+            assert s["in_between"] == pytest.approx(np.mean((c > i) & (c < t))), (name, rule)
+        assert summary["split_without_label_issues"][rule]["n_images"] == 9
+        assert summary["split_uncertainty_without_label_issues"][rule]["n_images"] == 9
+    # hand check: counts are 4 4 4 4 4 3 3 2 2 1 0 0; issues 7 (2), 10, 11 (0)
+    assert counts.tolist() == [4, 4, 4, 4, 4, 3, 3, 2, 2, 1, 0, 0]
+    assert summary["split_without_label_issues"]["strict"]["impossible"] == 0.0
+    assert summary["split_label_issue_images"]["strict"] == {"trivial": 0.0, "impossible": pytest.approx(2 / 3),
+                                                             "in_between": pytest.approx(1 / 3), "trivial_at": 4,
+                                                             "impossible_at": 0, "n_images": 3}
+    assert read_summary(out["json"]) == json.loads(json.dumps(summary))
+
+
+def test_label_issues_must_be_the_study_images(study, tmp_path):
+    issues = pd.DataFrame({"image_id": ["0", "99"], "label_issue": [True, True], "source": "list"})
+    with pytest.raises(ValueError, match="1 of 2 label-issue image ids are not in the split table"):
+        summarize(study[0], study="s", label_issues=issues)
+    with pytest.raises(ValueError, match="columns image_id, label_issue"):
+        summarize(study[0], study="s", label_issues=pd.DataFrame({"image_id": ["0"]}))
+
+
+def test_old_summary_json_is_read_under_the_new_names(tmp_path):
+    """summary.json of version 1 (no summary_version) named the binomial pmf binomial_expectation and
+    the Poisson-binomial split expected_independent: read under the new names, never misread."""
+    old = {"study": "s", "n_decision_makers": 2, "binomial_expectation": [0.25, 0.5, 0.25],
+           "expected_independent": {"strict": {"trivial": 0.25, "impossible": 0.25, "in_between": 0.5}}}
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps(old))
+    s = read_summary(path)
+    assert s["binomial_expectation_pmf"] == [0.25, 0.5, 0.25]
+    assert s["poisson_binomial_split"]["strict"]["in_between"] == 0.5
+    assert "binomial_expectation" not in s and "expected_independent" not in s and s["summary_version"] == 1
+    path.write_text(json.dumps({**old, "binomial_expectation_pmf": [1.0]}))
+    with pytest.raises(StudyTableError, match="both 'binomial_expectation'"):
+        read_summary(path)
+    for version in (3, "2", True):
+        path.write_text(json.dumps({"summary_version": version}))
+        with pytest.raises(StudyTableError, match="summary_version .* is not one this ddd reads"):
+            read_summary(path)

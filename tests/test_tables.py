@@ -96,6 +96,34 @@ def test_headline_numbers(study, tmp_path):
     assert v.loc["kappa.half_data", "n"] == 2
     assert v.loc["kappa.init", "ci_low"] < v.loc["kappa.init", "value"] < v.loc["kappa.init", "ci_high"]
     assert v.loc["kappa.base", "paper"] == pytest.approx(1.0)
+    # the split's intervals: over images (bootstrap) on the split rows, over decision makers (jackknife)
+    u = summary["split_uncertainty"]
+    for rule in ("strict", "all_but_one"):
+        for cat in ("trivial", "impossible", "in_between"):
+            r, d = v.loc[f"split.{rule}.{cat}"], v.loc[f"split.{rule}.{cat}.over_decision_makers"]
+            assert r["ci_low"] == pytest.approx(u[rule][cat]["images_low"])
+            assert r["ci_low"] <= r["value"] <= r["ci_high"] and r["ci_high"] > r["ci_low"]
+            assert r["ci_method"] == "95% percentile bootstrap over images, 1000 resamples, seed 1312"
+            assert d["value"] == r["value"] and d["n"] == 6
+            assert (d["ci_low"], d["ci_high"]) == pytest.approx((u[rule][cat]["decision_makers_low"],
+                                                                 u[rule][cat]["decision_makers_high"]))
+            assert d["ci_method"].startswith("95% leave-one-out jackknife over the 6 distinct decision makers")
+            assert "leave-one-out range" in d["note"]
+        changed = v.loc[f"split.{rule}.n_images_changed_leave_one_out"]
+        assert changed["value"] == pytest.approx(u[rule]["leave_one_out"]["n_changed_mean"])
+    # strict: leaving a run out changes the images on which it alone was right or alone wrong
+    c = np.stack([final_correct(i) for i in range(len(RUNS))])
+    counts = c.sum(axis=0)
+    lone = [((counts == 5) & ~c[j]).sum() + ((counts == 1) & c[j]).sum() for j in range(len(RUNS))]
+    assert v.loc["split.strict.n_images_changed_leave_one_out", "value"] == pytest.approx(np.mean(lone))
+    # the swap rates with and without the transition 0 -> 1 (the only one that changes anything here)
+    for key in ("label_change", "correctness_flip"):
+        assert v.loc[f"changes.{key}.base.without_0_to_1", "value"] == 0.0
+        assert v.loc[f"changes.{key}.all_runs.without_0_to_1", "value"] == 0.0
+        assert v.loc[f"changes.{key}.all_runs", "value"] == pytest.approx(c.mean() / E)
+        assert v.loc[f"changes.{key}.base.without_0_to_1", "n"] == E - 1
+    assert "without the 0 -> 1 transition" in v.loc["changes.label_change.base.without_0_to_1", "quantity"]
+    assert "with the 0 -> 1 transition" in v.loc["changes.label_change.base", "quantity"]
     back = pd.read_csv(out["csv"])
     assert back["key"].tolist() == df["key"].tolist()
     # the table written is ddd.analysis.headline's, from the study tables
@@ -104,6 +132,61 @@ def test_headline_numbers(study, tmp_path):
     pd.testing.assert_frame_equal(df, rows)
     md = open(out["md"]).read()
     assert "| Paper |" in md and "48.2 %" in md and "[1]" in md
+    changed = _fmt_count(v.loc["split.strict.n_images_changed_leave_one_out", "value"])
+    assert f"| {changed} |" in md and "leave-one-out jackknife" in md
+
+
+def _fmt_count(x: float) -> str:
+    return f"{int(x):,}" if float(x).is_integer() else f"{x:,.1f}"
+
+
+def test_headline_split_without_label_issues(study, tmp_path):
+    """A study with label issues: the split over all images and over the images without them, both rules."""
+    from ddd.analysis.summary import summarize_study
+    from ddd.experiment.makers import DecisionMaker
+    from ddd.results.study import write_label_issues
+
+    flagged = np.zeros(100, bool)
+    flagged[[40, 41, 42, 60, 61, 62, 63, 64]] = True        # three impossible images and five random ones
+    write_label_issues(pd.DataFrame({"image_id": [str(i) for i in range(100)], "label_issue": flagged,
+                                     "source": "cleanlab"}), tmp_path / "label_issues.tsv")
+    paths = {"summary_path": tmp_path / "summary.json", "split_path": tmp_path / "split.tsv",
+             "kappa_path": tmp_path / "kappa_vs_base.tsv"}
+    summarize_study([DecisionMaker(**e) for e in study["entries"]], study="synthetic", **paths,
+                    label_issues_tsv=tmp_path / "label_issues.tsv", n_boot=200)
+    df = headline(study["entries"], paths["summary_path"], paths["kappa_path"], csv=str(tmp_path / "h.csv"),
+                  md=str(tmp_path / "h.md"), n_boot=20)
+    v = df.set_index("key")
+    counts = np.stack([final_correct(i) for i in range(len(RUNS))]).sum(axis=0)
+    keep = ~flagged
+    for rule, (t, i) in {"strict": (6, 0), "all_but_one": (5, 1)}.items():
+        for cat, sel in (("trivial", counts >= t), ("impossible", counts <= i),
+                         ("in_between", (counts > i) & (counts < t))):
+            assert v.loc[f"split.{rule}.{cat}", "value"] == pytest.approx(sel.mean())
+            r = v.loc[f"split.{rule}.{cat}.without_label_issues"]
+            assert r["value"] == pytest.approx(sel[keep].mean()) and r["n"] == 92
+            assert r["ci_low"] <= r["value"] <= r["ci_high"] and "bootstrap over images" in r["ci_method"]
+            assert "8 label issues (cleanlab) left out of 100 images" in r["note"]
+            assert "by construction images they get wrong" in r["note"]
+    assert v.loc["split.strict.impossible.without_label_issues", "value"] == pytest.approx(17 / 92)
+
+
+def test_headline_from_an_old_summary(study, tmp_path):
+    """summary.json of version 1 (old key names, no split_uncertainty): values, no intervals, and a note."""
+    import json
+    old = json.loads(open(study["summary"]).read())
+    for k in ("summary_version", "split_uncertainty"):
+        old.pop(k)
+    old["binomial_expectation"] = old.pop("binomial_expectation_pmf")
+    old["expected_independent"] = old.pop("poisson_binomial_split")
+    (tmp_path / "summary.json").write_text(json.dumps(old))
+    df = headline(study["entries"], tmp_path / "summary.json", study["kappas"], csv=str(tmp_path / "h.csv"),
+                  md=str(tmp_path / "h.md"), n_boot=20)
+    v = df.set_index("key")
+    assert v.loc["split.strict.trivial", "value"] == pytest.approx(old["split"]["strict"]["trivial"])
+    assert np.isnan(v.loc["split.strict.trivial", "ci_low"])
+    assert "no split_uncertainty (written by an earlier ddd)" in v.loc["split.strict.trivial", "note"]
+    assert "no split_uncertainty" in v.loc["split.strict.n_images_changed_leave_one_out", "note"]
 
 
 def test_headline_without_paper_and_unknown_preset(single_study, tmp_path):
@@ -112,8 +195,8 @@ def test_headline_without_paper_and_unknown_preset(single_study, tmp_path):
     assert df["paper"].isna().all()
     v = df.set_index("key")
     assert v.loc["split.strict.trivial", "value"] == pytest.approx(final_correct(0).mean())
-    assert np.isnan(v.loc["split.all_but_one.trivial", "value"])  # the rule needs 3 decision makers
-    assert "at least 3" in v.loc["split.all_but_one.trivial", "note"]
+    assert np.isnan(v.loc["split.all_but_one.trivial", "value"])  # the rule needs 4 decision makers
+    assert "at least 4" in v.loc["split.all_but_one.trivial", "note"]
     assert "| Paper |" not in open(out["md"]).read()
     with pytest.raises(ValueError, match="unknown paper preset"):
         headline(single_study["entries"], single_study["summary"], single_study["kappas"], **out, paper="nope")

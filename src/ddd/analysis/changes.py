@@ -7,7 +7,10 @@ change, so it is never larger). The paper's "on average 12.37 % of the decisions
 does not say which of the two it means and is not traceable to the authors' code
 (docs/reproduction.md#figures-and-tables), so both are computed. Per condition: the mean over its
 runs (decisions files, each once; the plus-epoch decision makers are the base run, half data's
-networks are those of different data) at each transition.
+networks are those of different data) at each transition. Per run (:func:`mean_changes`): the mean
+over its transitions up to its final epoch, with or without the first transition 0 -> 1 (from the
+untrained network evaluated before training to the first epoch, which changes far more decisions
+than any later one and so dominates a short run's mean).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from ddd.experiment.conditions import CONDITIONS, condition_order
 from ddd.experiment.makers import one_per_file
 from ddd.results.decisions import read_many
 
-__all__ = ["decision_changes", "condition_changes", "per_run_changes"]
+__all__ = ["decision_changes", "condition_changes", "per_run_changes", "mean_changes"]
 
 
 def decision_changes(predictions, targets, epochs=None) -> pd.DataFrame:
@@ -93,3 +96,32 @@ def per_run_changes(decision_makers) -> tuple[pd.DataFrame, list]:
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
     frame.attrs["identical"] = identical
     return frame, runs
+
+
+def mean_changes(per_run: pd.DataFrame, final_epochs: dict, *, without_0_to_1: bool = False) -> pd.DataFrame:
+    """Each run's mean change rates over its transitions up to its final epoch.
+
+    Parameters
+    ----------
+    per_run : :func:`per_run_changes`'s frame (columns run, epoch, label_change, correctness_flip).
+    final_epochs : run name -> its final epoch E; the transitions e -> e' with e < E are averaged
+        (a run not in ``per_run`` gets NaN).
+    without_0_to_1 : leave out the transition that starts at epoch 0 (0 -> 1).
+
+    Returns
+    -------
+    DataFrame indexed by run (in ``final_epochs``' order) with columns label_change,
+    correctness_flip (means, NaN without transitions) and n_transitions (int).
+    """
+    missing = {"run", "epoch", "label_change", "correctness_flip"} - set(per_run.columns)
+    if missing:
+        raise ValueError(f"per_run lacks columns {sorted(missing)}")
+    final = per_run["run"].map(final_epochs)
+    keep = per_run["epoch"].to_numpy() < final.to_numpy(float)        # NaN (unknown run) compares False
+    if without_0_to_1:
+        keep &= per_run["epoch"].to_numpy() != 0
+    g = per_run[keep].groupby("run", sort=False)
+    runs = pd.Index(list(final_epochs), name="run")
+    out = g[["label_change", "correctness_flip"]].mean().reindex(runs).astype(float)
+    out["n_transitions"] = g.size().reindex(runs).fillna(0).astype(np.int64)
+    return out

@@ -3,12 +3,23 @@
 Rows (keys in :data:`HEADLINE_COLUMNS`'s ``key`` column):
 
 - ``split.<rule>.<category>``: split fractions under both rules (strict: all / none right; all but
-  one: >= n-1 / <= 1 right) and ``split.<rule>.in_between_vs_independent``, the in-between fraction
-  relative to independent decision makers;
+  one: >= n-1 / <= 1 right) with a percentile bootstrap interval over images;
+  ``split.<rule>.<category>.over_decision_makers``: the same fraction with a leave-one-out
+  jackknife interval over the distinct decision makers (thresholds recomputed for n - 1; the note
+  gives the leave-one-out range); ``split.<rule>.n_images_changed_leave_one_out``: images that
+  change category when one distinct decision maker is left out, mean over the decision makers
+  (the note gives the largest and whose); ``split.<rule>.in_between_vs_independent``, the in-between
+  fraction relative to independent decision makers (Poisson binomial). Intervals and methods come
+  from ``summary.json``'s ``split_uncertainty`` (:func:`ddd.analysis.split.split_uncertainty`).
+- when the study has label issues, ``split.<rule>.<category>.without_label_issues``: the split over
+  the images without label issues, with its interval over images (the rows above are over all
+  images); the note says where the issues come from (cleanlab's from the study's own networks are,
+  by construction, images those networks get wrong);
 - ``accuracy.{mean,min,max,sd}``: final accuracy of the distinct decision makers (sd with ddof 1);
 - ``changes.{label_change,correctness_flip}.{base,all_runs}``: decision changes per epoch
   (:mod:`ddd.analysis.changes`), averaged over the transitions 0 -> 1 .. E-1 -> E, for the base run
-  and averaged over all runs;
+  and averaged over all runs; ``changes.<...>.<base|all_runs>.without_0_to_1``: the same without the
+  transition 0 -> 1 (from the untrained network), i.e. over 1 -> 2 .. E-1 -> E;
 - ``kappa.<condition>``: mean κ with the base per condition (``kappa_vs_base.tsv``'s rows: half data
   = each half network with the base, different data = the two halves with each other), with a
   percentile bootstrap interval over images (:func:`ddd.analysis.uncertainty.condition_kappa_ci`).
@@ -22,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ddd.analysis.changes import per_run_changes
+from ddd.analysis.changes import mean_changes, per_run_changes
 from ddd.analysis.uncertainty import condition_kappa_ci
 from ddd.experiment.conditions import CONDITIONS, condition_order
 from ddd.experiment.makers import as_decision_makers
@@ -35,20 +46,82 @@ HEADLINE_COLUMNS = ("key", "quantity", "value", "ci_low", "ci_high", "ci_method"
                     "note")
 
 
+_RULE_LABELS = {"strict": "all / none right", "all_but_one": "at least n-1 / at most 1 right"}
+_CATEGORIES = ("trivial", "impossible", "in_between")
+_NO_UNCERTAINTY = ("no interval: summary.json has no split_uncertainty (written by an earlier ddd); "
+                   "summarise the study again")
+
+
+def _pct(x) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _join(*parts) -> str:
+    return "; ".join(p for p in parts if p)
+
+
 def _split_rows(summary: dict) -> list[dict]:
     rows = []
-    labels = {"strict": "all / none right", "all_but_one": "at least n-1 / at most 1 right"}
-    for rule, label in labels.items():
+    uncertainty = summary.get("split_uncertainty")
+    for rule, label in _RULE_LABELS.items():
         s = (summary.get("split") or {}).get(rule) or {}
-        for cat in ("trivial", "impossible", "in_between"):
-            rows.append({"key": f"split.{rule}.{cat}",
-                         "quantity": f"{cat.replace('_', '-')} fraction, {rule} rule ({label})",
-                         "value": s.get(cat, np.nan), "n": summary.get("n_images"),
-                         "note": s.get("note", "")})
+        u = (uncertainty or {}).get(rule) or {}
+        applies = "note" not in s and bool(s)
+        missing = _NO_UNCERTAINTY if applies and uncertainty is None else ""
+        for cat in _CATEGORIES:
+            what = f"{cat.replace('_', '-')} fraction, {rule} rule ({label})"
+            c = u.get(cat) or {}
+            rows.append({"key": f"split.{rule}.{cat}", "quantity": what, "value": s.get(cat, np.nan),
+                         "ci_low": c.get("images_low"), "ci_high": c.get("images_high"),
+                         "ci_method": u.get("images_method") if c else None, "n": summary.get("n_images"),
+                         "note": _join(s.get("note", ""), missing)})
+        for cat in _CATEGORIES:
+            c = u.get(cat) or {}
+            loo = ("" if c.get("leave_one_out_min") is None else
+                   f"leave-one-out range {_pct(c['leave_one_out_min'])} – {_pct(c['leave_one_out_max'])}")
+            rows.append({"key": f"split.{rule}.{cat}.over_decision_makers",
+                         "quantity": f"{cat.replace('_', '-')} fraction, {rule} rule, interval over decision makers",
+                         "value": s.get(cat, np.nan), "ci_low": c.get("decision_makers_low"),
+                         "ci_high": c.get("decision_makers_high"), "ci_method": u.get("decision_makers_method"),
+                         "n": summary.get("n_decision_makers"),
+                         "note": _join(s.get("note", ""), missing, loo, u.get("decision_makers_note", ""))})
+        lo = u.get("leave_one_out") or {}
+        rows.append({"key": f"split.{rule}.n_images_changed_leave_one_out",
+                     "quantity": f"images changing category when one decision maker is left out, {rule} rule "
+                                 f"(mean over the distinct ones; thresholds for n - 1)",
+                     "value": lo.get("n_changed_mean", np.nan), "n": summary.get("n_decision_makers"),
+                     "note": _join(s.get("note", ""), missing, u.get("decision_makers_note", ""),
+                                   f"largest {lo['n_changed_max']:,} of {u.get('n_images', '?')} images "
+                                   f"(leaving out {lo['most_changed']})" if lo else "")})
+        rows += _label_issue_rows(summary, rule, label)
         ratio = (summary.get("in_between_vs_independent") or {}).get(rule)
         rows.append({"key": f"split.{rule}.in_between_vs_independent",
-                     "quantity": f"in-between fraction / expected for independent decision makers, {rule} rule",
+                     "quantity": f"in-between fraction / expected for independent decision makers (Poisson binomial), "
+                                 f"{rule} rule",
                      "value": np.nan if ratio is None else ratio, "note": s.get("note", "")})
+    return rows
+
+
+def _label_issue_rows(summary: dict, rule: str, label: str) -> list[dict]:
+    """``split.<rule>.<category>.without_label_issues`` when the study has label issues."""
+    if "split_without_label_issues" not in summary:
+        return []
+    s = summary["split_without_label_issues"].get(rule) or {}
+    u = (summary.get("split_uncertainty_without_label_issues") or {}).get(rule) or {}
+    source = summary.get("label_issue_source") or "unknown source"
+    origin = (f"{summary.get('n_label_issues', '?')} label issues ({source}) left out of "
+              f"{summary.get('n_images', '?')} images")
+    caveat = ("cleanlab's issues come from the study's own networks: by construction images they get wrong, "
+              "so no test of whether label errors cause the split" if "cleanlab" in source else "")
+    rows = []
+    for cat in _CATEGORIES:
+        c = u.get(cat) or {}
+        rows.append({"key": f"split.{rule}.{cat}.without_label_issues",
+                     "quantity": f"{cat.replace('_', '-')} fraction without the label-issue images, {rule} rule "
+                                 f"({label})",
+                     "value": s.get(cat, np.nan), "ci_low": c.get("images_low"), "ci_high": c.get("images_high"),
+                     "ci_method": u.get("images_method") if c else None, "n": s.get("n_images"),
+                     "note": _join(s.get("note", ""), origin, caveat)})
     return rows
 
 
@@ -66,19 +139,28 @@ def _accuracy_rows(summary: dict) -> list[dict]:
 
 def _change_rows(makers) -> list[dict]:
     per_run, runs = per_run_changes(makers)
+    final = {r.name: r.epoch for r in runs}
     base = next((r for r in runs if r.condition == "base"), None)
     rows = []
     for key, label in (("label_change", "predicted label changes"), ("correctness_flip", "correctness flips")):
-        if base is not None:
-            d = per_run[(per_run["run"] == base.name) & (per_run["epoch"] < base.epoch)]
-            rows.append({"key": f"changes.{key}.base", "quantity": f"{label} per epoch, base run (fraction of images)",
-                         "value": d[key].mean() if len(d) else np.nan, "n": len(d),
-                         "note": f"mean over the transitions 0 -> 1 .. {base.epoch - 1} -> {base.epoch}"})
-        means = [per_run[(per_run["run"] == r.name) & (per_run["epoch"] < r.epoch)][key].mean() for r in runs]
-        means = [v for v in means if np.isfinite(v)]
-        rows.append({"key": f"changes.{key}.all_runs", "quantity": f"{label} per epoch, mean over runs",
-                     "value": float(np.mean(means)) if means else np.nan, "n": len(means),
-                     "note": "each run's mean over its transitions up to its final epoch, then the mean over runs"})
+        for without in (False, True):
+            means = mean_changes(per_run, final, without_0_to_1=without)
+            suffix = ".without_0_to_1" if without else ""
+            which = "without the 0 -> 1 transition" if without else "with the 0 -> 1 transition"
+            if base is not None:
+                first = 1 if without else 0
+                rows.append({"key": f"changes.{key}.base{suffix}",
+                             "quantity": f"{label} per epoch, base run, {which} (fraction of images)",
+                             "value": means.loc[base.name, key], "n": int(means.loc[base.name, "n_transitions"]),
+                             "note": f"mean over the transitions {first} -> {first + 1} .. {base.epoch - 1} -> "
+                                     f"{base.epoch}" if base.epoch > first else "no such transition"})
+            vals = means[key].to_numpy(float)
+            vals = vals[np.isfinite(vals)]
+            rows.append({"key": f"changes.{key}.all_runs{suffix}",
+                         "quantity": f"{label} per epoch, mean over runs, {which}",
+                         "value": float(vals.mean()) if vals.size else np.nan, "n": int(vals.size),
+                         "note": "each run's mean over its transitions up to its final epoch"
+                                 + (" from 1 -> 2 on" if without else "") + ", then the mean over runs"})
     return rows
 
 
@@ -134,6 +216,8 @@ def headline_rows(decision_makers, summary: dict, kappas: pd.DataFrame, *, paper
     rows += _split_rows(summary) + _accuracy_rows(summary) + _change_rows(makers)
     rows += _kappa_rows(makers, kappas, ci=ci, n_boot=n_boot, seed=seed, undefined=undefined)
     df = pd.DataFrame(rows).reindex(columns=HEADLINE_COLUMNS)
+    for col in ("value", "ci_low", "ci_high"):
+        df[col] = pd.to_numeric(df[col]).astype(float)
     if paper is not None:
         if paper not in PAPER:
             raise ValueError(f"unknown paper preset {paper!r}; known: {', '.join(PAPER)}")

@@ -6,8 +6,8 @@ names come from the decisions file's ``class_names`` attribute (ImageNet: the wn
 the paper printed WordNet synonyms). Written as CSV, a LaTeX tabular (booktabs) and Markdown.
 
 Headline (:func:`headline`): the rows of :func:`ddd.analysis.headline.headline_rows`, written as
-CSV (fractions as fractions) and Markdown (percent, κ to 3 decimals; confidence-interval methods
-and paper sources as numbered notes under the table).
+CSV (fractions as fractions) and Markdown (percent, κ to 3 decimals, counts as numbers;
+confidence-interval methods and paper sources as numbered notes under the table).
 """
 
 from __future__ import annotations
@@ -94,10 +94,11 @@ def table_1(decision_makers, *, csv, tex, md, base: str = "base", k: int = 10, s
 def _fmt(key: str, v) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)) or (not isinstance(v, str) and pd.isna(v)):
         return ""
+    if key.split(".")[-1].startswith("n_") or key.startswith("n_"):  # counts: n_images, ...n_images_changed_...
+        v = float(v)
+        return f"{int(v):,}" if v.is_integer() else f"{v:,.1f}"
     if key.startswith(("split.", "accuracy.", "changes.")) and not key.endswith("vs_independent"):
         return f"{100 * float(v):.1f} %"
-    if key.startswith("n_"):
-        return f"{int(v):,}"
     return f"{float(v):.3f}" if key.startswith("kappa.") else f"{float(v):.2f}"
 
 

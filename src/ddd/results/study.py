@@ -5,7 +5,8 @@ and one reader here, and every consumer (analysis, figures, tables, psychophysic
 them. Writers replace the file atomically (a ``.tmp`` sibling renamed into place); readers name
 the file in every error and check the columns they promise.
 
-``summary.json``       the study's summary (:func:`ddd.analysis.summary.summarize`; keys in the README)
+``summary.json``       the study's summary (:func:`ddd.analysis.summary.summarize`; keys in the README),
+                       format :data:`SUMMARY_VERSION` in its ``summary_version`` key (none: version 1)
 ``split.tsv``          one row per evaluation image: ``image_id`` (str), ``target``, ``n_correct``, one
                        category column per rule of :data:`ddd.analysis.split.RULES` that applies, and
                        ``label_issue`` (bool) when the study has label issues
@@ -23,8 +24,8 @@ import pandas as pd
 
 from ddd.results.files import ResultsFileError, read_json_object, read_tsv, write_json, write_tsv
 
-__all__ = ["write_summary", "read_summary", "write_split", "read_split", "write_kappas", "read_kappas",
-           "write_label_issues", "read_label_issues", "StudyTableError"]
+__all__ = ["SUMMARY_VERSION", "write_summary", "read_summary", "write_split", "read_split", "write_kappas",
+           "read_kappas", "write_label_issues", "read_label_issues", "StudyTableError"]
 
 SPLIT_COLUMNS = ("image_id", "target", "n_correct")
 KAPPA_COLUMNS = ("condition", "name", "other", "kappa", "identical")
@@ -40,9 +41,37 @@ def write_summary(summary: dict, path) -> None:
     write_json(summary, path)
 
 
+#: The format ``summary.json`` is written in (its ``summary_version`` key). Version 1 (no key) named
+#: Figure 2's binomial(n, mean accuracy) pmf ``binomial_expectation`` and the Poisson-binomial
+#: split of independent decision makers ``expected_independent``; version 2 names them
+#: ``binomial_expectation_pmf`` and ``poisson_binomial_split`` and adds ``split_uncertainty``.
+SUMMARY_VERSION = 2
+_RENAMED_IN_2 = {"binomial_expectation": "binomial_expectation_pmf", "expected_independent": "poisson_binomial_split"}
+
+
 def read_summary(path) -> dict:
-    """``summary.json`` as a dict; a file that is not a JSON object is refused, naming it."""
-    return read_json_object(path, error=StudyTableError)
+    """``summary.json`` as a dict in the current format (:data:`SUMMARY_VERSION`).
+
+    A file that is not a JSON object, or of a newer or unknown ``summary_version``, is refused,
+    naming it. A version-1 file (no ``summary_version``) is read with its renamed keys under their
+    new names (``binomial_expectation`` -> ``binomial_expectation_pmf``, ``expected_independent`` ->
+    ``poisson_binomial_split``) and ``summary_version: 1``; what it lacks (``split_uncertainty``)
+    stays absent.
+    """
+    summary = read_json_object(path, error=StudyTableError)
+    version = summary.get("summary_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= SUMMARY_VERSION:
+        raise StudyTableError(f"{os.fspath(path)}: summary_version {version!r} is not one this ddd reads "
+                              f"(1 to {SUMMARY_VERSION}); written by a newer ddd? Summarise the study again")
+    if version == 1:
+        for old, new in _RENAMED_IN_2.items():
+            if old in summary:
+                if new in summary:
+                    raise StudyTableError(f"{os.fspath(path)}: has both {old!r} (version 1) and {new!r} "
+                                          f"(version 2) without a summary_version; summarise the study again")
+                summary[new] = summary.pop(old)
+        summary["summary_version"] = 1
+    return summary
 
 
 def write_split(split: pd.DataFrame, path) -> None:

@@ -13,10 +13,11 @@ import warnings
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 from matplotlib.ticker import MaxNLocator
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from ddd.analysis.changes import condition_changes, per_run_changes
+from ddd.analysis.changes import condition_changes, mean_changes, per_run_changes
 from ddd.report import style as _style
 
 __all__ = ["plot_decision_changes", "figure_12", "LABELS"]
@@ -94,14 +95,18 @@ def figure_12(decision_makers, *, png, pdf, study: str = "", order=_style.CONDIT
     per_run, runs = per_run_changes(decision_makers)
     means = condition_changes(per_run, order=order)
     nominal = min(r.epoch for r in runs)
+    final = {r.name: nominal for r in runs}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        avg = per_run[per_run["epoch"] < nominal][["label_change", "correctness_flip"]].mean()
+        avg, later = (mean_changes(per_run, final, without_0_to_1=w)[["label_change", "correctness_flip"]].mean()
+                      for w in (False, True))
     notes = []
     if len(per_run):
-        notes.append(f"Mean over runs and transitions up to epoch {nominal}: labels change for "
-                     f"{avg['label_change']:.1%}, correctness flips for {avg['correctness_flip']:.1%} "
-                     f"of the images per epoch.")
+        notes.append(f"Mean over runs of each run's mean over its transitions up to epoch {nominal}: labels change "
+                     f"for {avg['label_change']:.1%}, correctness flips for {avg['correctness_flip']:.1%} of the "
+                     f"images per epoch"
+                     + (f"; without the 0 → 1 transition {later['label_change']:.1%} and "
+                        f"{later['correctness_flip']:.1%}." if np.isfinite(later["label_change"]) else "."))
     identical = per_run.attrs.get("identical") or {}
     if identical:
         notes.append("Identical predictions, lines coincide: "

@@ -2,8 +2,11 @@
 
 The observed distribution of the number k of n decision makers that classify an image correctly
 (k = 0..n) is drawn against the exact binomial(n, mean accuracy) distribution expected if the
-decision makers were independent and equally good (Meding et al. 2022, section 3.4 and Fig. 2).
-Where a list of images with label issues exists, their distribution is drawn too.
+decision makers were independent and equally good (Meding et al. 2022, section 3.4 and Fig. 2;
+``summary.json``'s ``binomial_expectation_pmf``, not its Poisson-binomial ``poisson_binomial_split``).
+Where a list of images with label issues exists, their distribution is drawn too; label issues that
+cleanlab found from the study's own networks are, by construction, images those networks get wrong,
+and the figure says so.
 """
 
 from __future__ import annotations
@@ -93,7 +96,8 @@ def figure_02(split_tsv, summary_json, *, png, pdf, label_issues=None) -> None:
     split_tsv : ``split.tsv`` of the study (its ``n_correct`` and, where the study has label
         issues, ``label_issue`` columns).
     summary_json : ``summary.json`` of the study (``n_decision_makers``, ``mean_accuracy``, the
-        ``binomial_expectation`` it computed, ``study``).
+        ``binomial_expectation_pmf`` it computed, ``study``, ``label_issue_source``; older files are
+        read through :func:`ddd.results.study.read_summary`, which accepts their key names).
     png, pdf : output paths.
     label_issues : optional image ids with label issues: a list file (one id a line, or a CSV /
         TSV table with an id column; ``#`` comments; :func:`ddd.analysis.label_issues.read_label_issue_list`)
@@ -104,7 +108,14 @@ def figure_02(split_tsv, summary_json, *, png, pdf, label_issues=None) -> None:
     """
     split = read_split(split_tsv)
     summary = read_summary(summary_json)
+    missing = [k for k in ("n_decision_makers", "mean_accuracy", "binomial_expectation_pmf") if k not in summary]
+    if missing:
+        raise ValueError(f"{summary_json}: summary.json lacks {missing}; summarise the study again")
     n, acc = summary["n_decision_makers"], summary["mean_accuracy"]
+    pmf = np.asarray(summary["binomial_expectation_pmf"], dtype=float)
+    if pmf.shape != (n + 1,):
+        raise ValueError(f"{summary_json}: binomial_expectation_pmf has {pmf.size} entries, n_decision_makers = {n} "
+                         f"needs {n + 1}")
     issue_counts, note = None, None
     if label_issues is not None:
         ids = label_issue_ids(label_issues, split["image_id"], str(split_tsv))
@@ -115,12 +126,14 @@ def figure_02(split_tsv, summary_json, *, png, pdf, label_issues=None) -> None:
             issue_counts = split.loc[mask, "n_correct"].to_numpy()
         else:
             note = "No image is marked as a label issue."
+    if issue_counts is not None and label_issues is None and "cleanlab" in str(summary.get("label_issue_source")):
+        note = ("Label issues found by cleanlab from these networks: by construction images they get wrong, "
+                "so they cannot test whether label errors cause the split.")
     study = summary.get("study", "")
     title = (f"{study}: " if study else "") + f"n = {n} decision makers, mean accuracy {acc:.3f}"
     if issue_counts is not None:
         title += f"; {len(issue_counts)} label issues"
-    fig = plot_correct_histogram(correct_histogram(split["n_correct"].to_numpy(), n=n),
-                                 np.asarray(summary["binomial_expectation"]),
+    fig = plot_correct_histogram(correct_histogram(split["n_correct"].to_numpy(), n=n), pmf,
                                  issues=None if issue_counts is None else correct_histogram(issue_counts, n=n),
                                  title=title)
     _style.note(fig, note)
