@@ -251,6 +251,46 @@ def test_paper_worst_observer_p_value():
     assert table["accuracy"].round(4).tolist() == [0.7181, 0.8859]
 
 
+def test_power_table_of_the_analysis(tmp_path):
+    """The power table: the experiment's trials and mean accuracy, the planned kappas and the observed one."""
+    from ddd.analysis.power import detectable_difference, half_width, trials_for_half_width
+    manifest = tiny_manifest(tmp_path / "manifest.csv")
+    folder = tmp_path / "responses"
+    folder.mkdir()
+    for obs, plan in PLAN.items():
+        write_responses(folder / f"{obs}.csv", manifest, obs, plan)
+    out = {k: tmp_path / "out" / v for k, v in dict(
+        summary_csv="s.csv", summary_md="s.md", observers_csv="o.csv", observers_md="o.md", kappa_csv="k.csv",
+        png="f.png", pdf="f.pdf", power_csv="p.csv", power_md="p.md").items()}
+    summary = A.analyse(folder, tmp_path / "manifest.csv", study="tiny", **out)
+    t = pd.read_csv(out["power_csv"])
+    assert list(t["row"]) == ["planned"] * 4 + ["observed mean"]
+    np.testing.assert_allclose(t["kappa"], [0, 0.2, 0.4, 0.6, summary["kappa_mean"]], atol=1e-6)
+    assert (t["n"] == 10).all() and np.allclose(t["p_a"], 25 / 30) and np.allclose(t["p_b"], 25 / 30)
+    np.testing.assert_allclose(t["half_width"], half_width(10, kappa=t["kappa"], p_a=25 / 30, p_b=25 / 30), rtol=1e-5)
+    assert t["half_width"][0] == pytest.approx(1.959964 / np.sqrt(10), rel=1e-5)  # kappa 0, equal accuracies
+    assert list(t["trials_for_half_width_0.1"]) == list(trials_for_half_width(0.1, kappa=t["kappa"], p_a=25 / 30,
+                                                                              p_b=25 / 30))
+    # 10 trials resolve almost nothing: between two pairs only 0 against about 0.95, from 0.2 on no
+    # difference up to kappa_max = 1 reaches 80 % power
+    assert t["delta_two_pairs"][0] > 0.9 and t["delta_two_pairs"][1:].isna().all()
+    assert np.isnan(detectable_difference(10, kappa=0.2, p_a=25 / 30, p_b=25 / 30))
+    md = out["power_md"].read_text()
+    assert md.startswith("# tiny: what 10 trials per observer can resolve") and "| observed mean |" in md
+
+
+def test_power_table_for_the_papers_experiment():
+    """149 trials at the paper's mean accuracy 81.36 % (numbers in README "Planning an experiment")."""
+    t = A.plan_power({"n_trials": 149, "accuracy_mean": 0.8136, "kappa_mean": 0.5874})
+    assert list(t["kappa"]) == [0.0, 0.2, 0.4, 0.6, 0.5874]
+    np.testing.assert_allclose(t["half_width"], [0.1606, 0.1854, 0.1857, 0.1665, 0.1683], atol=5e-4)
+    np.testing.assert_allclose(t["delta_two_pairs"], [0.353, 0.361, 0.334, 0.278, 0.282], atol=2e-3)
+    assert list(t["trials_for_half_width_0.05"]) == [1537, 2050, 2056, 1654, 1689]
+    # observers at 0 % or 100 %: nothing to plan, NaN rather than an error
+    t = A.plan_power({"n_trials": 149, "accuracy_mean": 1.0, "kappa_mean": float("nan")})
+    assert len(t) == 4 and t["half_width"].isna().all()
+
+
 def _set(line: int, column: str, value):
     """A mutation of one field (``line`` 1-based; ``value`` a string or a function of the old one)."""
     def mutate(table):
@@ -657,6 +697,9 @@ def test_rules_build_the_site_and_analyse(tmp_path):
     assert res.returncode == 0, res.stderr[-3000:]
     obs = pd.read_csv(wd / "results/tiny-gaussian/tables/psychophysics_observers.csv")
     assert list(obs["n_correct"]) == [5, 6]  # every 2nd / 3rd of 10 wrong
+    power = pd.read_csv(wd / "results/tiny-gaussian/tables/psychophysics_power.csv")
+    assert (power["n"] == 10).all() and power["p_a"].iloc[0] == pytest.approx(0.55)
+    assert (wd / "results/tiny-gaussian/tables/psychophysics_power.md").stat().st_size > 0
     assert (wd / "results/tiny-gaussian/figures/psychophysics.pdf").stat().st_size > 0
 
 

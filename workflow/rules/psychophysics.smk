@@ -36,7 +36,9 @@ rule psychophysics_stimuli:
 
 
 rule psychophysics_analysis:
-    """Accuracy per observer, binomial p against chance, error consistency between observers."""
+    """Accuracy per observer, binomial p against chance, error consistency between observers, and what the
+    trials per observer can resolve (interval half-widths, smallest detectable difference of kappa, trials
+    needed: tables/psychophysics_power.csv and .md)."""
     input:
         responses=psychophysics_responses,
         manifest=paths.site(file="manifest.csv"),
@@ -58,6 +60,14 @@ rule psychophysics_analysis:
         ),
         observers_md=paths.table(name="psychophysics_observers", ext="md"),
         kappa_csv=paths.table(name="psychophysics_kappa", ext="csv"),
+        power_csv=report(
+            paths.table(name="psychophysics_power", ext="csv"),
+            caption="../report/psychophysics_power.rst",
+            category="{study}",
+            subcategory="Psychophysics",
+            labels={"study": "{study}", "table": "psychophysics_power"},
+        ),
+        power_md=paths.table(name="psychophysics_power", ext="md"),
         png=report(
             paths.figure(name="psychophysics", ext="png"),
             caption="../report/psychophysics.rst",

@@ -20,7 +20,13 @@ Numbers (``docs/reproduction.md#psychophysics``; the paper: 149 trials, 9 observ
 - over observers: mean, min, max and sd (ddof 1) of the accuracies, and the largest p-value;
 - error consistency: Cohen's kappa between every two observers' per-trial correctness
   (:func:`ddd.analysis.kappa.kappa_matrix`), with mean, min, max and sd (ddof 1) over the distinct
-  pairs (undefined kappas, both observers 100 % right, are left out and counted).
+  pairs (undefined kappas, both observers 100 % right, are left out and counted);
+- what the experiment can resolve (:func:`plan_power`, :func:`ddd.analysis.power.power_table`):
+  with its main trials per observer (149 in the paper) and both observers at the mean accuracy,
+  for κ = 0, 0.2, 0.4, 0.6 and the observed mean κ, the 95 % interval half-width of one pair's κ
+  (normal approximation, and by seeded simulation of the copy model), the smallest increase of κ
+  detectable with 80 % power at level 0.05 (two-sided Wald test) for one pair against a fixed value
+  and between two independent pairs, and the trials needed for half-widths 0.1 and 0.05.
 
 The tables and the figure are drawn by :mod:`ddd.psychophysics.report`.
 """
@@ -35,10 +41,14 @@ import pandas as pd
 from scipy import stats
 
 from ddd.analysis.kappa import kappa_matrix
+from ddd.analysis.power import power_table
 from ddd.psychophysics.responses import read_responses, response_files
 from ddd.psychophysics.site import read_manifest
 
-__all__ = ["ResponseMismatchError", "response_matrix", "summarize_observers", "analyse"]
+__all__ = ["ResponseMismatchError", "response_matrix", "summarize_observers", "plan_power", "analyse"]
+
+#: The κ's the power table plans for (the observed mean κ is added as a last row).
+POWER_KAPPAS = (0.0, 0.2, 0.4, 0.6)
 
 
 class ResponseMismatchError(ValueError):
@@ -211,8 +221,44 @@ def summarize_observers(correct, *, observers=None, rt_ms=None, chance: float = 
     return table, summary, pd.DataFrame(kap, index=names, columns=names)
 
 
+def plan_power(summary: dict, *, kappas=POWER_KAPPAS, ci: float = 0.95, power: float = 0.8, alpha: float = 0.05,
+               half_widths=(0.1, 0.05), n_sim: int = 2000, seed=0) -> pd.DataFrame:
+    """What the experiment's trials can and cannot resolve (module docstring).
+
+    Parameters
+    ----------
+    summary : :func:`summarize_observers`'s summary: its ``n_trials`` (main trials per observer),
+        ``accuracy_mean`` (both observers of a pair planned at it) and ``kappa_mean`` (added as a
+        last row when finite).
+    kappas, ci, power, alpha, half_widths, n_sim, seed : :func:`ddd.analysis.power.power_table`.
+
+    Returns
+    -------
+    DataFrame, one row per κ: ``row`` ("planned" or "observed mean"), then the columns of
+    :func:`ddd.analysis.power.power_table`. When the mean accuracy is 0 or 1 (no copy model)
+    every planning column is NaN.
+    """
+    n, acc, k_obs = int(summary["n_trials"]), float(summary["accuracy_mean"]), summary.get("kappa_mean")
+    ks = [float(k) for k in kappas]
+    labels = ["planned"] * len(ks)
+    if k_obs is not None and np.isfinite(k_obs):
+        ks.append(float(k_obs))
+        labels.append("observed mean")
+    if 0 < acc < 1:
+        table = power_table(n, p_a=acc, p_b=acc, kappas=ks, ci=ci, power=power, alpha=alpha,
+                            half_widths=half_widths, n_sim=n_sim, seed=seed)
+    else:
+        table = pd.DataFrame({"kappa": ks, "n": n, "p_a": acc, "p_b": acc})
+        for col in ("kappa_min", "kappa_max", "copy", "se", "half_width", "half_width_simulated", "delta_one_pair",
+                    "delta_two_pairs", *(f"trials_for_half_width_{h:g}" for h in half_widths)):
+            table[col] = np.nan
+    table.insert(0, "row", labels)
+    table.attrs.update(ci=ci, power=power, alpha=alpha, n_sim=n_sim, seed=seed)
+    return table
+
+
 def analyse(files, manifest_csv, *, summary_csv, summary_md, observers_csv, observers_md, kappa_csv, png, pdf,
-            study: str = "", undefined: str = "nan") -> dict:
+            power_csv=None, power_md=None, study: str = "", undefined: str = "nan") -> dict:
     """The whole analysis: read and check the response files, write tables and the figure.
 
     Parameters
@@ -224,6 +270,7 @@ def analyse(files, manifest_csv, *, summary_csv, summary_md, observers_csv, obse
     observers_csv, observers_md : one row per observer (:func:`summarize_observers`) and its file.
     kappa_csv : the kappa matrix between observers.
     png, pdf : the figure (:func:`ddd.psychophysics.report.plot_observers`).
+    power_csv, power_md : what the trials can resolve (:func:`plan_power`); not written when None.
     study : named in titles; undefined : kappa where undefined.
 
     Returns
@@ -234,9 +281,13 @@ def analyse(files, manifest_csv, *, summary_csv, summary_md, observers_csv, obse
         files = response_files(files)
     correct, rt, observers, obs_files, _ = response_matrix(list(files), manifest_csv)
     table, summary, kappa = summarize_observers(correct, observers=observers, rt_ms=rt, undefined=undefined)
-    from ddd.psychophysics.report import write_figure, write_tables  # matplotlib only when drawing
+    from ddd.psychophysics.report import write_figure, write_power, write_tables  # matplotlib only when drawing
     write_tables(table, summary, kappa, obs_files, summary_csv=summary_csv, summary_md=summary_md,
                  observers_csv=observers_csv, observers_md=observers_md, kappa_csv=kappa_csv, study=study)
+    if power_csv is not None or power_md is not None:
+        if power_csv is None or power_md is None:
+            raise ValueError("give both power_csv and power_md (or neither)")
+        write_power(plan_power(summary), power_csv=power_csv, power_md=power_md, study=study)
     write_figure(table, kappa, summary, png, pdf, study=study)
     summary["files"] = dict(zip(observers, obs_files))
     return json.loads(json.dumps(summary, default=float))

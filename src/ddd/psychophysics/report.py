@@ -3,6 +3,8 @@
 - :func:`write_tables`: ``psychophysics_summary.{csv,md}`` (the headline numbers beside the
   paper's, :data:`PAPER`), ``psychophysics_observers.{csv,md}`` (one row per observer) and
   ``psychophysics_kappa.csv`` (the kappa matrix between observers);
+- :func:`write_power`: ``psychophysics_power.{csv,md}``, what the experiment's trials per observer
+  can and cannot resolve (:func:`ddd.psychophysics.analysis.plan_power`);
 - :func:`plot_observers` / :func:`write_figure`: accuracy per observer and the kappa matrix
   (``psychophysics.{png,pdf}``), in the report's style (:mod:`ddd.report.style`).
 
@@ -20,7 +22,7 @@ import pandas as pd
 
 from ddd.report import style as _style
 
-__all__ = ["PAPER", "write_tables", "plot_observers", "write_figure"]
+__all__ = ["PAPER", "write_tables", "write_power", "plot_observers", "write_figure"]
 
 #: The paper's numbers (section 3.4 and footnote 4), for the summary table.
 PAPER = {"n_observers": 9, "n_trials": 149, "accuracy_mean": 0.8136, "accuracy_min": 0.7181,
@@ -87,6 +89,50 @@ def write_tables(table: pd.DataFrame, summary: dict, kappa: pd.DataFrame, files:
     _write_summary(summary, summary_csv, summary_md, study)
     _write_observers(table, files, observers_csv, observers_md)
     kappa.to_csv(kappa_csv, index_label="observer", na_rep="NaN", float_format="%.6f")
+
+
+def _num(v, fmt: str, prefix: str = "") -> str:
+    return "–" if v is None or not np.isfinite(v) else prefix + format(v, fmt)
+
+
+def write_power(table: pd.DataFrame, *, power_csv, power_md, study: str = "") -> None:
+    """Write the power table (:func:`ddd.psychophysics.analysis.plan_power`) as CSV and Markdown.
+
+    The CSV has the table's columns as they are; the Markdown one row per κ with the copy
+    probability, the standard error, the interval half-width (normal approximation and simulated),
+    the smallest detectable Δκ (one pair against a value, two independent pairs) and the trials
+    needed for each half-width, and says what the numbers assume. Parent folders are created.
+    """
+    for p in (power_csv, power_md):
+        os.makedirs(os.path.dirname(os.path.abspath(p)), exist_ok=True)
+    table.to_csv(power_csv, index=False, na_rep="NaN", float_format="%.6g")
+    a = table.attrs
+    ci, power, alpha = a.get("ci", 0.95), a.get("power", 0.8), a.get("alpha", 0.05)
+    n, acc = int(table["n"].iloc[0]), float(table["p_a"].iloc[0])
+    hw_cols = [c for c in table.columns if c.startswith("trials_for_half_width_")]
+    hws = [c.removeprefix("trials_for_half_width_") for c in hw_cols]
+    pct = f"{100 * ci:g} %"
+    lines = [f"# {study}: what {n} trials per observer can resolve" if study
+             else f"# What {n} trials per observer can resolve", "",
+             f"Both observers of a pair at the observers' mean accuracy ({100 * acc:.2f} %); trials independent "
+             "(copy model of Klein et al. 2025). Half-width: of the " + pct + " interval of one pair's κ, "
+             "normal approximation (delta method) and, beside it, half the central " + pct + " range of κ over "
+             f"{a.get('n_sim', 2000):,} seeded simulated experiments. Smallest Δκ: the smallest increase of κ a "
+             f"two-sided Wald test at level {alpha:g} detects with {100 * power:g} % power, for one pair "
+             "against a fixed value of κ, and between two independent pairs (– : not even up to κ_max).", "",
+             "| κ | | copy probability | SE | " + pct + " half-width | simulated | smallest Δκ, one pair | "
+             "smallest Δκ, two pairs | " + " | ".join(f"trials for ± {h}" for h in hws) + " |",
+             "|---:|:---|---:|---:|---:|---:|---:|---:|" + "---:|" * len(hws)]
+    for r in table.to_dict("records"):
+        lines.append(f"| {_num(r['kappa'], '.4g')} | {_md(r['row'])} | {_num(r['copy'], '.3f')} | "
+                     f"{_num(r['se'], '.3f')} | {_num(r['half_width'], '.3f', '± ')} | "
+                     f"{_num(r['half_width_simulated'], '.3f', '± ')} | {_num(r['delta_one_pair'], '.3f')} | "
+                     f"{_num(r['delta_two_pairs'], '.3f')} | "
+                     + " | ".join("–" if not np.isfinite(r[c]) else f"{int(r[c]):,}" for c in hw_cols) + " |")
+    if not 0 < acc < 1:
+        lines += ["", "The mean accuracy is 0 or 100 %: κ is not defined, nothing can be planned."]
+    with open(power_md, "w") as fh:
+        fh.write("\n".join(lines) + "\n")
 
 
 def _sci(p: float) -> str:
