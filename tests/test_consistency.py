@@ -80,7 +80,7 @@ def test_pairwise_matches_loop():
     df = pairwise(c, names=names)
     assert len(df) == 21
     assert list(df.columns) == ["a", "b", "n", "p_a", "p_b", "c_obs", "c_exp", "kappa", "kappa_undefined",
-                                "kappa_min", "kappa_max"]
+                                "kappa_min", "kappa_max", "kappa_over_max"]
     for row in df.itertuples():
         i, j = names.index(row.a), names.index(row.b)
         assert i < j and row.n == 200
@@ -258,7 +258,7 @@ def test_pairwise_optional_columns():
     full = pairwise(c, ci=0.95, n_boot=200, seed=0, p_value=True, alternative="two-sided")
     assert list(full.columns[:len(base.columns)]) == list(base.columns)
     assert list(full.columns[len(base.columns):]) == ["kappa_ci_low", "kappa_ci_high", "kappa_sd",
-                                                      "kappa_boot_undefined", "p_value"]
+                                                      "kappa_boot_undefined", "p_value", "p_alternative"]
     assert base.equals(full[base.columns])
     assert ((full.kappa_ci_low <= full.kappa) & (full.kappa <= full.kappa_ci_high)).all()
 
@@ -286,3 +286,20 @@ def test_condition_spread_separates_runs_from_images():
     assert s["n_kappas"] == 6 == len(pairs)
     with pytest.raises(ValueError, match="at least 2 runs"):
         condition_spread(base[None], n_boot=100)
+
+
+def test_kappa_over_max_and_bias_corrected_kappa_by_hand():
+    # 10 images: a right on 7, b right on 5, both on 5 -> c_obs = 0.8, c_exp = 0.5, kappa = 0.6;
+    # the largest c_obs these accuracies allow is 1 - |0.7 - 0.5| = 0.8, so kappa_max = 0.6 too.
+    a = np.array([1, 1, 1, 1, 1, 1, 1, 0, 0, 0], bool)
+    b = np.array([1, 1, 1, 1, 1, 0, 0, 0, 0, 0], bool)
+    row = pairwise(np.stack([a, b]), bias_corrected=True).iloc[0]
+    assert row.kappa == pytest.approx(0.6) and row.kappa_max == pytest.approx(0.6)
+    assert row.kappa_over_max == pytest.approx(1.0)
+    assert row.kappa_bias_corrected == pytest.approx(10 * 0.6 / (9 + 0.6))  # Klein et al.'s kappa'
+    b2 = np.array([1, 1, 1, 0, 0, 0, 0, 0, 1, 1], bool)  # both right on 3: c_obs 0.4, kappa -0.2
+    row = pairwise(np.stack([a, b2])).iloc[0]
+    assert row.kappa == pytest.approx(-0.2) and row.kappa_over_max == pytest.approx(-0.2 / 0.6)
+    perfect = pairwise(np.stack([np.ones(5, bool), np.ones(5, bool)])).iloc[0]
+    assert np.isnan(perfect.kappa_over_max)
+    assert "kappa_bias_corrected" not in pairwise(np.stack([a, b])).columns

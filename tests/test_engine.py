@@ -39,7 +39,7 @@ def test_matches_pairwise_every_epoch_and_subset(study, overlap):
     sub = rng.random(N) < 0.3
     few = np.isin(ids, ids[:7]) if overlap else np.isin(ids, ids[~sub][:7])
     frame = pd.concat(iter_pairs(makers, subsets={"in_between": sub, "few": ids[few].tolist()}, p_value=True))
-    assert list(frame.columns) == [*COLUMNS, "p_value"]
+    assert list(frame.columns) == [*COLUMNS, "p_value", "p_alternative"]
     assert len(frame) == EPOCHS * 3 * 10
     names = [m.name for m in makers]
     for (epoch, subset), block in frame.groupby(["epoch", "subset"], sort=False):
@@ -47,8 +47,9 @@ def test_matches_pairwise_every_epoch_and_subset(study, overlap):
         c = np.stack([correct[n][epoch] for n in names])[:, mask]
         ref = pairwise(c, names=names, p_value=True)
         assert block.a.astype(str).tolist() == ref.a.tolist() and block.b.astype(str).tolist() == ref.b.tolist()
-        cols = list(ref.columns[2:])
+        cols = [c for c in ref.columns[2:] if c != "p_alternative"]
         np.testing.assert_array_equal(block[cols].to_numpy(float), ref[cols].to_numpy(float))  # bit for bit
+        assert (block.p_alternative == "greater").all()
 
 
 def test_epochs_up_to_each_makers_own_and_streaming(study, monkeypatch):

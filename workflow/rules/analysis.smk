@@ -65,7 +65,9 @@ rule summarize_study:
 
 
 rule study_consistency:
-    """Every pair of decision makers at every epoch, on all and in-between images, with uncertainty."""
+    """Every pair of decision makers at every epoch, on all and in-between images, with uncertainty;
+    the differences of κ that share a decision maker, with intervals and Holm-adjusted p-values.
+    """
     input:
         runs=run_files,
         split=paths.split(),
@@ -73,6 +75,8 @@ rule study_consistency:
         pairs=paths.consistency(table="pairs"),
         summary=paths.consistency(table="summary"),
         uncertainty=paths.consistency(table="uncertainty"),
+        differences=paths.consistency(table="differences"),
+        conditions=paths.consistency(table="conditions"),
     log:
         "logs/{study}/study_consistency.log",
     benchmark:
@@ -83,5 +87,9 @@ rule study_consistency:
         decision_makers=decision_makers,
         undefined=CFG.undefined_kappa,
         n_boot=CFG.n_boot,
+        n_perm=CFG.n_perm,
+        alpha=CFG.alpha,
+        alternative=CFG.p_alternative,
+        bias_corrected=CFG.bias_corrected_kappa,
     script:
         "../scripts/study_consistency.py"

@@ -1,4 +1,4 @@
-"""Adapter: all pairs, every epoch, every subset, with uncertainty (ddd.analysis.consistency.study_consistency)."""
+"""Adapter: all pairs, every epoch, every subset, with uncertainty and differences (ddd.analysis.consistency.study_consistency)."""
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,6 +15,12 @@ study_consistency(
     pairs_path=snakemake.output.pairs,
     summary_path=snakemake.output.summary,
     uncertainty_path=snakemake.output.uncertainty,
+    differences_path=snakemake.output.differences,
+    conditions_path=snakemake.output.conditions,
     undefined=snakemake.params.undefined,
     n_boot=snakemake.params.n_boot,
+    n_perm=snakemake.params.n_perm,
+    alpha=snakemake.params.alpha,
+    alternative=snakemake.params.alternative,
+    bias_corrected=snakemake.params.bias_corrected,
 )

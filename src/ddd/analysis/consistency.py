@@ -14,28 +14,44 @@
                      interval over images (seeded) and its p-value, plus one ``spread`` row per
                      condition with several runs, separating the spread over runs from the spread
                      over images.
+``differences.tsv``  at the final epoch, every difference of two κ that share a decision maker or a
+                     pair, with its interval, p-values and Holm's adjustment
+                     (:func:`ddd.analysis.differences.study_differences`).
+``conditions.tsv``   each condition's mean κ with the base on all and on the in-between images, with
+                     an interval over images and runs.
+
+The p-values of ``pairs.tsv`` and ``uncertainty.tsv`` are exact conditional tests against
+independent observers; ``alternative`` (default ``"greater"``, more consistent than chance) is
+written beside each in ``p_alternative``. ``bias_corrected`` adds Klein et al.'s κ′.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from ddd.analysis.differences import ALPHA, study_differences
 from ddd.analysis.engine import all_pairs
+from ddd.analysis.summary import kappa_vs_base
 from ddd.analysis.uncertainty import condition_spread, pairwise
 from ddd.experiment.makers import as_decision_makers, one_per_file
 from ddd.results.decisions import read_final
 from ddd.results.imports import read_condition_subsets
-from ddd.results.pairs import write_empty, write_uncertainty
+from ddd.results.pairs import write_conditions, write_differences, write_empty, write_uncertainty
 from ddd.results.study import read_split
 
-__all__ = ["study_consistency", "uncertainty_table"]
+__all__ = ["study_consistency", "uncertainty_table", "differences_tables"]
 
 
-def study_consistency(makers, split_tsv, *, pairs_path, summary_path, uncertainty_path, undefined: str = "nan",
-                      ci: float = 0.95, n_boot: int = 1000, seed: int = 1312) -> None:
-    """Write ``pairs.tsv``, ``summary.tsv`` and ``uncertainty.tsv`` of a study (module docstring).
+def study_consistency(makers, split_tsv, *, pairs_path, summary_path, uncertainty_path, differences_path,
+                      conditions_path, undefined: str = "nan", ci: float = 0.95, n_boot: int = 1000,
+                      n_perm: int = 1000, alpha: float = ALPHA, alternative: str = "greater",
+                      bias_corrected: bool = False, seed: int = 1312) -> None:
+    """Write ``pairs.tsv``, ``summary.tsv``, ``uncertainty.tsv``, ``differences.tsv`` and
+    ``conditions.tsv`` of a study (module docstring).
 
-    ``makers``: the study's decision makers; ``split_tsv``: its ``split.tsv``.
+    ``makers``: the study's decision makers; ``split_tsv``: its ``split.tsv``; ``n_perm``:
+    permutations of the swap test; ``alpha``: level of the ``significant`` column (Holm-adjusted).
     """
     makers = as_decision_makers(makers)
     networks = [m for m in one_per_file(makers) if m.owns_file]
@@ -47,23 +63,53 @@ def study_consistency(makers, split_tsv, *, pairs_path, summary_path, uncertaint
     if len(networks) >= 2:
         all_pairs(networks, pairs_path=pairs_path, summary_path=summary_path,
                   groups={m.name: m.condition for m in networks}, subsets=subsets, undefined=undefined,
-                  p_value=True)
+                  p_value=True, alternative=alternative, bias_corrected=bias_corrected)
     else:  # one decision maker: no pair, but the declared outputs exist
         write_empty(pairs_path, summary_path)
-    write_uncertainty(uncertainty_table(makers, undefined=undefined, ci=ci, n_boot=n_boot, seed=seed),
+    final = read_final(makers)
+    write_uncertainty(uncertainty_table(makers, undefined=undefined, ci=ci, n_boot=n_boot, seed=seed,
+                                        alternative=alternative, bias_corrected=bias_corrected, final=final),
                       uncertainty_path)
+    differences, conditions = differences_tables(makers, split, undefined=undefined, ci=ci, n_boot=n_boot,
+                                                 n_perm=n_perm, alpha=alpha, seed=seed, final=final)
+    write_differences(differences, differences_path)
+    write_conditions(conditions, conditions_path)
+
+
+def differences_tables(makers, split, *, undefined: str = "nan", ci: float = 0.95, n_boot: int = 1000,
+                       n_perm: int = 1000, alpha: float = ALPHA, seed: int = 1312, final=None):
+    """``(differences, conditions)`` of a study at the final epoch (:func:`~ddd.analysis.differences.study_differences`).
+
+    ``split``: the study's split table (``read_split``); its ``all_but_one`` column, when present,
+    gives the in-between images. Comparisons with the base are those of ``kappa_vs_base.tsv``.
+    """
+    makers = as_decision_makers(makers)
+    final = read_final(makers) if final is None else final
+    names = [m.name for m in makers]
+    comparisons = kappa_vs_base(final.correct, makers, undefined=undefined) if "base" in names else None
+    in_between = None
+    if "all_but_one" in split:
+        category = dict(zip(split["image_id"].astype(str), split["all_but_one"].astype(str)))
+        missing = [i for i in final.image_ids[:5] if i not in category]
+        if missing or len(category) != len(final.image_ids):
+            raise ValueError(f"split.tsv does not cover the decisions' images (e.g. {missing[:3]})")
+        in_between = np.array([category[i] == "in_between" for i in final.image_ids.astype(str)])
+    return study_differences(final.correct, names, comparisons, in_between=in_between, ci=ci, n_boot=n_boot,
+                             n_perm=n_perm, seed=seed, alpha=alpha, undefined=undefined)
 
 
 def uncertainty_table(makers, *, undefined: str = "nan", ci: float = 0.95, n_boot: int = 1000,
-                      seed: int = 1312) -> pd.DataFrame:
+                      seed: int = 1312, alternative: str = "greater", bias_corrected: bool = False,
+                      final=None) -> pd.DataFrame:
     """Every pair at its final epoch with a bootstrap interval and p-value (``kind = pair``), and the
     spread of κ over each condition's runs against the spread over images (``kind = spread``)."""
     makers = as_decision_makers(makers)
-    correct = read_final(makers).correct
+    correct = (read_final(makers) if final is None else final).correct
     names = [m.name for m in makers]
     frames = []
     if len(makers) >= 2:
-        final = pairwise(correct, names=names, undefined=undefined, ci=ci, n_boot=n_boot, seed=seed, p_value=True)
+        final = pairwise(correct, names=names, undefined=undefined, ci=ci, n_boot=n_boot, seed=seed, p_value=True,
+                         alternative=alternative, bias_corrected=bias_corrected)
         frames.append(final.assign(kind="pair"))
     base = names.index("base") if "base" in names else None
     by_condition: dict[str, list[int]] = {}

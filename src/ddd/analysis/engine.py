@@ -140,7 +140,7 @@ def _counts(correct: np.ndarray, masks: dict, disjoint: bool):
 
 
 def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_value: bool = False,
-               alternative: str = "greater") -> Iterator[pd.DataFrame]:
+               alternative: str = "greater", bias_corrected: bool = False) -> Iterator[pd.DataFrame]:
     """Yield one tidy DataFrame per (epoch, subset): every pair of the decision makers holding that epoch.
 
     Parameters
@@ -150,12 +150,14 @@ def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_v
         the whole set is always subset ``"all"``; an empty subset gives rows with ``n = 0`` and NaN
     epochs : epochs to compute, optional (default: every epoch held by >= 2 decision makers)
     undefined : {"nan", "mvh"} (``ddd.analysis.kappa``)
-    p_value : add the exact one-sided ``p_value`` column (``ddd.analysis.uncertainty.p_values_from_counts``)
+    p_value : add the exact conditional ``p_value`` against independent observers
+        (``ddd.analysis.uncertainty.p_values_from_counts``) and ``p_alternative`` naming its alternative
     alternative : {"greater", "less", "two-sided"} of that p-value
+    bias_corrected : add ``kappa_bias_corrected`` (κ′, :func:`ddd.analysis.kappa.pair_table`)
 
     Yields
     ------
-    DataFrame with :data:`COLUMNS` (+ ``p_value``), pairs ``a, b`` in the order of ``makers``; ``a``
+    DataFrame with :data:`COLUMNS` (+ ``kappa_bias_corrected``, ``p_value``, ``p_alternative``), pairs ``a, b`` in the order of ``makers``; ``a``
     and ``b`` are categoricals over all names.
     """
     if undefined not in UNDEFINED:
@@ -177,22 +179,24 @@ def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_v
         correct = reader.read([makers[k].path for k in active], [label] * active.size, out=buf)
         t1 = time.perf_counter()
         yield from _epoch_frames(correct, active, names, label, masks, disjoint, undefined=undefined,
-                                 p_value=p_value, alternative=alternative)
+                                 p_value=p_value, alternative=alternative, bias_corrected=bias_corrected)
         log.info("epoch %s: %d decision makers, read %.2fs, pairs %.2fs", label, active.size, t1 - t0,
                  time.perf_counter() - t1)
 
 
-def _epoch_frames(correct, active, names, label, masks, disjoint, *, undefined, p_value, alternative):
+def _epoch_frames(correct, active, names, label, masks, disjoint, *, undefined, p_value, alternative,
+                  bias_corrected=False):
     """One frame per subset: every pair of the ``active`` decision makers at one epoch."""
     i, j = np.triu_indices(active.size, k=1)
     for subset, (n, both) in _counts(correct, masks, disjoint):
         k = np.diag(both)
-        cols = pair_table(n, k[i], k[j], both[i, j], undefined=undefined)
+        cols = pair_table(n, k[i], k[j], both[i, j], undefined=undefined, bias_corrected=bias_corrected)
         frame = pd.DataFrame({"a": pd.Categorical.from_codes(active[i], names),
                               "b": pd.Categorical.from_codes(active[j], names),
                               "epoch": np.full(i.size, label), "subset": subset, **cols})
         if p_value:
             frame["p_value"] = p_values_from_counts(n, k[i], k[j], both[i, j], alternative=alternative)
+            frame["p_alternative"] = alternative
         yield frame
 
 
@@ -240,7 +244,7 @@ def summarize_pairs(pairs: pd.DataFrame, *, groups: Mapping | None = None) -> pd
 
 def all_pairs(makers, *, pairs_path=None, summary_path=None, groups: Mapping | None = None, subsets=None,
               epochs=None, undefined: str = "nan", p_value: bool = False,
-              alternative: str = "greater") -> pd.DataFrame:
+              alternative: str = "greater", bias_corrected: bool = False) -> pd.DataFrame:
     """Stream every pair, epoch and subset to ``pairs_path`` and return (and write) the summary.
 
     Parameters are those of :func:`iter_pairs` and :func:`summarize_pairs`; ``pairs_path`` and
@@ -258,7 +262,7 @@ def all_pairs(makers, *, pairs_path=None, summary_path=None, groups: Mapping | N
     parts, t0 = [], time.perf_counter()
     with PairsWriter(pairs_path) as writer:
         for frame in iter_pairs(makers, subsets=subsets, epochs=epochs, undefined=undefined, p_value=p_value,
-                                alternative=alternative):
+                                alternative=alternative, bias_corrected=bias_corrected):
             writer.write(frame)
             parts.append(summarize_pairs(frame, groups=groups))
         summary = pd.concat(parts, ignore_index=True)

@@ -149,7 +149,7 @@ def pair_counts(correct, *, mask=None) -> tuple[int, np.ndarray]:
     return n, np.rint(both).astype(np.int64)
 
 
-def pair_table(n, k_a, k_b, k_ab, *, undefined: str = "nan") -> dict:
+def pair_table(n, k_a, k_b, k_ab, *, undefined: str = "nan", bias_corrected: bool = False) -> dict:
     """The tidy columns of :func:`pairwise` from exact counts, elementwise with broadcasting.
 
     Parameters
@@ -157,10 +157,13 @@ def pair_table(n, k_a, k_b, k_ab, *, undefined: str = "nan") -> dict:
     n : int array-like, images (0 gives NaN rates and ``kappa_undefined = True``)
     k_a, k_b, k_ab : int array-likes, images right for a, for b, for both
     undefined : {"nan", "mvh", "raise"}
+    bias_corrected : add ``kappa_bias_corrected``, Klein et al.'s κ′ = nκ / ((n − 1) + κ)
 
     Returns
     -------
-    dict of arrays ``n, p_a, p_b, c_obs, c_exp, kappa, kappa_undefined, kappa_min, kappa_max``
+    dict of arrays ``n, p_a, p_b, c_obs, c_exp, kappa, kappa_undefined, kappa_min, kappa_max,
+    kappa_over_max`` (κ / κ_max: the share of the largest κ the two accuracies allow; NaN where
+    κ_max is not positive), then ``kappa_bias_corrected`` on request
     """
     _check_undefined(undefined)
     n, k_a, k_b, k_ab = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64) for v in (n, k_a, k_b, k_ab)))
@@ -174,9 +177,15 @@ def pair_table(n, k_a, k_b, k_ab, *, undefined: str = "nan") -> dict:
     kappa, kappa_min, kappa_max = nan.copy(), nan.copy(), nan.copy()
     kappa[ok] = kappa_from_rates(c_obs[ok], p_a[ok], p_b[ok], undefined=undefined)
     kappa_min[ok], kappa_max[ok] = kappa_bounds(p_a[ok], p_b[ok])
-    return {"n": n, "p_a": p_a, "p_b": p_b, "c_obs": c_obs, "c_exp": p_a * p_b + (1 - p_a) * (1 - p_b),
-            "kappa": kappa, "kappa_undefined": ~ok | ((k_a == k_b) & ((k_a == 0) | (k_a == n))),
-            "kappa_min": kappa_min, "kappa_max": kappa_max}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        over = np.where(kappa_max > 0, kappa / np.where(kappa_max > 0, kappa_max, 1.0), np.nan)
+    out = {"n": n, "p_a": p_a, "p_b": p_b, "c_obs": c_obs, "c_exp": p_a * p_b + (1 - p_a) * (1 - p_b),
+           "kappa": kappa, "kappa_undefined": ~ok | ((k_a == k_b) & ((k_a == 0) | (k_a == n))),
+           "kappa_min": kappa_min, "kappa_max": kappa_max, "kappa_over_max": over}
+    if bias_corrected:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out["kappa_bias_corrected"] = np.where(ok, n * kappa / ((n - 1) + kappa), np.nan)
+    return out
 
 
 def kappa_matrix(correct, *, undefined: str = "nan") -> np.ndarray:

@@ -187,12 +187,13 @@ def _names(names, m: int) -> list:
     return names
 
 
-def _pair_frame(c, i, j, names, *, undefined, ci, n_boot, seed, p_value, alternative) -> pd.DataFrame:
+def _pair_frame(c, i, j, names, *, undefined, ci, n_boot, seed, p_value, alternative,
+                bias_corrected=False) -> pd.DataFrame:
     if ci is not None:
         _check_boot(ci, n_boot)
     n, both = pair_counts(c)
     k = np.diag(both)
-    cols = pair_table(n, k[i], k[j], both[i, j], undefined=undefined)
+    cols = pair_table(n, k[i], k[j], both[i, j], undefined=undefined, bias_corrected=bias_corrected)
     frame = pd.DataFrame({"a": [names[x] for x in i], "b": [names[x] for x in j], **cols})
     if ci is not None:
         frame = frame.assign(**_summarise_boot(
@@ -200,11 +201,13 @@ def _pair_frame(c, i, j, names, *, undefined, ci, n_boot, seed, p_value, alterna
     if p_value:
         frame["p_value"] = _p_values(n, k[i], k[j], both[i, j], alternative=alternative, method="exact",
                                      n_sim=1, seed=None)
+        frame["p_alternative"] = alternative
     return frame
 
 
 def pairwise(correct, *, names=None, undefined: str = "nan", ci: float | None = None, n_boot: int = 1000,
-             seed=0, p_value: bool = False, alternative: str = "greater") -> pd.DataFrame:
+             seed=0, p_value: bool = False, alternative: str = "greater",
+             bias_corrected: bool = False) -> pd.DataFrame:
     """Error consistency of all pairs ``i < j`` of decision makers.
 
     Parameters
@@ -216,13 +219,16 @@ def pairwise(correct, *, names=None, undefined: str = "nan", ci: float | None = 
         ``kappa_ci_low, kappa_ci_high, kappa_sd, kappa_boot_undefined``); costs about
         ``n_boot x N x M^2 / 2`` multiply-adds
     n_boot : number of bootstrap resamples; seed : seed of ``numpy.random.default_rng``
-    p_value : add the exact ``p_value`` against independent observers (module docstring)
+    p_value : add the exact ``p_value`` against independent observers (module docstring) and
+        ``p_alternative``, its alternative
     alternative : {"greater", "less", "two-sided"} of that p-value
+    bias_corrected : add ``kappa_bias_corrected``, Klein et al.'s κ′ = nκ / ((n − 1) + κ)
 
     Returns
     -------
     DataFrame with one row per pair and columns ``a, b, n, p_a, p_b, c_obs, c_exp, kappa,
-    kappa_undefined, kappa_min, kappa_max`` (rates and kappas float64), then the optional ones.
+    kappa_undefined, kappa_min, kappa_max, kappa_over_max`` (rates and kappas float64), then the
+    optional ones.
     """
     _check_undefined(undefined)
     c = _as_correct(correct, "correct", 2)
@@ -231,7 +237,7 @@ def pairwise(correct, *, names=None, undefined: str = "nan", ci: float | None = 
         raise ValueError(f"pairwise needs at least 2 decision makers, got {m}")
     i, j = np.triu_indices(m, k=1)
     return _pair_frame(c, i, j, _names(names, m), undefined=undefined, ci=ci, n_boot=n_boot, seed=seed,
-                       p_value=p_value, alternative=alternative)
+                       p_value=p_value, alternative=alternative, bias_corrected=bias_corrected)
 
 
 def condition_spread(correct, *, reference=None, names=None, ci: float = 0.95, n_boot: int = 1000, seed=0,

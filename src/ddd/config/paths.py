@@ -60,7 +60,7 @@ def kappas(study: str = STUDY) -> str:
 
 
 def consistency(study: str = STUDY, table: str = "pairs") -> str:
-    """``consistency/<table>.tsv``: ``pairs``, ``summary`` or ``uncertainty``."""
+    """``consistency/<table>.tsv``: ``pairs``, ``summary``, ``uncertainty``, ``differences`` or ``conditions``."""
     return f"results/{study}/consistency/{table}.tsv"
 
 

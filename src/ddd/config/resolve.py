@@ -37,6 +37,10 @@ class Config:
     datasets: dict = field(default_factory=dict)     # name -> dataset block (with "name")
     undefined_kappa: str = "nan"
     n_boot: int = 1000
+    n_perm: int = 1000                               # permutations of the swap test of differences
+    alpha: float = 0.05                              # level of differences' `significant` (Holm-adjusted)
+    p_alternative: str = "greater"                   # alternative of the p-values against independence
+    bias_corrected_kappa: bool = False               # add Klein et al.'s kappa' to the pair tables
     device: str = "auto"
     rsa_images: int = 1000                           # Figure 7's image subset size and seed
     rsa_seed: int = 1312
@@ -105,7 +109,9 @@ def resolve_config(config: dict) -> Config:
     datasets = resolve_datasets(config)
     analysis = config.get("analysis") or {}
     cfg = Config(datasets=datasets, undefined_kappa=analysis.get("undefined_kappa", "nan"),
-                 n_boot=analysis.get("bootstrap_resamples", 1000), device=config.get("device", "auto"),
+                 n_boot=analysis.get("bootstrap_resamples", 1000), n_perm=analysis.get("permutations", 1000),
+                 alpha=analysis.get("alpha", 0.05), p_alternative=analysis.get("p_alternative", "greater"),
+                 bias_corrected_kappa=analysis.get("bias_corrected_kappa", False), device=config.get("device", "auto"),
                  rsa_images=analysis.get("rsa_images", 1000), rsa_seed=analysis.get("rsa_seed", 1312))
     studies = _selected(config)
     for name, study in studies.items():

@@ -10,6 +10,9 @@ file is written to a ``.tmp`` sibling and renamed into place; NaN is written as 
 ``summary.tsv``      one row per epoch, subset and pair of groups: :data:`SUMMARY_COLUMNS`.
 ``uncertainty.tsv``  at the final epoch: one ``pair`` row per pair with its bootstrap interval and
                      p-value, and one ``spread`` row per condition with several runs.
+``differences.tsv``  at the final epoch: one row per difference of two κ (:data:`DIFFERENCE_COLUMNS`).
+``conditions.tsv``   one row per condition and subset: mean κ with the base and its interval over
+                     images and runs (:data:`CONDITION_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -20,14 +23,25 @@ import pandas as pd
 
 from ddd.results.files import read_tsv, write_tsv
 
-__all__ = ["PAIR_COLUMNS", "SUMMARY_COLUMNS", "PairsWriter", "write_pairs_summary", "read_pairs",
-           "read_pairs_summary", "write_uncertainty", "read_uncertainty", "write_empty"]
+__all__ = ["PAIR_COLUMNS", "SUMMARY_COLUMNS", "DIFFERENCE_COLUMNS", "CONDITION_COLUMNS", "PairsWriter",
+           "write_pairs_summary", "read_pairs", "read_pairs_summary", "write_uncertainty", "read_uncertainty",
+           "write_empty", "write_differences", "read_differences", "write_conditions", "read_conditions"]
 
 PAIR_COLUMNS = ("a", "b", "epoch", "subset", "n", "p_a", "p_b", "c_obs", "c_exp", "kappa", "kappa_undefined",
-                "kappa_min", "kappa_max")
+                "kappa_min", "kappa_max", "kappa_over_max")
 SUMMARY_COLUMNS = ("epoch", "subset", "group_a", "group_b", "n_pairs", "n_undefined", "kappa_mean", "kappa_sd",
                    "kappa_q05", "kappa_median", "kappa_q95", "c_obs_mean", "c_exp_mean")
-_STR = {"a": str, "b": str, "subset": str, "group_a": str, "group_b": str, "kind": str}
+#: ``differences.tsv``: Δκ = κ(first) − κ(second), each "x vs y" on its subset (README "Do they differ?").
+DIFFERENCE_COLUMNS = ("level", "comparison", "first", "first_subset", "second", "second_subset", "kappa_first",
+                      "kappa_second", "delta", "ci_low", "ci_high", "ci", "ci_over", "p_bootstrap", "p_swap",
+                      "p_value", "p_method", "holm_family", "p_holm", "significant", "n_first", "n_second",
+                      "n_runs_first", "n_runs_second", "n_boot", "n_boot_undefined", "n_perm", "epoch")
+#: ``conditions.tsv``: each condition's mean κ with the base per subset.
+CONDITION_COLUMNS = ("condition", "subset", "kappa", "ci_low", "ci_high", "ci", "ci_over", "n_runs", "n_images",
+                     "n_boot", "n_boot_undefined", "epoch")
+_STR = {"a": str, "b": str, "subset": str, "group_a": str, "group_b": str, "kind": str, "level": str,
+        "comparison": str, "first": str, "second": str, "first_subset": str, "second_subset": str, "ci_over": str,
+        "p_method": str, "holm_family": str, "condition": str}
 
 
 class PairsWriter:
@@ -98,3 +112,34 @@ def read_pairs_summary(path) -> pd.DataFrame:
 def read_uncertainty(path) -> pd.DataFrame:
     """``consistency/uncertainty.tsv``."""
     return _read(path, ("kind", "a", "b"))
+
+
+def _ordered(frame: pd.DataFrame, columns, what: str) -> pd.DataFrame:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what} lacks columns {missing}")
+    return frame[list(columns)]
+
+
+def write_differences(table: pd.DataFrame, path) -> None:
+    """Write ``consistency/differences.tsv`` (:data:`DIFFERENCE_COLUMNS`)."""
+    _write(_ordered(table, DIFFERENCE_COLUMNS, "differences table"), path)
+
+
+def read_differences(path) -> pd.DataFrame:
+    """``consistency/differences.tsv``, ``significant`` as bool."""
+    frame = _read(path, DIFFERENCE_COLUMNS)
+    frame["significant"] = frame["significant"].astype(str).str.lower().map({"true": True, "false": False})
+    if frame["significant"].isna().any():
+        raise ValueError(f"{path}: column significant holds values other than True/False")
+    return frame
+
+
+def write_conditions(table: pd.DataFrame, path) -> None:
+    """Write ``consistency/conditions.tsv`` (:data:`CONDITION_COLUMNS`)."""
+    _write(_ordered(table, CONDITION_COLUMNS, "conditions table"), path)
+
+
+def read_conditions(path) -> pd.DataFrame:
+    """``consistency/conditions.tsv``."""
+    return _read(path, CONDITION_COLUMNS)
