@@ -5,7 +5,7 @@ A *comparison* is κ of one pair of decision makers on one subset of images; a *
 κ(base, A) against κ(base, B) on the same images, or κ(A, B) on the in-between images against
 κ(A, B) on all images.
 
-Methods (docs/statistics.md)
+Methods (README "Do they differ?")
 ----------------------------
 *Paired bootstrap over images* (:func:`kappa_differences`): resample the N images with replacement
 (``numpy.random.default_rng(seed)``); each resample gives both κ from the same images, so their

@@ -100,6 +100,7 @@ class Config:
             out += [paths.table(study, t, ext) for t in ("psychophysics_summary", "psychophysics_observers")
                     for ext in ("csv", "md")]
             out += [paths.table(study, "psychophysics_kappa", "csv")]
+            out += [paths.table(study, "psychophysics_power", ext) for ext in ("csv", "md")]
             out += [paths.figure(study, "psychophysics", ext) for ext in ("png", "pdf")]
         return out
 
