@@ -154,6 +154,14 @@ def _resample_weights(rng, r: int, n: int) -> np.ndarray:
     return np.bincount((idx + n * np.arange(r)[:, None]).ravel(), minlength=r * n).reshape(r, n).astype(np.float32)
 
 
+def _resampled(counts: _Counts, n_boot: int, rng):
+    """Yield ``(first resample, κ (r, keys))`` for ``n_boot`` bootstrap resamples of the images, in chunks."""
+    n = counts.c.shape[1]
+    chunk = max(1, _CHUNK_CELLS // n)
+    for s in range(0, n_boot, chunk):
+        yield s, counts.kappas(_resample_weights(rng, min(chunk, n_boot - s), n))
+
+
 def _normal_p(delta: np.ndarray, draws: np.ndarray) -> np.ndarray:
     """Two-sided p of Δ = 0 from the standard deviation of resampled or permuted Δ (B, K): 2 Φ(−|Δ| / sd).
 
@@ -275,11 +283,8 @@ def kappa_differences(correct, first, second, *, first_subset=None, second_subse
     delta = point[kf] - point[ks]
     rng = np.random.default_rng(seed)
     boot = np.empty((int(n_boot), len(first)))
-    chunk = max(1, _CHUNK_CELLS // n)
-    for s in range(0, int(n_boot), chunk):
-        r = min(chunk, int(n_boot) - s)
-        kap = counts.kappas(_resample_weights(rng, r, n))
-        boot[s:s + r] = kap[:, kf] - kap[:, ks]
+    for s, kap in _resampled(counts, int(n_boot), rng):
+        boot[s:s + len(kap)] = kap[:, kf] - kap[:, ks]
     lo, hi = _percentiles(boot, ci)
     p_swap = _swap_p(c, first.tolist(), second.tolist(), list(zip(fs, ss)), masks, delta, n_perm=int(n_perm),
                      rng=rng, undefined=undefined)
@@ -347,10 +352,8 @@ def condition_differences(correct, conditions: Mapping[str, Sequence], *, subset
         point = {cell: float(np.nanmean(point_k[member[cell]])) for cell in cells}
     rng = np.random.default_rng(seed)
     boot = np.empty((int(n_boot), len(cells)))
-    chunk = max(1, _CHUNK_CELLS // n)
-    for s in range(0, int(n_boot), chunk):
-        r = min(chunk, int(n_boot) - s)
-        kap = counts.kappas(_resample_weights(rng, r, n))
+    for s, kap in _resampled(counts, int(n_boot), rng):
+        r = len(kap)
         draws = {cond: rng.integers(0, len(runs[cond]), size=(r, len(runs[cond]))) for cond in names}
         for x, (cond, sub) in enumerate(cells):
             picked = np.take_along_axis(kap[:, member[(cond, sub)]], draws[cond], axis=1)
