@@ -28,10 +28,12 @@ rule fig02_correct_histogram:
 
 
 rule fig03_kappa_vs_base:
-    """Figure 3 (ddd.report.figures.kappa.figure_03): error consistency of every run with the base, per condition."""
+    """Figure 3 (ddd.report.figures.kappa.figure_03): error consistency of every run with the base, per condition, with intervals."""
     input:
         kappa_tsv=paths.kappas(),
         summary_json=paths.summary(),
+        uncertainty_tsv=paths.consistency(table="uncertainty"),
+        conditions_tsv=paths.consistency(table="conditions"),
     output:
         png=report(
             paths.figure(name="fig03_kappa_vs_base"),
@@ -240,6 +242,31 @@ rule fig15_class_accuracy:
     params:
         decision_makers=decision_makers,
         study="{study}",
+    script:
+        "../scripts/render_figure.py"
+
+
+rule differences_vs_base:
+    """Do the conditions differ? (ddd.report.figures.differences.figure_differences): each condition's kappa with the base on all and on in-between images, and the differences that survive Holm's adjustment."""
+    input:
+        conditions_tsv=paths.consistency(table="conditions"),
+        differences_tsv=paths.consistency(table="differences"),
+        summary_json=paths.summary(),
+    output:
+        png=report(
+            paths.figure(name="differences_vs_base"),
+            caption="../report/differences_vs_base.rst",
+            category="{study}",
+            subcategory="Figures",
+            labels={"study": "{study}", "figure": "differences_vs_base"},
+        ),
+        pdf=paths.figure(name="differences_vs_base", ext="pdf"),
+    log:
+        "logs/{study}/differences_vs_base.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        alpha=CFG.alpha,
     script:
         "../scripts/render_figure.py"
 

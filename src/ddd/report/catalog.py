@@ -36,6 +36,7 @@ FIGURES = {
     "fig12_decision_changes": "ddd.report.figures.changes:figure_12",
     "fig13_example_images": "ddd.report.figures.examples:figure_13",
     "fig15_class_accuracy": "ddd.report.figures.accuracy:figure_15",
+    "differences_vs_base": "ddd.report.figures.differences:figure_differences",
 }
 #: Tables: name -> (``module:function``, extensions).
 TABLES = {

@@ -34,16 +34,23 @@ COLORS = {
     "accuracy": "black",
     "kl": "#7b3294",
     "class_accuracy": "#1f77b4",
+    "kappa_run_interval": "#3b75af",
+    "kappa_mean_interval": "black",
+    "subset_all": "#1f77b4",
+    "subset_in_between": "#d95f02",
+    "significant": "black",
 }
-ALPHA = {"expectation": 0.5, "kappa_runs": 0.5, "kappa_mean": 1.0}
+ALPHA = {"expectation": 0.5, "kappa_runs": 0.5, "kappa_mean": 1.0, "kappa_run_interval": 0.85}
 #: Figure sizes in inches (width, height).
 SIZES = {"histogram": (7.0, 5.0), "kappa": (9.0, 5.5), "correctness": (6.5, 6.0),
          "kappa_matrix": (12.0, 6.6), "gaussian_kl": (13.0, 4.4), "accuracy": (9.0, 5.5),
-         "decision_changes": (11.0, 5.2), "examples": (2.6, 5.0), "class_accuracy": (6.5, 5.0)}
+         "decision_changes": (11.0, 5.2), "examples": (2.6, 5.0), "class_accuracy": (6.5, 5.0),
+         "differences": (12.0, 11.5)}
 #: Marker areas (points^2) of the kappa figure (also the dots of the accuracy figure).
 MARKER_SIZES = {"kappa_runs": 30, "kappa_mean": 110, "kappa_identical": 240}
 #: Colour maps: correct light, wrong dark (Figures 4 and 5, as the authors), kappa matrix Blues.
-CMAPS = {"run_correctness": "Blues_r", "mean_correctness": "Reds_r", "kappa_matrix": "Blues"}
+CMAPS = {"run_correctness": "Blues_r", "mean_correctness": "Reds_r", "kappa_matrix": "Blues",
+         "kappa_difference": "RdBu_r"}
 #: Image x epoch figures at ImageNet scale: at most this many image rows are drawn; larger sets
 #: are shown as means of consecutive sorted images (``ddd.report.figures.correctness.bin_rows``).
 MAX_IMAGE_ROWS = _MAX_IMAGE_ROWS
