@@ -3,10 +3,12 @@
 One module per figure family, styling in one place (:mod:`ddd.report.style`):
 
 - :mod:`ddd.report.figures.histogram`: Figure 2 / 17, how many decision makers classify each
-  evaluation image correctly, against the binomial expectation for independent decision makers,
+  evaluation image correctly, against the binomial(n, mean accuracy) expectation for independent decision makers,
   with the images that have label issues (:mod:`ddd.analysis.label_issues`) where a study has them;
 - :mod:`ddd.report.figures.kappa`: Figure 3 / 10 / 11 / 16, error consistency (kappa) of every run
-  with the base, per condition;
+  with the base, per condition, with intervals over images and (condition means) runs;
+- :mod:`ddd.report.figures.differences`: ``differences_vs_base`` (not in the paper), each condition's
+  κ with the base on all and on in-between images, and which pairs of conditions differ (Holm);
 - :mod:`ddd.report.figures.correctness`: Figures 4 and 5, correctness image x epoch (one run; mean over runs);
 - :mod:`ddd.report.figures.matrix`: Figure 6, kappa between conditions on all and on in-between images;
 - :mod:`ddd.report.figures.rsa`: Figure 7, representational similarity of every network with the base
