@@ -105,6 +105,7 @@ def _every_rule_config(root: Path) -> dict:
         "datasets": {"tiny": TINY_DATA},
         "label_issues": {"t": {"source": "cleanlab"}},
         "psychophysics": {"study": "t", "pairs": 1, "practice": 0, "rule": "all_but_one", "seed": 0},
+        "analysis": {"export_correctness": True},
         "device": "cpu",
     }
 

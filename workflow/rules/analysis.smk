@@ -93,3 +93,39 @@ rule study_consistency:
         bias_corrected=CFG.bias_corrected_kappa,
     script:
         "../scripts/study_consistency.py"
+
+
+rule image_table:
+    """One row per evaluation image: difficulty (IRT), learning dynamics, most frequent (wrong) answers."""
+    input:
+        runs=run_files,
+        split=paths.split(),
+    output:
+        images=paths.images(),
+    log:
+        "logs/{study}/image_table.log",
+    benchmark:
+        "benchmarks/{study}/image_table.tsv"
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
+    script:
+        "../scripts/image_table.py"
+
+
+rule export_correctness:
+    """The correctness matrix for other tools: py-irt JSON lines and a tidy long table (on request)."""
+    input:
+        runs=run_files,
+    output:
+        jsonl=paths.export(file="correct.jsonl"),
+        long=paths.export(file="correct_long.tsv.gz"),
+    log:
+        "logs/{study}/export_correctness.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        decision_makers=decision_makers,
+    script:
+        "../scripts/export_correctness.py"

@@ -271,6 +271,72 @@ rule differences_vs_base:
         "../scripts/render_figure.py"
 
 
+rule images_data_map:
+    """Data map (ddd.report.figures.images.figure_data_map): each image's mean correctness over networks and epochs against its spread over networks."""
+    input:
+        images_tsv=paths.images(),
+        summary_json=paths.summary(),
+    output:
+        png=report(
+            paths.figure(name="images_data_map"),
+            caption="../report/images_data_map.rst",
+            category="{study}",
+            subcategory="Figures",
+            labels={"study": "{study}", "figure": "images_data_map"},
+        ),
+        pdf=paths.figure(name="images_data_map", ext="pdf"),
+    log:
+        "logs/{study}/images_data_map.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/render_figure.py"
+
+
+rule images_learning_order:
+    """Learning order (ddd.report.figures.images.figure_learning_order): the epoch from which networks stay right against the final number right."""
+    input:
+        images_tsv=paths.images(),
+        summary_json=paths.summary(),
+    output:
+        png=report(
+            paths.figure(name="images_learning_order"),
+            caption="../report/images_learning_order.rst",
+            category="{study}",
+            subcategory="Figures",
+            labels={"study": "{study}", "figure": "images_learning_order"},
+        ),
+        pdf=paths.figure(name="images_learning_order", ext="pdf"),
+    log:
+        "logs/{study}/images_learning_order.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/render_figure.py"
+
+
+rule images_difficulty:
+    """Item difficulty (ddd.report.figures.images.figure_difficulty): the Rasch difficulty of every image, with the split's thresholds."""
+    input:
+        images_tsv=paths.images(),
+        summary_json=paths.summary(),
+    output:
+        png=report(
+            paths.figure(name="images_difficulty"),
+            caption="../report/images_difficulty.rst",
+            category="{study}",
+            subcategory="Figures",
+            labels={"study": "{study}", "figure": "images_difficulty"},
+        ),
+        pdf=paths.figure(name="images_difficulty", ext="pdf"),
+    log:
+        "logs/{study}/images_difficulty.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/render_figure.py"
+
+
 rule table1_class_accuracy:
     """Table 1 (ddd.report.tables.table_1): the 10 highest- and lowest-accuracy classes of the base network."""
     input:

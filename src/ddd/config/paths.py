@@ -9,7 +9,7 @@ of one study, e.g. ``decisions("laptop-zoo", "zoo/vit")``. A *run id* names a de
 
 Each file's format has one owner module: decisions (:mod:`ddd.results.decisions`), networks
 (:mod:`ddd.results.networks`), the study tables (:mod:`ddd.results.study`), the consistency tables
-(:mod:`ddd.results.pairs`), Figure 7's inputs (:mod:`ddd.results.representations`), imports
+(:mod:`ddd.results.pairs`), the per-image table and exports (:mod:`ddd.results.images`), Figure 7's inputs (:mod:`ddd.results.representations`), imports
 (:mod:`ddd.results.imports`), the experiment site (:mod:`ddd.psychophysics`).
 """
 
@@ -62,6 +62,16 @@ def kappas(study: str = STUDY) -> str:
 def consistency(study: str = STUDY, table: str = "pairs") -> str:
     """``consistency/<table>.tsv``: ``pairs``, ``summary``, ``uncertainty``, ``differences`` or ``conditions``."""
     return f"results/{study}/consistency/{table}.tsv"
+
+
+def images(study: str = STUDY) -> str:
+    """``images.tsv``: one row per evaluation image (:mod:`ddd.results.images`)."""
+    return f"results/{study}/images.tsv"
+
+
+def export(study: str = STUDY, file: str = "{file}") -> str:
+    """``export/<file>``: the correctness matrix for other tools (``correct.jsonl``, ``correct_long.tsv.gz``)."""
+    return f"results/{study}/export/{file}"
 
 
 def rsa_table(study: str = STUDY) -> str:

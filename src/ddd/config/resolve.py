@@ -41,6 +41,7 @@ class Config:
     alpha: float = 0.05                              # level of differences' `significant` (Holm-adjusted)
     p_alternative: str = "greater"                   # alternative of the p-values against independence
     bias_corrected_kappa: bool = False               # add Klein et al.'s kappa' to the pair tables
+    export_correctness: bool = False                 # every study's export/ (py-irt JSON lines, long table)
     device: str = "auto"
     rsa_images: int = 1000                           # Figure 7's image subset size and seed
     rsa_seed: int = 1312
@@ -86,6 +87,8 @@ class Config:
     def targets(self) -> list[str]:
         """Everything the default target asks for: every study's targets and the experiment's."""
         out = [t for s in self.studies.values() for t in s.targets()]
+        if self.export_correctness:
+            out += [paths.export(s, f) for s in self.studies for f in ("correct.jsonl", "correct_long.tsv.gz")]
         return out + self.psychophysics_targets()
 
     def psychophysics_targets(self) -> list[str]:
@@ -112,7 +115,8 @@ def resolve_config(config: dict) -> Config:
     cfg = Config(datasets=datasets, undefined_kappa=analysis.get("undefined_kappa", "nan"),
                  n_boot=analysis.get("bootstrap_resamples", 1000), n_perm=analysis.get("permutations", 1000),
                  alpha=analysis.get("alpha", 0.05), p_alternative=analysis.get("p_alternative", "greater"),
-                 bias_corrected_kappa=analysis.get("bias_corrected_kappa", False), device=config.get("device", "auto"),
+                 bias_corrected_kappa=analysis.get("bias_corrected_kappa", False),
+                 export_correctness=analysis.get("export_correctness", False), device=config.get("device", "auto"),
                  rsa_images=analysis.get("rsa_images", 1000), rsa_seed=analysis.get("rsa_seed", 1312))
     studies = _selected(config)
     for name, study in studies.items():

@@ -63,7 +63,7 @@ class Study:
     def targets(self) -> list[str]:
         """Every file the default target asks for."""
         out = [paths.summary(self.name), paths.split(self.name), paths.kappas(self.name),
-               paths.consistency(self.name, "pairs")]
+               paths.consistency(self.name, "pairs"), paths.images(self.name)]
         out += [paths.figure(self.name, f, ext) for f in self.figures() for ext in ("png", "pdf")]
         out += [paths.table(self.name, t, ext) for t, exts in self.tables().items() for ext in exts]
         return out

@@ -37,6 +37,9 @@ FIGURES = {
     "fig13_example_images": "ddd.report.figures.examples:figure_13",
     "fig15_class_accuracy": "ddd.report.figures.accuracy:figure_15",
     "differences_vs_base": "ddd.report.figures.differences:figure_differences",
+    "images_data_map": "ddd.report.figures.images:figure_data_map",
+    "images_learning_order": "ddd.report.figures.images:figure_learning_order",
+    "images_difficulty": "ddd.report.figures.images:figure_difficulty",
 }
 #: Tables: name -> (``module:function``, extensions).
 TABLES = {
@@ -47,9 +50,9 @@ TABLES = {
 #: Figure 7 needs the representations rules (``workflow/rules/representations.smk``).
 OPTIONAL_FIGURES = ("fig07_rsa",)
 #: Figures of studies without a base and epochs (zoo, pretrained): each network its own condition.
-MODEL_FIGURES = ("fig02_correct_histogram", "fig06_consistency_matrix", "fig09_accuracy")
+MODEL_FIGURES = ("fig02_correct_histogram", "fig06_consistency_matrix", "fig09_accuracy", "images_difficulty")
 #: Figures of imported decisions (no base, no epochs, no pixels).
-IMPORTED_FIGURES = ("fig02_correct_histogram",)
+IMPORTED_FIGURES = ("fig02_correct_histogram", "images_difficulty")
 
 class FigureNotApplicable(ValueError):
     """This study cannot have this figure (e.g. the KL figure of a non-Gaussian dataset, example
