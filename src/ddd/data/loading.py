@@ -2,8 +2,8 @@
 
 :func:`load_split` returns the batches of one split and its :class:`EvalSet` (targets, image ids,
 class names, fingerprint), whatever the dataset: the Gaussian set generated (into memory when it
-fits, :data:`MATERIALISE_LIMIT_BYTES`), CIFAR-100's pickle release in memory, folder datasets
-through a DataLoader.
+fits, :data:`MATERIALISE_LIMIT_BYTES`), CIFAR-100's pickle release and scikit-learn's handwritten
+digits (:mod:`ddd.data.digits`) in memory, folder datasets through a DataLoader.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ddd.data import KINDS
 from ddd.data.gaussian import ENCODINGS, GaussianSpec, encode, gaussian_image, gaussian_spec, sigma_of_label
 
 GAUSSIAN_TRANSFORMS = ("small", "paper")
@@ -163,8 +164,9 @@ def load_split(config: dict, split: str, *, subset: np.ndarray | None = None, nu
 
     Parameters
     ----------
-    config : the dataset's config block: ``kind`` (``"gaussian"``, ``"cifar100"``, ``"imagenet"``
-        or ``"imagefolder"``; default ``name``), and its parameters (``root`` for local copies).
+    config : the dataset's config block: ``kind`` (``"gaussian"``, ``"digits"``, ``"cifar100"``,
+        ``"imagenet"`` or ``"imagefolder"``; default ``name``), and its parameters (``root`` for
+        local copies).
     split : ``"train"`` or ``"val"``.
     subset : optional indices into the split (training on half the data).
     num_workers, pin_memory : DataLoader settings for datasets read from files.
@@ -176,8 +178,10 @@ def load_split(config: dict, split: str, *, subset: np.ndarray | None = None, nu
     kind = config.get("kind", config.get("name"))
     if kind == "gaussian":
         return _gaussian_split(config, split, subset=subset, num_workers=num_workers, pin_memory=pin_memory)
+    if kind == "digits":
+        return _digits_split(config, split, subset=subset)
     if kind not in ("cifar100", "imagenet", "imagefolder"):
-        raise ValueError(f"unknown dataset kind {kind!r}; allowed: gaussian, cifar100, imagenet, imagefolder")
+        raise ValueError(f"unknown dataset kind {kind!r}; allowed: {', '.join(KINDS)}")
     from ddd.data import images as img
     root, train = config["root"], split == "train"
     fp = f"{kind}-{img.fingerprint(kind, root, split)}"
@@ -213,6 +217,24 @@ def _gaussian_split(config: dict, split: str, *, subset, num_workers: int, pin_m
     return batches, meta
 
 
+def _digits_split(config: dict, split: str, *, subset):
+    """scikit-learn's handwritten digits (:mod:`ddd.data.digits`), in memory; the fingerprint is the
+    full split's, with the encoding and augmentation appended."""
+    from ddd.data.digits import digits_split, fingerprint
+    images, targets, ids, names = digits_split(config, split)
+    encoding, augment = config.get("encoding", "unit"), config.get("augment", "shift")
+    fp = f"digits-{fingerprint(images, targets, ids)}-{encoding}-{augment}"
+    if subset is not None:
+        subset = np.asarray(subset, dtype=np.int64)
+        if subset.ndim != 1 or (len(subset) and (subset.min() < 0 or subset.max() >= len(targets))):
+            raise IndexError(f"subset indices must be a 1-d array in [0, {len(targets)})")
+        images, targets, ids = images[subset], targets[subset], ids[subset]
+    shift = split == "train" and augment == "shift"
+    batches = InMemoryBatches(torch.from_numpy(images), torch.from_numpy(targets), encoding=encoding,
+                              flip=False, crop_padding=1 if shift else 0)
+    return batches, EvalSet(targets, ids, list(names), fp)
+
+
 def half_split(n: int, half: int, *, seed: int = 1312) -> np.ndarray:
     """Indices of one of two disjoint random halves of ``range(n)`` (``half`` in {1, 2}), sorted."""
     if half not in (1, 2):
@@ -227,7 +249,12 @@ def dataset_size(config: dict, split: str) -> int:
     if kind == "gaussian":
         spec = gaussian_spec(config)
         return spec.n_classes * spec.per_class(split)
+    if kind == "digits":
+        from ddd.data.digits import split_counts
+        if split not in split_counts():
+            raise ValueError(f"unknown split {split!r}; allowed: train, val")
+        return split_counts(config.get("val_fraction", 0.5))[split]
     if kind not in ("cifar100", "imagenet", "imagefolder"):
-        raise ValueError(f"unknown dataset kind {kind!r}; allowed: gaussian, cifar100, imagenet, imagefolder")
+        raise ValueError(f"unknown dataset kind {kind!r}; allowed: {', '.join(KINDS)}")
     from ddd.data.images import split_size
     return split_size(kind, config["root"], split)

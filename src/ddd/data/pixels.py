@@ -1,7 +1,7 @@
 """Un-normalised pixels of one evaluation image, as a person would see it (Figures 13/14 and the
-psychophysics stimuli): the Gaussian set regenerated from its parameters; CIFAR-100 as stored
-(32 px); ImageNet and image folders in the evaluation view, Resize(256) (shorter side, bilinear)
-+ CenterCrop(224), without the network's normalisation.
+psychophysics stimuli): the Gaussian set regenerated from its parameters; CIFAR-100 (32 px) and
+scikit-learn's handwritten digits (8 px) as stored; ImageNet and image folders in the evaluation
+view, Resize(256) (shorter side, bilinear) + CenterCrop(224), without the network's normalisation.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ def eval_image(dataset: dict, image_id: str) -> np.ndarray:
     if kind == "gaussian":
         from ddd.data.gaussian import gaussian_image, gaussian_spec
         return np.ascontiguousarray(np.transpose(gaussian_image(gaussian_spec(dataset), "val", int(image_id)), (1, 2, 0)))
+    if kind == "digits":  # scikit-learn's copy, 8 x 8 as stored
+        from ddd.data.digits import eval_image as digits_image
+        return digits_image(dataset, image_id)
     if kind not in ("imagenet", "imagefolder", "cifar100"):
         raise NoPixelsError(f"no pixels for dataset {kind!r} (imported or pretrained decisions without image files)")
     from PIL import Image
