@@ -325,3 +325,22 @@ def test_digits_study_plans_without_heavy_imports(tmp_path):
     out = res.stdout + res.stderr
     assert res.returncode == 0 and "planning imported the heavy package" not in out, out[-3000:]
     assert re.search(r"^train_run\s+11$", out, re.M), out[-3000:]
+
+
+def test_pretrained_models_on_the_digits_are_refused_at_planning():
+    from ddd.config.resolve import ConfigError, resolve_config
+
+    config = {"datasets": {"d": {"kind": "digits"}},
+              "studies": {"p": {"pretrained": {"dataset": "d", "models": [
+                  {"name": "r", "source": "torchvision", "model": "resnet18", "weights": "/nowhere/r.pth"}]}}}}
+    with pytest.raises(ConfigError, match=r"studies\.p\.pretrained\.dataset: .*digits.*allowed kinds"):
+        resolve_config(config)
+
+
+def test_digits_figures_and_resources():
+    from ddd.experiment.recipes import training_resources
+    from ddd.report.catalog import examples_available
+
+    assert examples_available({"kind": "digits"})[0]
+    res = training_resources({"gpu_minutes_per_epoch": 60, "mem_mb": 16000}, {"kind": "digits"}, 40)
+    assert res == {"runtime": 10, "mem_mb": 4000}

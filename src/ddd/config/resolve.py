@@ -216,6 +216,10 @@ def _pretrained_study(name: str, block: dict, datasets: dict) -> PretrainedStudy
     from ddd.pretrained.spec import PretrainedModelError, normalize_spec, precheck_model
 
     ds = dataset_of_block(datasets, block["dataset"], f"studies.{name}.pretrained.dataset")
+    if ds.get("kind") == "digits":
+        raise ConfigError(f"studies.{name}.pretrained.dataset: pretrained models cannot be evaluated on the "
+                          "8 x 8 handwritten digits (kind digits); allowed kinds: gaussian, cifar100, imagenet, "
+                          "imagefolder")
     models = {}
     for i, spec in enumerate(block["models"]):
         try:

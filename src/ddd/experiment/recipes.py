@@ -215,5 +215,7 @@ def training_resources(family: dict, dataset: dict, epochs: int) -> dict:
     scale = 1.0
     if dataset["kind"] == "gaussian":
         scale = (dataset["n_classes"] * dataset["train_per_class"] * dataset["image_size"] ** 2) / (100 * 20000 * 224 ** 2)
+    elif dataset["kind"] == "digits":
+        scale = 1797 * 8 ** 2 / (100 * 20000 * 224 ** 2)  # at most every digit trains
     minutes = 1.5 * family["gpu_minutes_per_epoch"] * epochs * scale
     return {"runtime": max(10, int(minutes + 0.5)), "mem_mb": family["mem_mb"] if scale >= 0.1 else 4000}

@@ -88,6 +88,8 @@ def examples_available(dataset_or_path) -> tuple[bool, str]:
     kind = _kind(ds)
     if kind == "gaussian":
         return True, "Gaussian images are regenerated from the dataset parameters"
+    if kind == "digits":
+        return True, "the handwritten digits are read from scikit-learn's copy"
     if kind in ("imagenet", "imagefolder", "cifar100"):
         root = ds.get("root")
         if not root:
