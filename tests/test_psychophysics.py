@@ -261,8 +261,12 @@ def test_power_table_of_the_analysis(tmp_path):
         write_responses(folder / f"{obs}.csv", manifest, obs, plan)
     out = {k: tmp_path / "out" / v for k, v in dict(
         summary_csv="s.csv", summary_md="s.md", observers_csv="o.csv", observers_md="o.md", kappa_csv="k.csv",
-        png="f.png", pdf="f.pdf", power_csv="p.csv", power_md="p.md").items()}
+        png="f.png", pdf="f.pdf", power_csv="p.csv", power_md="p.md", power_html="p.html", summary_html="s.html",
+        observers_html="o.html").items()}
     summary = A.analyse(folder, tmp_path / "manifest.csv", study="tiny", **out)
+    for key in ("power_html", "summary_html", "observers_html"):  # the tables as the report shows them
+        assert "<table>" in out[key].read_text(), key
+    assert "observed mean" in out["power_html"].read_text()
     t = pd.read_csv(out["power_csv"])
     assert list(t["row"]) == ["planned"] * 4 + ["observed mean"]
     np.testing.assert_allclose(t["kappa"], [0, 0.2, 0.4, 0.6, summary["kappa_mean"]], atol=1e-6)
@@ -626,7 +630,11 @@ def test_config_resolves_and_checks_the_block(tmp_path):
     cfg = resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "pairs": 20}})
     assert cfg.psychophysics == {"study": "tiny-gaussian", "pairs": 20, "practice": 5, "rule": "strict", "seed": 0,
                                  "breaks_every": 50, "shuffle": True, "display_size": 224, "label_issues": None,
-                                 "responses": None}
+                                 "responses": None, "iti_ms": 300, "fixation_mark": "+", "fixation_ms": 500,
+                                 "stimulus_ms": None, "max_response_ms": None, "fullscreen": False}
+    with pytest.raises(ConfigError, match="max_response_ms: 500 ms is shorter than stimulus_ms"):
+        resolve_config({**TINY, "psychophysics": {"study": "tiny-gaussian", "pairs": 20, "stimulus_ms": 800,
+                                                  "max_response_ms": 500}})
     with pytest.raises(ConfigError, match=r"psychophysics.study: unknown study 'nope'; configured studies: tiny-gaussian"):
         resolve_config({**TINY, "psychophysics": {"study": "nope"}})
     ext = tmp_path / "m.csv"
@@ -663,6 +671,80 @@ def test_schema_documents_every_key():
         assert spec["description"] and spec["default"] == PSYCHOPHYSICS_DEFAULTS[key], key
 
 
+def test_schema_checks_the_timing_keys():
+    """The trial's timing keys (issue 18): numbers of ms in range, null where allowed, a short mark."""
+    from ddd.config.schema import check_schema
+    schema = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+    good = {"study": "tiny-gaussian", "iti_ms": 250, "fixation_mark": "•", "fixation_ms": 400.5, "stimulus_ms": 200,
+            "max_response_ms": 4000, "fullscreen": True}
+    check_schema({**TINY, "psychophysics": good}, schema)
+    check_schema({**TINY, "psychophysics": {**good, "stimulus_ms": None, "max_response_ms": None, "fixation_mark": ""}},
+                 schema)
+    for key, bad in [("iti_ms", -1), ("fixation_ms", "500"), ("stimulus_ms", 0), ("max_response_ms", -5),
+                     ("fixation_mark", "+++++"), ("fullscreen", "yes"), ("iti_ms", None), ("fixation_ms", 10 ** 7)]:
+        with pytest.raises(Exception, match=key):
+            check_schema({**TINY, "psychophysics": {**good, key: bad}}, schema)
+
+
+def test_timing_options_in_trials_js(tmp_path):
+    """write_site checks the timing options and writes them into trials.js (the page's description of
+    the experiment), with the defaults for the keys not given."""
+    manifest = tiny_manifest(tmp_path / "m0.csv")
+    site_dir = tmp_path / "site"
+    (site_dir / "images").mkdir(parents=True)
+    for rel in list(manifest["left_image"]) + list(manifest["right_image"]):
+        (site_dir / rel).write_bytes(b"png")
+    exp = SITE.write_site(site_dir, manifest, study="tiny", timing={"iti_ms": 250, "stimulus_ms": 300,
+                                                                    "fullscreen": True})
+    got = SITE.read_experiment(site_dir)
+    assert {k: got[k] for k in SITE.TIMING_DEFAULTS} == {**SITE.TIMING_DEFAULTS, "iti_ms": 250, "stimulus_ms": 300,
+                                                         "fullscreen": True}
+    assert exp["fixation_ms"] == 500 and exp["fixation_mark"] == "+" and exp["max_response_ms"] is None
+    for bad, msg in [({"iti_ms": -1}, "iti_ms"), ({"stimulus_ms": 0}, "stimulus_ms must be > 0"),
+                     ({"fixation_mark": "long mark"}, "fixation_mark"), ({"fullscreen": 1}, "fullscreen"),
+                     ({"stimulus_ms": 900, "max_response_ms": 500}, "shorter than stimulus_ms"),
+                     ({"fixation": 1}, "unknown timing options")]:
+        with pytest.raises(ValueError, match=msg):
+            SITE.write_site(site_dir, manifest, study="tiny", timing=bad)
+
+
+def test_figure_shows_the_papers_values():
+    """The psychophysics figure draws the paper's mean accuracy and range, and its mean kappa, as lines."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from ddd.psychophysics.report import PAPER, plot_observers
+    correct = np.array([[1, 1, 0, 1, 1, 0, 1, 1], [1, 0, 0, 1, 1, 1, 1, 0], [1, 1, 1, 1, 0, 0, 1, 1]], dtype=bool)
+    table, summary, kappa = A.summarize_observers(correct, observers=["a", "b", "c"])
+    fig = plot_observers(table, kappa, summary)
+    try:
+        ax = fig.axes[0]
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert "paper: mean 81.4 %" in labels and "paper: range 71.8 – 88.6 %" in labels
+        ys = {round(float(line.get_ydata()[0]), 2) for line in ax.get_lines() if len(line.get_ydata()) == 2}
+        assert {81.36, 71.81, 88.59} <= ys
+        cbar = fig.axes[-1]  # the colour bar of the kappa matrix: the paper's mean, lowest and highest kappa
+        cys = {round(float(line.get_ydata()[0]), 4) for line in cbar.get_lines()}
+        assert {PAPER["kappa_mean"], PAPER["kappa_min"], PAPER["kappa_max"]} <= cys
+    finally:
+        plt.close(fig)
+
+
+def test_markdown_tables_as_html(tmp_path):
+    """The report shows the tables inline: the Markdown written as HTML, text escaped."""
+    from ddd.psychophysics.report import markdown_to_html, write_html
+    md = ("# tiny: psychophysics\n\nSome <b>note</b> here.\n\n| Quantity | Value |\n|:---|---:|\n"
+          "| a \\| b | 1 % |\n| κ | – |\n")
+    html = markdown_to_html(md)
+    assert "<h1>tiny: psychophysics</h1>" in html and "<p>Some &lt;b&gt;note&lt;/b&gt; here.</p>" in html
+    assert '<th style="text-align:left">Quantity</th><th style="text-align:right">Value</th>' in html
+    assert '<td style="text-align:left">a | b</td>' in html and html.count("<tr>") == 3
+    (tmp_path / "t.md").write_text(md)
+    write_html(tmp_path / "t.md", tmp_path / "out" / "t.html", title="T")
+    page = (tmp_path / "out" / "t.html").read_text()
+    assert page.startswith("<!doctype html>") and "<title>T</title>" in page and "<table>" in page
+
+
 def _snakemake(wd: Path, *args, timeout=300):
     return subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow" / "Snakefile"),
                            "--directory", str(wd), "--cores", "1", *args, "--configfile", str(wd / "config.yaml"),
@@ -675,7 +757,8 @@ def test_rules_build_the_site_and_analyse(tmp_path):
     wd = tmp_path
     (wd / "results" / "tiny-gaussian").mkdir(parents=True)
     synthetic_split(wd / "results" / "tiny-gaussian" / "split.tsv")
-    config = {**TINY, "psychophysics": {"study": "tiny-gaussian", "pairs": 10, "practice": 2, "seed": 1}}
+    config = {**TINY, "psychophysics": {"study": "tiny-gaussian", "pairs": 10, "practice": 2, "seed": 1,
+                                        "fixation_ms": 250, "stimulus_ms": 400, "fullscreen": True}}
     (wd / "config.yaml").write_text(yaml.safe_dump(config))
     site = wd / "results" / "tiny-gaussian" / "psychophysics"
     targets = [f"results/tiny-gaussian/psychophysics/{f}" for f in ("manifest.csv", "trials.js", "index.html")]
@@ -684,6 +767,8 @@ def test_rules_build_the_site_and_analyse(tmp_path):
     manifest = SITE.read_manifest(site / "manifest.csv")
     assert len(manifest) == 12 and len(list((site / "images").glob("*.png"))) == 24
     assert (wd / "logs" / "tiny-gaussian" / "psychophysics_stimuli.log").exists()
+    exp = SITE.read_experiment(site)  # the config's timing keys reach the page
+    assert (exp["fixation_ms"], exp["stimulus_ms"], exp["fullscreen"], exp["iti_ms"]) == (250, 400, True, 300)
     folder = wd / "collected"
     folder.mkdir()
     main = manifest[~manifest["practice"]]
@@ -701,6 +786,8 @@ def test_rules_build_the_site_and_analyse(tmp_path):
     assert (power["n"] == 10).all() and power["p_a"].iloc[0] == pytest.approx(0.55)
     assert (wd / "results/tiny-gaussian/tables/psychophysics_power.md").stat().st_size > 0
     assert (wd / "results/tiny-gaussian/figures/psychophysics.pdf").stat().st_size > 0
+    for name in ("summary", "observers", "power"):  # shown inline in the report
+        assert "<table>" in (wd / f"results/tiny-gaussian/tables/psychophysics_{name}.html").read_text()
 
 
 # --- integrity of the observers' files (issue 15) ---------------------------------------------------

@@ -55,8 +55,8 @@ def _cannot_run(reason: str):
 
 
 @pytest.fixture(scope="module")
-def chromium(tmp_path_factory):
-    """A Playwright Chromium context on Debian's /usr/bin/chromium with a fresh profile."""
+def browser():
+    """Playwright's Chromium on Debian's /usr/bin/chromium (each context a fresh profile)."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -66,28 +66,44 @@ def chromium(tmp_path_factory):
         if res.returncode == 2:
             _cannot_run(res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "browser-up.sh: exit 2")
         assert res.returncode == 0, f"browser-up.sh failed ({res.returncode}):\n{res.stdout}\n{res.stderr}"
-    profile = tmp_path_factory.mktemp("chromium-profile")
     with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1100, "height": 720}, accept_downloads=True)
-        ctx.set_default_timeout(TIMEOUT_MS)
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            yield ctx
+            yield b
         finally:
-            ctx.close()
+            b.close()
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("experiment")
+def new_context(browser, **kwargs):
+    ctx = browser.new_context(**{"viewport": {"width": 1100, "height": 720}, "accept_downloads": True, **kwargs})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    return ctx
+
+
+@pytest.fixture
+def chromium(browser):
+    """A fresh browser context (its own localStorage), 1100 x 720."""
+    ctx = new_context(browser)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+def make_site(tmp: Path, study: str = "tiny", timing: dict | None = None) -> Path:
+    """A tiny experiment site (N_MAIN pairs, N_PRACTICE practice pairs, 224-px images) in ``tmp/site``."""
     ids = np.arange(50)
     cats = np.where(ids < 20, "trivial", np.where(ids < 40, "impossible", "in_between"))
     write_split(pd.DataFrame({"image_id": ids.astype(str), "target": ids // 10, "n_correct": 0, "strict": cats}),
                 tmp / "split.tsv")
-    S.write_stimuli(tmp / "split.tsv", GAUSS, tmp / "site", study="tiny", n_pairs=N_MAIN, n_practice=N_PRACTICE,
-                    seed=2, breaks_every=BREAKS)
+    S.write_stimuli(tmp / "split.tsv", GAUSS, tmp / "site", study=study, n_pairs=N_MAIN, n_practice=N_PRACTICE,
+                    seed=2, breaks_every=BREAKS, timing=timing)
     return tmp / "site"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    return make_site(tmp_path_factory.mktemp("experiment"))
 
 
 @pytest.fixture(scope="module")
@@ -242,10 +258,13 @@ def _observer_through_server(page, site: Path, manifest: pd.DataFrame, pairs: li
         while rows_on_disk() != N_PRACTICE + k - 1 and time.monotonic() < end:
             time.sleep(0.05)
         assert rows_on_disk() == N_PRACTICE + k - 1
-        if k == 2:  # the page on a phone-sized screen
+        if k == 2:  # a phone-sized window: no rescaled images, a message until the window is large enough
             page.set_viewport_size({"width": 420, "height": 760})
+            page.wait_for_selector("#screen-small:not([hidden])")
+            assert page.get_attribute("body", "data-accepting") is None
             page.screenshot(path=shots / "server-06-trial-narrow.png")
             page.set_viewport_size({"width": 1100, "height": 720})
+            assert _wait_ready(page) == "trial"
 
     try:
         run_observer(page, srv.url + "index.html?observer=ben&iti=0&feedback=1200", "ben", manifest,
@@ -293,7 +312,9 @@ def test_whole_experiment_from_file_and_through_the_server(chromium, site, shots
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: d.accept())
     anna = _observer_from_file(page, site, manifest, pairs, shots=shots, tmp_path=tmp_path)
-    page.click("#restart")  # a new observer in the same browser starts from the consent screen
+    page.click("#restart")  # a new observer in the same browser: asked first, then the consent screen
+    _visible(page, "switch")
+    page.click("#switch-new")  # anna's responses were downloaded: no question
     _visible(page, "consent")
     ben = _observer_through_server(page, site, manifest, pairs, shots=shots, tmp_path=tmp_path)
     assert not errors, errors
@@ -302,3 +323,398 @@ def test_whole_experiment_from_file_and_through_the_server(chromium, site, shots
                  "practice-done", "trial", "break", "resume", "end"):
         assert len(list(shots.glob(f"*-[0-9][0-9]-{name}.png"))) == 2, name
     print(f"screenshots in {shots}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input and faults (issue 18)
+
+
+def _start_server(site: Path, responses: Path, port: int = 0):
+    srv = make_server(site, responses_dir=responses, port=port, quiet=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    return srv
+
+
+def _stop_server(srv) -> None:
+    srv.shutdown()
+    srv.server_close()
+
+
+def _watch(page) -> list[str]:
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    return errors
+
+
+def _begin(page, url: str, observer: str, *, practice_right=(True, False), click=False) -> None:
+    """Consent, instructions and the practice (answers as given), up to the first main trial."""
+    answer = _answerer(page, SITE.read_manifest(_site_of(url) / "manifest.csv"))
+    page.goto(url)
+    _visible(page, "consent")
+    page.fill("#observer", observer)
+    page.check("#consent")
+    page.click("#consent-continue")
+    _visible(page, "instructions")
+    page.click("#instructions-continue")
+    for right in practice_right:
+        assert _wait_ready(page) == "trial"
+        answer(page.get_attribute("#pair", "data-pair"), right=right, click=click)
+    assert _wait_ready(page) == "message"
+    page.click("#message-continue")
+
+
+def _site_of(url: str) -> Path:
+    if url.startswith("file://"):
+        return Path(url.split("?")[0].removeprefix("file://")).parent
+    return _SERVED[url.split("index.html")[0]]
+
+
+_SERVED: dict[str, Path] = {}
+
+
+def _main_trials(page, url: str, n: int, *, observer: str, on_response_screen: bool = False) -> list[str]:
+    """Answer the next ``n`` main trials (by key; breaks passed; with ``on_response_screen`` only once
+    the images are gone); return their pairs."""
+    answer = _answerer(page, SITE.read_manifest(_site_of(url) / "manifest.csv"))
+    shown = []
+    while len(shown) < n:
+        what = _wait_ready(page)
+        if what == "message":
+            page.click("#message-continue")
+            continue
+        assert what == "trial"
+        pair = page.get_attribute("#pair", "data-pair")
+        if on_response_screen:
+            page.wait_for_selector("#pair.masked")
+        answer(pair, right=pair not in WRONG.get(observer, set()), click=False)
+        shown.append(pair)
+    return shown
+
+
+def _saved(page) -> dict:
+    return page.evaluate("Object.keys(localStorage).filter(k => !k.endsWith(':active-tab'))"
+                         ".map(k => JSON.parse(localStorage.getItem(k)))[0]")
+
+
+def _images_loaded(page) -> int:
+    return page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.includes('/images/')"
+                         " && e.responseStatus !== 0).length")
+
+
+def test_server_outage_mid_block_loses_nothing(browser, tmp_path, shots):
+    """The server stops after main trial 3 and comes back after trial 6: the trials go on (images
+    preloaded), a line says the connection is lost, and every answer lands in the server's file."""
+    site = make_site(tmp_path, study="outage")
+    responses = tmp_path / "collected"
+    srv = _start_server(site, responses)
+    port = srv.server_address[1]
+    url = srv.url + "index.html?iti=0&feedback=300"
+    _SERVED[srv.url] = site
+    ctx = new_context(browser)
+    page = ctx.new_page()
+    errors = _watch(page)
+    try:
+        _begin(page, url, "cat")
+        page.wait_for_function(f"performance.getEntriesByType('resource').filter(e => e.name.includes('/images/'))"
+                               f".length >= {2 * (N_MAIN + N_PRACTICE)}")
+        shown = _main_trials(page, url, 3, observer="cat")
+        page.wait_for_function("document.body.dataset.connection === 'ok'")
+        _stop_server(srv)
+        shown += _main_trials(page, url, 3, observer="cat")
+        page.wait_for_selector("#connection:not([hidden])")
+        assert "Connection lost" in page.text_content("#connection")
+        assert page.get_attribute("body", "data-connection") == "lost"
+        assert page.get_attribute("body", "data-screen") == "trial" and _wait_ready(page) in ("trial", "message")
+        page.screenshot(path=shots / "fault-connection-lost.png")
+        assert len(_saved(page)["pending"]) >= 3
+        srv = _start_server(site, responses, port=port)  # back on the same port
+        page.wait_for_function("document.body.dataset.connection === 'ok'", timeout=15_000)
+        assert page.is_hidden("#connection")
+        shown += _main_trials(page, url, N_MAIN - 6, observer="cat")
+        assert _wait_ready(page) == "end"
+        page.wait_for_function("document.getElementById('end-server').classList.contains('ok')")
+    finally:
+        _stop_server(srv)
+        ctx.close()
+    df = R.read_responses(responses / "cat.csv")
+    assert len(df) == N_PRACTICE + N_MAIN and list(df.loc[~df["practice"], "pair"]) == shown
+    assert not errors, errors
+
+
+def test_images_unreachable_wait_and_a_missing_file_is_named(browser, tmp_path, shots):
+    """Images that cannot be fetched (connection refused) make the page wait and go on by itself; only
+    a file that is really missing (404) blames the experiment folder."""
+    site = make_site(tmp_path, study="waiting")
+    srv = _start_server(site, tmp_path / "collected")
+    _SERVED[srv.url] = site
+    url = srv.url + "index.html?iti=0&feedback=300"
+    ctx = new_context(browser)
+    page = ctx.new_page()
+    errors = _watch(page)
+    try:
+        page.route("**/images/**", lambda route: route.abort("connectionrefused"))  # the server unreachable
+        page.route("**/images/P2-L.png*", lambda route: route.fulfill(status=404, body="not found"))  # gone
+        page.goto(url)
+        _visible(page, "consent")
+        page.fill("#observer", "dan")
+        page.check("#consent")
+        page.click("#consent-continue")
+        page.click("#instructions-continue")
+        _visible(page, "waiting")
+        assert "Connection to the experimenter's computer lost" in page.text_content("#waiting-text")
+        assert page.get_attribute("body", "data-connection") == "lost"
+        page.screenshot(path=shots / "fault-waiting.png")
+        time.sleep(2.5)  # still waiting, not blaming the folder
+        assert page.get_attribute("body", "data-screen") == "waiting"
+        page.unroute("**/images/**")  # the connection is back: the trial goes on by itself
+        assert _wait_ready(page) == "trial" and page.get_attribute("#pair", "data-pair") == "P1"
+        page.keyboard.press("ArrowLeft")
+        _visible(page, "error")  # P2-L.png answers 404: really missing, named
+        text = page.text_content("#error-text")
+        assert "images/P2-L.png" in text and "experiment folder" in text
+        assert len(R.read_responses(tmp_path / "collected" / "dan.csv")) == 1  # the answer before it is kept
+    finally:
+        _stop_server(srv)
+        ctx.close()
+    assert not errors, errors
+
+
+def test_missing_image_file_blames_the_folder(browser, tmp_path):
+    """From file:// a missing image is a missing file: the error names it and the folder."""
+    site = make_site(tmp_path, study="missing")
+    (site / "images" / "P1-R.png").unlink()
+    ctx = new_context(browser)
+    page = ctx.new_page()
+    try:
+        page.goto((site / "index.html").as_uri() + "?observer=eli&iti=0")
+        page.check("#consent")
+        page.click("#consent-continue")
+        page.click("#instructions-continue")
+        _visible(page, "error")
+        text = page.text_content("#error-text")
+        assert "images/P1-R.png" in text and "experiment folder" in text
+    finally:
+        ctx.close()
+
+
+def test_two_tabs_one_active_nothing_lost(browser, site, tmp_path, shots):
+    """A second tab of the same experiment takes over; the first says so and refuses answers; going
+    back to the first takes over again; every pair is answered once and nothing is lost."""
+    url = (site / "index.html").as_uri() + "?iti=0&feedback=300"
+    ctx = new_context(browser)
+    first = ctx.new_page()
+    errors = _watch(first)
+    try:
+        _begin(first, url, "eve")
+        shown = _main_trials(first, url, 2, observer="eve")
+        second = ctx.new_page()
+        errors += _watch(second)
+        second.goto(url)
+        first.wait_for_selector("#screen-elsewhere:not([hidden])")
+        first.screenshot(path=shots / "fault-other-tab.png")
+        assert _wait_ready(second) == "message" and second.text_content("#message-title") == "Welcome back, eve"
+        assert "completed 2 of" in second.text_content("#message-text")
+        first.keyboard.press("ArrowLeft")  # ignored: this tab is not active
+        second.click("#message-continue")
+        shown += _main_trials(second, url, 2, observer="eve")
+        first.bring_to_front()
+        first.click("#elsewhere-here")  # the first tab again: the second stops
+        second.wait_for_selector("#screen-elsewhere:not([hidden])")
+        assert _wait_ready(first) == "message" and "completed 4 of" in first.text_content("#message-text")
+        first.click("#message-continue")
+        shown += _main_trials(first, url, N_MAIN - 4, observer="eve")
+        assert _wait_ready(first) == "end"
+        df = R.read_responses(download_csv(first, tmp_path / "eve.csv"))
+    finally:
+        ctx.close()
+    assert len(df) == N_PRACTICE + N_MAIN and list(df.loc[~df["practice"], "pair"]) == shown
+    assert sorted(shown, key=int) == sorted({*shown}, key=int)  # each pair once
+    assert not errors, errors
+
+
+def test_another_observer_is_asked_before_anything_is_resumed(browser, site, tmp_path, shots):
+    url = (site / "index.html").as_uri() + "?iti=0&feedback=300"
+    ctx = new_context(browser)
+    page = ctx.new_page()
+    errors = _watch(page)
+    dialogs = []
+
+    def on_dialog(d):
+        dialogs.append(d.message)
+        d.dismiss()
+    page.on("dialog", on_dialog)
+    try:
+        _begin(page, url, "fay")
+        _main_trials(page, url, 3, observer="fay")
+        page.goto(url + "&observer=gus")
+        _visible(page, "switch")
+        text = page.text_content("#switch-text")
+        assert "fay" in text and "gus" in text and "3 of 12" in text
+        assert "Welcome" not in page.text_content("body")
+        page.screenshot(path=shots / "fault-observer-switch.png")
+        page.click("#switch-continue")  # fay goes on
+        assert _wait_ready(page) == "message" and page.text_content("#message-title") == "Welcome back, fay"
+        page.goto(url + "&observer=gus")
+        _visible(page, "switch")
+        page.click("#switch-new")  # not downloaded: asked, and dismissed
+        assert len(dialogs) == 1 and "not downloaded" in dialogs[0]
+        assert page.get_attribute("body", "data-screen") == "switch"
+        with page.expect_download() as dl:
+            page.click("#switch-download")
+        dl.value.save_as(tmp_path / "fay.csv")
+        assert len(R.read_responses(tmp_path / "fay.csv")) == N_PRACTICE + 3
+        page.click("#switch-new")
+        _visible(page, "consent")
+        assert page.input_value("#observer") == "gus" and len(dialogs) == 1
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+_CONTRAST = """() => {
+  function lum(c) {
+    const v = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map(x => x / 255)
+      .map(x => x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4));
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+  }
+  function bg(el) {
+    for (; el; el = el.parentElement) {
+      const c = getComputedStyle(el).backgroundColor;
+      const a = c.match(/[\\d.]+/g);
+      if (a && (a.length < 4 || Number(a[3]) > 0.99)) { return c; }
+    }
+    return "rgb(255, 255, 255)";
+  }
+  const out = {};
+  for (const sel of [".question", "#progress-text", "#feedback", ".hints span", ".touch-hint", "#mark-left",
+                     "#mark-right", "#connection", "#response-prompt"]) {
+    const el = document.querySelector(sel);
+    if (!el || !el.textContent.trim() || el.offsetParent === null) { continue; }
+    const a = lum(getComputedStyle(el).color), b = lum(bg(el));
+    out[sel] = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  }
+  return out;
+}"""
+
+
+def _feedback_check(page, side_wrong: str, side_right: str) -> None:
+    """The wrong choice: red dashed border and a cross; the right image: green solid and a tick."""
+    page.wait_for_selector("#feedback.bad")
+    style = page.evaluate("s => { const c = getComputedStyle(document.getElementById('stim-' + s)); "
+                          "return [c.borderTopColor, c.borderTopStyle]; }", side_wrong)
+    assert style == ["rgb(255, 107, 97)", "dashed"], style
+    good = page.evaluate("s => { const c = getComputedStyle(document.getElementById('stim-' + s)); "
+                         "return [c.borderTopColor, c.borderTopStyle]; }", side_right)
+    assert good == ["rgb(73, 209, 122)", "solid"], good
+    assert page.text_content(f"#mark-{side_wrong}").startswith("\u2717")
+    assert page.text_content(f"#mark-{side_right}").startswith("\u2713")
+    assert page.text_content("#feedback").startswith("\u2717")
+    ratios = page.evaluate(_CONTRAST)
+    assert {"#feedback", ".question", "#progress-text", f"#mark-{side_wrong}"} <= set(ratios), ratios
+    assert all(r >= 4.5 for r in ratios.values()), ratios  # WCAG AA for normal text
+
+
+@pytest.mark.parametrize("how", ["mouse", "touch"])
+def test_feedback_shows_for_mouse_and_touch(browser, site, shots, how):
+    """A wrong practice answer by mouse (still hovering) or touch: the feedback border, not the hover
+    colour; a tick and a cross besides the colours; text contrast at least 4.5:1 (WCAG AA)."""
+    ctx = new_context(browser, **({"has_touch": True, "is_mobile": False} if how == "touch" else {}))
+    page = ctx.new_page()
+    errors = _watch(page)
+    try:
+        manifest = SITE.read_manifest(site / "manifest.csv").set_index("pair")
+        page.goto((site / "index.html").as_uri() + f"?observer={how}&iti=0&feedback=60000")
+        page.check("#consent")
+        page.click("#consent-continue")
+        page.click("#instructions-continue")
+        assert _wait_ready(page) == "trial"
+        assert all(r >= 4.5 for r in page.evaluate(_CONTRAST).values())
+        right = manifest.loc[page.get_attribute("#pair", "data-pair"), "impossible_side"]
+        wrong = {"left": "right", "right": "left"}[right]
+        if how == "touch":
+            page.tap(f"#stim-{wrong}")
+        else:
+            page.click(f"#stim-{wrong}")
+            page.hover(f"#stim-{wrong}")
+        _feedback_check(page, wrong, right)
+        page.screenshot(path=shots / f"fault-feedback-{how}.png")
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+def test_small_window_refuses_instead_of_rescaling(browser, site, shots):
+    """390 x 844: a message instead of the trial (never smaller images); enlarged, the trial shows the
+    images at exactly 224 CSS pixels; made small during a trial, the message comes back."""
+    ctx = new_context(browser, viewport={"width": 390, "height": 844})
+    page = ctx.new_page()
+    errors = _watch(page)
+    try:
+        page.goto((site / "index.html").as_uri() + "?observer=hal&iti=0")
+        page.check("#consent")
+        page.click("#consent-continue")
+        page.click("#instructions-continue")
+        _visible(page, "small")
+        assert "224 \u00d7 224" in page.text_content("#small-text") and "390 \u00d7 844" in page.text_content("#small-text")
+        page.screenshot(path=shots / "fault-small-window.png")
+        time.sleep(0.5)
+        assert page.get_attribute("body", "data-accepting") is None
+        page.set_viewport_size({"width": 1100, "height": 720})
+        assert _wait_ready(page) == "trial"
+        sizes = page.evaluate("['left', 'right'].map(s => { const r = document.getElementById('img-' + s)"
+                              ".getBoundingClientRect(); return [r.width, r.height]; })")
+        assert sizes == [[224, 224], [224, 224]]
+        page.set_viewport_size({"width": 500, "height": 720})
+        _visible(page, "small")
+        assert page.get_attribute("body", "data-accepting") is None
+    finally:
+        ctx.close()
+    assert not errors, errors
+
+
+FRAME_MS = 1000 / 60
+
+
+def test_timing_keys_are_honoured(browser, tmp_path, shots):
+    """ITI, fixation and stimulus duration measured in the page: within one frame at 60 Hz of the
+    configured values; the response screen after the images; a trial left unanswered past
+    max_response_ms comes again at the end of its block; fullscreen is asked for; every pair answered
+    exactly once in the CSV."""
+    timing = {"iti_ms": 400, "fixation_ms": 300, "fixation_mark": "+", "stimulus_ms": 250, "max_response_ms": 2000,
+              "fullscreen": True}
+    site = make_site(tmp_path, study="timing", timing=timing)
+    ctx = new_context(browser)
+    page = ctx.new_page()
+    errors = _watch(page)
+    try:
+        url = (site / "index.html").as_uri() + "?feedback=1500"
+        _begin(page, url, "ivy")
+        assert page.get_attribute("body", "data-fullscreen") in ("requested", "refused")
+        assert page.text_content("#fixation") == "+"  # shown before each pair (measured in DDD_TIMING below)
+        assert _wait_ready(page) == "trial"
+        late = page.get_attribute("#pair", "data-pair")  # left unanswered
+        page.wait_for_selector("#pair.masked")  # after 250 ms: the response screen
+        assert page.is_visible("#response-prompt") and page.get_attribute("body", "data-accepting") == "1"
+        page.screenshot(path=shots / "timing-response-screen.png")
+        page.wait_for_function(f"document.getElementById('feedback').classList.contains('late') || "
+                               f"(document.body.dataset.accepting === '1' && "
+                               f"document.getElementById('pair').dataset.pair !== '{late}')", timeout=8000)
+        if "late" in page.get_attribute("#feedback", "class"):
+            assert page.text_content("#feedback").startswith("\u23f1 Too slow")
+            page.screenshot(path=shots / "timing-too-slow.png")
+        assert _saved(page)["timeouts"] == 1
+        shown = _main_trials(page, url, N_MAIN, observer="ivy", on_response_screen=True)
+        assert shown[-1] == late and shown.count(late) == 1
+        assert _wait_ready(page) == "end"
+        log = page.evaluate("window.DDD_TIMING")
+        df = R.read_responses(download_csv(page, tmp_path / "ivy.csv"))
+    finally:
+        ctx.close()
+    assert sorted(df.loc[~df["practice"], "pair"], key=int) == sorted(shown, key=int) and len(set(shown)) == N_MAIN
+    assert [r["pair"] for r in log].count(late) == 2 and len(log) == N_PRACTICE + N_MAIN + 1, log  # late: twice
+    for key, want in (("iti_ms", 400), ("fixation_ms", 300), ("stimulus_ms", 250)):
+        got = np.array([r[key] for r in log if key in r])
+        assert len(got) >= N_MAIN, key
+        assert np.all(np.abs(got - want) <= FRAME_MS + 0.5), (key, got)
+    assert not errors, errors

@@ -2,6 +2,18 @@
 # experiment site for `psychophysics.study`, and the analysis of the responses in
 # `psychophysics.responses`. The science is in ddd.psychophysics; the scripts only unpack.
 PSY_STUDY = re.escape(CFG.psychophysics["study"]) if CFG.psychophysics else "NO_STUDY"
+PSY_TIMING = (
+    "iti_ms",
+    "fixation_mark",
+    "fixation_ms",
+    "stimulus_ms",
+    "max_response_ms",
+    "fullscreen",
+)
+
+
+def psychophysics_timing(wildcards):
+    return {key: CFG.psychophysics[key] for key in PSY_TIMING}
 
 
 rule psychophysics_stimuli:
@@ -31,6 +43,7 @@ rule psychophysics_stimuli:
         breaks_every=psychophysics_option("breaks_every"),
         shuffle=psychophysics_option("shuffle"),
         display_size=psychophysics_option("display_size"),
+        timing=psychophysics_timing,
     script:
         "../scripts/psychophysics_stimuli.py"
 
@@ -38,36 +51,40 @@ rule psychophysics_stimuli:
 rule psychophysics_analysis:
     """Accuracy per observer, binomial p against chance, error consistency between observers, and what the
     trials per observer can resolve (interval half-widths, smallest detectable difference of kappa, trials
-    needed: tables/psychophysics_power.csv and .md)."""
+    needed: tables/psychophysics_power.csv and .md). The report shows the tables inline (HTML pages made from
+    the Markdown) and the figure with the paper's values as reference lines."""
     input:
         responses=psychophysics_responses,
         manifest=paths.site(file="manifest.csv"),
     output:
-        summary_csv=report(
-            paths.table(name="psychophysics_summary", ext="csv"),
+        summary_csv=paths.table(name="psychophysics_summary", ext="csv"),
+        summary_md=paths.table(name="psychophysics_summary", ext="md"),
+        summary_html=report(
+            paths.table(name="psychophysics_summary", ext="html"),
             caption="../report/psychophysics_summary.rst",
             category="{study}",
             subcategory="Psychophysics",
             labels={"study": "{study}", "table": "psychophysics_summary"},
         ),
-        summary_md=paths.table(name="psychophysics_summary", ext="md"),
-        observers_csv=report(
-            paths.table(name="psychophysics_observers", ext="csv"),
+        observers_csv=paths.table(name="psychophysics_observers", ext="csv"),
+        observers_md=paths.table(name="psychophysics_observers", ext="md"),
+        observers_html=report(
+            paths.table(name="psychophysics_observers", ext="html"),
             caption="../report/psychophysics_observers.rst",
             category="{study}",
             subcategory="Psychophysics",
             labels={"study": "{study}", "table": "psychophysics_observers"},
         ),
-        observers_md=paths.table(name="psychophysics_observers", ext="md"),
         kappa_csv=paths.table(name="psychophysics_kappa", ext="csv"),
-        power_csv=report(
-            paths.table(name="psychophysics_power", ext="csv"),
+        power_csv=paths.table(name="psychophysics_power", ext="csv"),
+        power_md=paths.table(name="psychophysics_power", ext="md"),
+        power_html=report(
+            paths.table(name="psychophysics_power", ext="html"),
             caption="../report/psychophysics_power.rst",
             category="{study}",
             subcategory="Psychophysics",
             labels={"study": "{study}", "table": "psychophysics_power"},
         ),
-        power_md=paths.table(name="psychophysics_power", ext="md"),
         png=report(
             paths.figure(name="psychophysics", ext="png"),
             caption="../report/psychophysics.rst",

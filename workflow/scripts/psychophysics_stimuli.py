@@ -24,4 +24,5 @@ write_stimuli(
     breaks_every=p.breaks_every,
     shuffle=p.shuffle,
     display_size=p.display_size,
+    timing=dict(p.timing),
 )

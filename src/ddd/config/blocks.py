@@ -11,7 +11,8 @@ __all__ = ["PSYCHOPHYSICS_DEFAULTS", "resolve_label_issues", "resolve_psychophys
 
 PSYCHOPHYSICS_DEFAULTS = {"study": None, "pairs": 149, "practice": 5, "rule": "strict", "seed": 0,
                           "breaks_every": 50, "shuffle": True, "display_size": 224, "label_issues": None,
-                          "responses": None}
+                          "responses": None, "iti_ms": 300, "fixation_mark": "+", "fixation_ms": 500,
+                          "stimulus_ms": None, "max_response_ms": None, "fullscreen": False}
 
 
 def resolve_label_issues(block: dict, studies: dict) -> dict:
@@ -54,6 +55,9 @@ def resolve_psychophysics(block: dict, studies: dict) -> dict | None:
     if n is not None and needed > n:
         raise ConfigError(f"psychophysics.pairs: {p['pairs']} pairs and {p['practice']} practice pairs need {needed} "
                           f"distinct images, but {p['study']!r} has {n} evaluation images; lower pairs or practice")
+    if p["stimulus_ms"] is not None and p["max_response_ms"] is not None and p["max_response_ms"] < p["stimulus_ms"]:
+        raise ConfigError(f"psychophysics.max_response_ms: {p['max_response_ms']} ms is shorter than stimulus_ms "
+                          f"({p['stimulus_ms']} ms); both run from the images' onset")
     if p["label_issues"] is not None and not os.path.isfile(p["label_issues"]):
         raise ConfigError(f"psychophysics.label_issues: {p['label_issues']} is not a file (a list of image ids, "
                           "one per line)")

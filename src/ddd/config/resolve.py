@@ -101,9 +101,9 @@ class Config:
                                               "experiment.js", "images")]
         if p["responses"]:
             out += [paths.table(study, t, ext) for t in ("psychophysics_summary", "psychophysics_observers")
-                    for ext in ("csv", "md")]
+                    for ext in ("csv", "md", "html")]
             out += [paths.table(study, "psychophysics_kappa", "csv")]
-            out += [paths.table(study, "psychophysics_power", ext) for ext in ("csv", "md")]
+            out += [paths.table(study, "psychophysics_power", ext) for ext in ("csv", "md", "html")]
             out += [paths.figure(study, "psychophysics", ext) for ext in ("png", "pdf")]
         return out
 

@@ -258,7 +258,8 @@ def plan_power(summary: dict, *, kappas=POWER_KAPPAS, ci: float = 0.95, power: f
 
 
 def analyse(files, manifest_csv, *, summary_csv, summary_md, observers_csv, observers_md, kappa_csv, png, pdf,
-            power_csv=None, power_md=None, study: str = "", undefined: str = "nan") -> dict:
+            power_csv=None, power_md=None, summary_html=None, observers_html=None, power_html=None,
+            study: str = "", undefined: str = "nan") -> dict:
     """The whole analysis: read and check the response files, write tables and the figure.
 
     Parameters
@@ -271,6 +272,8 @@ def analyse(files, manifest_csv, *, summary_csv, summary_md, observers_csv, obse
     kappa_csv : the kappa matrix between observers.
     png, pdf : the figure (:func:`ddd.psychophysics.report.plot_observers`).
     power_csv, power_md : what the trials can resolve (:func:`plan_power`); not written when None.
+    summary_html, observers_html, power_html : the Markdown tables as HTML pages (shown inline by
+        the workflow report); each not written when None.
     study : named in titles; undefined : kappa where undefined.
 
     Returns
@@ -289,5 +292,12 @@ def analyse(files, manifest_csv, *, summary_csv, summary_md, observers_csv, obse
             raise ValueError("give both power_csv and power_md (or neither)")
         write_power(plan_power(summary), power_csv=power_csv, power_md=power_md, study=study)
     write_figure(table, kappa, summary, png, pdf, study=study)
+    from ddd.psychophysics.report import write_html
+    for md, page, what in ((summary_md, summary_html, "summary"), (observers_md, observers_html, "observers"),
+                           (power_md, power_html, "what the trials can resolve")):
+        if page is not None:
+            if md is None:
+                raise ValueError(f"{page}: the HTML of a table needs its Markdown")
+            write_html(md, page, title=f"{study}: psychophysics, {what}" if study else f"Psychophysics, {what}")
     summary["files"] = dict(zip(observers, obs_files))
     return json.loads(json.dumps(summary, default=float))

@@ -5,6 +5,8 @@
   ``psychophysics_kappa.csv`` (the kappa matrix between observers);
 - :func:`write_power`: ``psychophysics_power.{csv,md}``, what the experiment's trials per observer
   can and cannot resolve (:func:`ddd.psychophysics.analysis.plan_power`);
+- :func:`write_html`: a table's Markdown as a small self-contained HTML page, which the Snakemake
+  report shows inline (it shows HTML in the page, CSV only as a download);
 - :func:`plot_observers` / :func:`write_figure`: accuracy per observer and the kappa matrix
   (``psychophysics.{png,pdf}``), in the report's style (:mod:`ddd.report.style`).
 
@@ -13,8 +15,10 @@ The experiment and its numbers are described in ``docs/reproduction.md#psychophy
 
 from __future__ import annotations
 
+import html
 import math
 import os
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,12 +26,15 @@ import pandas as pd
 
 from ddd.report import style as _style
 
-__all__ = ["PAPER", "write_tables", "write_power", "plot_observers", "write_figure"]
+__all__ = ["PAPER", "write_tables", "write_power", "markdown_to_html", "write_html", "plot_observers",
+           "write_figure"]
 
 #: The paper's numbers (section 3.4 and footnote 4), for the summary table.
 PAPER = {"n_observers": 9, "n_trials": 149, "accuracy_mean": 0.8136, "accuracy_min": 0.7181,
          "accuracy_max": 0.8859, "accuracy_sd": 0.0629, "p_value_max": 5e-8, "kappa_mean": 0.5874,
          "kappa_min": 0.4053, "kappa_max": 0.7527, "kappa_sd": 0.08783}
+
+_PAPER_COLOR = "#b35900"  # the paper's reference lines in the figure
 
 _SUMMARY_ROWS = (  # key, quantity, kind
     ("n_observers", "observers", "n"), ("n_trials", "main trials per observer", "n"),
@@ -135,6 +142,66 @@ def write_power(table: pd.DataFrame, *, power_csv, power_md, study: str = "") ->
         fh.write("\n".join(lines) + "\n")
 
 
+def _inline(text: str) -> str:
+    out = html.escape(text.replace(r"\|", "|"), quote=False)
+    return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
+
+
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))] if line.strip() != "|" else []
+
+
+def markdown_to_html(md: str) -> str:
+    """The Markdown these tables are written in (``# `` headings, paragraphs, pipe tables with an
+    alignment row) as an HTML fragment; text escaped."""
+    out, lines, i = [], md.splitlines(), 0
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+        elif line.startswith("#"):
+            level = min(len(line) - len(line.lstrip("#")), 6)
+            out.append(f"<h{level}>{_inline(line.lstrip('#').strip())}</h{level}>")
+            i += 1
+        elif line.lstrip().startswith("|") and i + 1 < len(lines) and set(lines[i + 1].strip()) <= set("|:- "):
+            head = _cells(line)
+            aligns = ["right" if c.endswith(":") and not c.startswith(":") else "left" for c in _cells(lines[i + 1])]
+            rows = []
+            i += 2
+            while i < len(lines) and lines[i].lstrip().startswith("|"):
+                rows.append(_cells(lines[i]))
+                i += 1
+            al = lambda k: f' style="text-align:{aligns[k] if k < len(aligns) else "left"}"'  # noqa: E731
+            out.append("<table>\n<thead><tr>" + "".join(f"<th{al(k)}>{_inline(c)}</th>" for k, c in enumerate(head))
+                       + "</tr></thead>\n<tbody>\n" + "\n".join(
+                           "<tr>" + "".join(f"<td{al(k)}>{_inline(c)}</td>" for k, c in enumerate(r)) + "</tr>"
+                           for r in rows) + "\n</tbody>\n</table>")
+        else:
+            para = []
+            while i < len(lines) and lines[i].strip() and not lines[i].startswith("#") \
+                    and not lines[i].lstrip().startswith("|"):
+                para.append(lines[i].strip())
+                i += 1
+            out.append(f"<p>{_inline(' '.join(para))}</p>")
+    return "\n".join(out)
+
+
+_HTML_STYLE = ("body{font-family:system-ui,sans-serif;margin:1.5rem;color:#1d2125}"
+               "table{border-collapse:collapse;margin:1rem 0}th,td{padding:.3rem .7rem;border-bottom:1px solid #d5d9dd}"
+               "th{background:#f1f3f5}tbody tr:hover{background:#f8f9fa}p{max-width:60rem}")
+
+
+def write_html(md_path, html_path, *, title: str) -> None:
+    """``html_path``: the Markdown table of ``md_path`` as a self-contained HTML page (the workflow
+    report shows it inline)."""
+    with open(md_path, encoding="utf-8") as fh:
+        body = markdown_to_html(fh.read())
+    os.makedirs(os.path.dirname(os.path.abspath(html_path)), exist_ok=True)
+    with open(html_path, "w", encoding="utf-8") as fh:
+        fh.write(f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+                 f"<style>{_HTML_STYLE}</style></head><body>\n{body}\n</body></html>\n")
+
+
 def _sci(p: float) -> str:
     """``0.00000005`` -> ``5.0 × 10⁻⁸`` (small p-values), else 2 significant digits."""
     if not np.isfinite(p) or p >= 1e-3:
@@ -156,6 +223,13 @@ def _plot_accuracy(ax, table: pd.DataFrame, summary: dict, rotate: bool) -> None
     ax.axhline(100 * summary["chance"], color=_style.COLORS["zero_line"], lw=1, ls=":", label="chance")
     ax.axhline(100 * summary["accuracy_mean"], color="black", lw=1.2, ls="--",
                label=f"mean {100 * summary['accuracy_mean']:.1f} %")
+    # the paper's values (section 3.4): its mean accuracy, and its lowest and highest observer
+    ax.axhline(100 * PAPER["accuracy_mean"], color=_PAPER_COLOR, lw=1.4, ls="-.",
+               label=f"paper: mean {100 * PAPER['accuracy_mean']:.1f} %")
+    for key in ("accuracy_min", "accuracy_max"):
+        ax.axhline(100 * PAPER[key], color=_PAPER_COLOR, lw=0.9, ls=(0, (1, 2)),
+                   label=f"paper: range {100 * PAPER['accuracy_min']:.1f} – {100 * PAPER['accuracy_max']:.1f} %"
+                   if key == "accuracy_min" else None)
     ax.set_xticks(x, t["observer"], rotation=45 if rotate else 0, ha="right" if rotate else "center")
     ax.set_xlim(-0.6, m - 0.4)
     ax.set_ylim(0, 100)
@@ -183,7 +257,15 @@ def _plot_kappa(fig, bx, kappa: pd.DataFrame, summary: dict, rotate: bool) -> No
                     v = shown[i, j]
                     bx.text(j, i, "–" if not np.isfinite(v) else f"{v:.2f}", ha="center", va="center",
                             fontsize=9 if m <= 10 else 7, color="white" if np.isfinite(v) and v > 0.6 else "black")
-    fig.colorbar(im, ax=bx, shrink=0.8, label="κ")
+    cbar = fig.colorbar(im, ax=bx, shrink=0.8, label="κ")
+    # reference lines on the colour scale: this experiment's mean κ and the paper's (mean, range)
+    if np.isfinite(summary["kappa_mean"]):
+        cbar.ax.axhline(summary["kappa_mean"], color="black", lw=2, ls="--")
+    cbar.ax.axhline(PAPER["kappa_mean"], color=_PAPER_COLOR, lw=2.2, ls="-.")
+    for key in ("kappa_min", "kappa_max"):
+        cbar.ax.axhline(PAPER[key], color=_PAPER_COLOR, lw=1.2, ls=(0, (1, 2)))
+    cbar.ax.text(1.0, -0.06, f"orange: paper, mean {PAPER['kappa_mean']:.2f} (– ·)\nand range (···)\n"
+                 "black - -: this mean", transform=cbar.ax.transAxes, ha="right", va="top", fontsize=8, color="0.25")
     bx.set_title(f"Error consistency: mean κ {summary['kappa_mean']:.3f} "
                  f"(range {summary['kappa_min']:.3f} – {summary['kappa_max']:.3f})")
     for sp in bx.spines.values():

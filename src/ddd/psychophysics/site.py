@@ -27,7 +27,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-__all__ = ["MANIFEST_COLUMNS", "SIDES", "STATIC_FILES", "DISPLAY_SIZE", "write_site", "write_manifest",
+__all__ = ["MANIFEST_COLUMNS", "SIDES", "STATIC_FILES", "DISPLAY_SIZE", "TIMING_DEFAULTS", "check_timing", "write_site", "write_manifest",
            "read_manifest", "manifest_checksum", "read_experiment"]
 
 #: Columns of ``manifest.csv``, one row per pair (practice pairs first).
@@ -38,6 +38,13 @@ SIDES = ("left", "right")
 STATIC_FILES = ("index.html", "style.css", "experiment.js")
 #: The images' intended size in CSS pixels (small images are enlarged to it by whole pixels).
 DISPLAY_SIZE = 224
+#: The trial's timing and presentation options (``trials.js``; the config's ``psychophysics`` keys of the
+#: same names): blank grey interval before each trial, fixation mark (empty: none) and how long it
+#: shows, how long the images show (None: until the answer; else a response screen follows), the
+#: longest time to answer (None: no limit; an unanswered pair comes again at the end of its block)
+#: and whether the page asks for fullscreen when the trials start. All times in ms.
+TIMING_DEFAULTS = {"iti_ms": 300, "fixation_mark": "+", "fixation_ms": 500, "stimulus_ms": None,
+                   "max_response_ms": None, "fullscreen": False}
 #: The first line of ``trials.js``. It names the function by its historical address (still
 #: importable there); changing the text would change every site written.
 _TRIALS_HEADER = ("// Written by ddd.psychophysics.stimuli.write_site: the experiment's trials "
@@ -116,6 +123,33 @@ def read_experiment(site_dir) -> dict:
     return exp
 
 
+def check_timing(timing: dict | None) -> dict:
+    """:data:`TIMING_DEFAULTS` updated with ``timing``, checked (``ValueError`` names the bad key)."""
+    timing = dict(timing or {})
+    unknown = sorted(set(timing) - set(TIMING_DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown timing options {unknown}; allowed: {', '.join(TIMING_DEFAULTS)}")
+    t = {**TIMING_DEFAULTS, **timing}
+    for key in ("iti_ms", "fixation_ms", "stimulus_ms", "max_response_ms"):
+        v = t[key]
+        if v is None and key in ("stimulus_ms", "max_response_ms"):
+            continue
+        if isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) or v < 0 or v > 600_000:
+            raise ValueError(f"{key} must be a number of ms in [0, 600000]" + (" or null" if key in (
+                "stimulus_ms", "max_response_ms") else "") + f", got {v!r}")
+        if key in ("stimulus_ms", "max_response_ms") and v <= 0:
+            raise ValueError(f"{key} must be > 0 or null, got {v!r}")
+        t[key] = int(v) if float(v).is_integer() else float(v)
+    if not isinstance(t["fixation_mark"], str) or len(t["fixation_mark"]) > 4 or "\n" in t["fixation_mark"]:
+        raise ValueError(f"fixation_mark must be a short text (at most 4 characters; empty: none), "
+                         f"got {t['fixation_mark']!r}")
+    if not isinstance(t["fullscreen"], bool):
+        raise ValueError(f"fullscreen must be true or false, got {t['fullscreen']!r}")
+    if t["max_response_ms"] is not None and t["stimulus_ms"] is not None and t["max_response_ms"] < t["stimulus_ms"]:
+        raise ValueError("max_response_ms must not be shorter than stimulus_ms (it runs from the images' onset)")
+    return t
+
+
 def _copy_static(out_dir: str) -> None:
     static = resources.files("ddd.psychophysics") / "static"
     for name in STATIC_FILES:
@@ -124,7 +158,7 @@ def _copy_static(out_dir: str) -> None:
 
 
 def write_site(out_dir, manifest: pd.DataFrame, *, study: str, breaks_every: int = 50, shuffle: bool = True,
-               display_size: int = DISPLAY_SIZE, info: dict | None = None) -> dict:
+               display_size: int = DISPLAY_SIZE, timing: dict | None = None, info: dict | None = None) -> dict:
     """Write the experiment site around existing images: ``manifest.csv``, ``trials.js`` and the page.
 
     Parameters
@@ -135,8 +169,9 @@ def write_site(out_dir, manifest: pd.DataFrame, *, study: str, breaks_every: int
     study : the study's name (shown nowhere to observers; recorded in every response).
     breaks_every : a break after every this many main trials (0: none).
     shuffle : main trials in a new random order for every observer session (practice in order).
-    display_size : the images' intended size in CSS pixels (informational; images are shown at
-        their pixel size).
+    display_size : the images' size in CSS pixels: the page shows them at exactly this size (a
+        window too small for two of them side by side gets a message instead).
+    timing : the trial's timing options (:data:`TIMING_DEFAULTS`, checked by :func:`check_timing`).
     info : extra fields for ``trials.js`` (e.g. the rule and seed), recorded for provenance.
 
     Returns
@@ -145,6 +180,7 @@ def write_site(out_dir, manifest: pd.DataFrame, *, study: str, breaks_every: int
     """
     if isinstance(breaks_every, bool) or int(breaks_every) != breaks_every or breaks_every < 0:
         raise ValueError(f"breaks_every must be an integer >= 0, got {breaks_every!r}")
+    t = check_timing(timing)
     m = _checked_manifest(out_dir, manifest)
     os.makedirs(out_dir, exist_ok=True)
     manifest_path = os.path.join(out_dir, "manifest.csv")
@@ -155,6 +191,7 @@ def write_site(out_dir, manifest: pd.DataFrame, *, study: str, breaks_every: int
         "breaks_every": int(breaks_every),
         "shuffle": bool(shuffle),
         "display_size": int(display_size),
+        **t,
         "n_practice": int(m["practice"].sum()),
         "n_main": int((~m["practice"]).sum()),
         **(info or {}),

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ddd.data.pixels import NoPixelsError, eval_image
-from ddd.psychophysics.site import DISPLAY_SIZE, MANIFEST_COLUMNS, write_site
+from ddd.psychophysics.site import DISPLAY_SIZE, MANIFEST_COLUMNS, check_timing, write_site
 from ddd.results.study import read_split
 
 __all__ = ["RULES", "choose_pairs", "read_id_list", "stimulus_image", "enlarge", "write_images",
@@ -175,7 +175,7 @@ def write_images(out_dir, manifest: pd.DataFrame, dataset: dict, *, display_size
 
 def write_stimuli(split_tsv, dataset: dict, out_dir, *, study: str, rule: str = "strict", n_pairs: int = 149,
                   n_practice: int = 5, seed: int = 0, label_issues=None, breaks_every: int = 50,
-                  shuffle: bool = True, display_size: int = DISPLAY_SIZE) -> pd.DataFrame:
+                  shuffle: bool = True, display_size: int = DISPLAY_SIZE, timing: dict | None = None) -> pd.DataFrame:
     """Choose the pairs of a study, write their images and the experiment site into ``out_dir``.
 
     Parameters
@@ -185,7 +185,7 @@ def write_stimuli(split_tsv, dataset: dict, out_dir, *, study: str, rule: str = 
     out_dir : the site folder (``results/<study>/psychophysics``); images go to ``out_dir/images``.
     study, rule, n_pairs, n_practice, seed : :func:`choose_pairs`.
     label_issues : optional path of an id list (:func:`read_id_list`) of images to exclude.
-    breaks_every, shuffle, display_size : :func:`ddd.psychophysics.site.write_site`.
+    breaks_every, shuffle, display_size, timing : :func:`ddd.psychophysics.site.write_site`.
 
     Returns
     -------
@@ -193,6 +193,7 @@ def write_stimuli(split_tsv, dataset: dict, out_dir, *, study: str, rule: str = 
     """
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; allowed: {', '.join(RULES)}")
+    check_timing(timing)  # before any image is written
     if isinstance(display_size, bool) or int(display_size) != display_size or display_size < 16:
         raise ValueError(f"display_size must be an integer >= 16, got {display_size!r}")
     split = read_split(split_tsv)
@@ -205,6 +206,6 @@ def write_stimuli(split_tsv, dataset: dict, out_dir, *, study: str, rule: str = 
     write_images(out_dir, manifest, dataset, display_size=display_size)
     n_excluded = len(set(exclude) & set(split["image_id"]))
     write_site(out_dir, manifest, study=study, breaks_every=breaks_every, shuffle=shuffle,
-               display_size=display_size,
+               display_size=display_size, timing=timing,
                info={"rule": rule, "seed": int(seed), "label_issues_excluded": n_excluded})
     return manifest.loc[:, list(MANIFEST_COLUMNS)]
