@@ -788,6 +788,12 @@ def test_rules_build_the_site_and_analyse(tmp_path):
     assert (wd / "results/tiny-gaussian/figures/psychophysics.pdf").stat().st_size > 0
     for name in ("summary", "observers", "power"):  # shown inline in the report
         assert "<table>" in (wd / f"results/tiny-gaussian/tables/psychophysics_{name}.html").read_text()
+    res = _snakemake(wd, *outs, "--report", str(wd / "report.html"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = (wd / "report.html").read_text()
+    for name in ("summary", "observers", "power"):  # the HTML tables (the report shows HTML inline)
+        assert f"psychophysics_{name}.html" in report
+    assert "orange dash-dot: the paper" in report  # the figure's caption
 
 
 # --- integrity of the observers' files (issue 15) ---------------------------------------------------

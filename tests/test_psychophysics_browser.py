@@ -397,11 +397,6 @@ def _saved(page) -> dict:
                          ".map(k => JSON.parse(localStorage.getItem(k)))[0]")
 
 
-def _images_loaded(page) -> int:
-    return page.evaluate("performance.getEntriesByType('resource').filter(e => e.name.includes('/images/')"
-                         " && e.responseStatus !== 0).length")
-
-
 def test_server_outage_mid_block_loses_nothing(browser, tmp_path, shots):
     """The server stops after main trial 3 and comes back after trial 6: the trials go on (images
     preloaded), a line says the connection is lost, and every answer lands in the server's file."""
@@ -656,7 +651,8 @@ def test_small_window_refuses_instead_of_rescaling(browser, site, shots):
         page.click("#consent-continue")
         page.click("#instructions-continue")
         _visible(page, "small")
-        assert "224 \u00d7 224" in page.text_content("#small-text") and "390 \u00d7 844" in page.text_content("#small-text")
+        small = page.text_content("#small-text")
+        assert "224 \u00d7 224" in small and "390 \u00d7 844" in small
         page.screenshot(path=shots / "fault-small-window.png")
         time.sleep(0.5)
         assert page.get_attribute("body", "data-accepting") is None
@@ -718,3 +714,29 @@ def test_timing_keys_are_honoured(browser, tmp_path, shots):
         assert len(got) >= N_MAIN, key
         assert np.all(np.abs(got - want) <= FRAME_MS + 0.5), (key, got)
     assert not errors, errors
+
+
+def test_invalid_observer_id_says_why(browser, site, shots):
+    """Continue stays disabled for an invalid observer id, and the reason is shown next to the field."""
+    ctx = new_context(browser)
+    page = ctx.new_page()
+    try:
+        page.goto((site / "index.html").as_uri() + "?observer=obs%2001!")
+        _visible(page, "consent")
+        page.check("#consent")
+        assert page.is_disabled("#consent-continue")
+        reason = page.text_content("#observer-error")
+        assert "spaces" in reason and "\u201c!\u201d" in reason
+        assert "observer-error" in page.get_attribute("#observer", "aria-describedby")
+        page.screenshot(path=shots / "fault-invalid-observer.png")
+        for text, why in (("-obs", "must start with a letter or a digit"),
+                          ("obs/1", "Not allowed in an ID: \u201c/\u201d"),
+                          ("", "Enter the observer ID")):
+            page.fill("#observer", text)
+            assert why in page.text_content("#observer-error") and page.is_disabled("#consent-continue")
+        page.fill("#observer", "obs01")
+        assert page.text_content("#observer-error") == "" and page.is_enabled("#consent-continue")
+        page.uncheck("#consent")
+        assert "Tick the box" in page.text_content("#observer-error") and page.is_disabled("#consent-continue")
+    finally:
+        ctx.close()

@@ -27,8 +27,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-__all__ = ["MANIFEST_COLUMNS", "SIDES", "STATIC_FILES", "DISPLAY_SIZE", "TIMING_DEFAULTS", "check_timing", "write_site", "write_manifest",
-           "read_manifest", "manifest_checksum", "read_experiment"]
+__all__ = ["MANIFEST_COLUMNS", "SIDES", "STATIC_FILES", "DISPLAY_SIZE", "TIMING_DEFAULTS", "check_timing", "write_site",
+           "write_manifest", "read_manifest", "manifest_checksum", "read_experiment"]
 
 #: Columns of ``manifest.csv``, one row per pair (practice pairs first).
 MANIFEST_COLUMNS = ("pair", "practice", "left_id", "right_id", "impossible_side", "trivial_id", "impossible_id",
