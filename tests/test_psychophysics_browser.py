@@ -658,9 +658,9 @@ def test_small_window_refuses_instead_of_rescaling(browser, site, shots):
         assert page.get_attribute("body", "data-accepting") is None
         page.set_viewport_size({"width": 1100, "height": 720})
         assert _wait_ready(page) == "trial"
-        sizes = page.evaluate("['left', 'right'].map(s => { const r = document.getElementById('img-' + s)"
-                              ".getBoundingClientRect(); return [r.width, r.height]; })")
-        assert sizes == [[224, 224], [224, 224]]
+        sizes = page.evaluate("['left', 'right'].map(s => { const i = document.getElementById('img-' + s), "
+                              "r = i.getBoundingClientRect(); return [r.width, r.height, i.naturalWidth]; })")
+        assert sizes == [[224, 224, 224], [224, 224, 224]]  # one CSS pixel per image pixel, as written
         page.set_viewport_size({"width": 500, "height": 720})
         _visible(page, "small")
         assert page.get_attribute("body", "data-accepting") is None

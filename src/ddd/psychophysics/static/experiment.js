@@ -487,9 +487,9 @@
   function place(side, img) {
     var button = $("stim-" + side);
     var old = button.querySelector("img");
-    img.id = "img-" + side;
-    img.width = OPT.display_size;
-    img.height = OPT.display_size;
+    img.id = "img-" + side;  // at its own pixel size (display_size, or the whole multiple of a small image below it)
+    img.width = img.naturalWidth;
+    img.height = img.naturalHeight;
     if (old !== img) { button.replaceChild(img, old); }
   }
 
