@@ -8,6 +8,7 @@ import csv
 import http.client
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -171,7 +172,8 @@ def tiny_manifest(path: Path, n_main: int = 10, n_practice: int = 2) -> pd.DataF
 
 
 def write_responses(path: Path, manifest: pd.DataFrame, observer: str, correct, *, order=None, session="s1",
-                    study="tiny") -> Path:
+                    study="tiny", previous=False, settings=("", "", "0")) -> Path:
+    """A response file; ``previous``: with the header written before the timing columns existed."""
     rows = []
     main = manifest[~manifest["practice"]].reset_index(drop=True)
     practice = manifest[manifest["practice"]].reset_index(drop=True)
@@ -181,12 +183,13 @@ def write_responses(path: Path, manifest: pd.DataFrame, observer: str, correct, 
         rows.append((k + 1, main.iloc[i], bool(correct[i])))
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(R.RESPONSE_COLUMNS)
+        w.writerow(R.PREVIOUS_COLUMNS if previous else R.RESPONSE_COLUMNS)
         for trial, r, ok in rows:
             other = "left" if r.impossible_side == "right" else "right"
             resp = r.impossible_side if ok else other
             w.writerow([study, observer, session, trial, r.pair, int(r.practice), r.left_id, r.right_id,
-                        r.impossible_side, resp, int(ok), f"{500 + 10 * trial:.1f}", "2025-01-31T12:00:00.000Z"])
+                        r.impossible_side, resp, int(ok), f"{500 + 10 * trial:.1f}", "2025-01-31T12:00:00.000Z",
+                        *(() if previous else settings)])
     return path
 
 
@@ -305,7 +308,7 @@ def _set(line: int, column: str, value):
 
 
 @pytest.mark.parametrize("mutate, where, what", [
-    (lambda t: t[3].append("extra"), "line 4", "8 fields|14 fields, but the header has 13"),
+    (lambda t: t[3].append("extra"), "line 4", "8 fields|17 fields, but the header has 16"),
     (_set(3, "response", "up"), "line 3", "response must be left or right"),
     (_set(6, "rt_ms", "fast"), "line 6", "rt_ms 'fast' is not a number"),
     (_set(7, "trial", "0"), "line 7", "trial must be >= 1"),
@@ -374,7 +377,7 @@ def test_observers_that_do_not_match_the_manifest_are_refused(tmp_path):
     # a pair the manifest does not have
     write_responses(tmp_path / "anna.csv", manifest, "anna", PLAN["anna"])
     with open(tmp_path / "anna.csv", "a") as fh:
-        fh.write("tiny,anna,s1,11,11,0,a,b,left,left,1,300.0,2025-01-31T12:00:00.000Z\n")
+        fh.write("tiny,anna,s1,11,11,0,a,b,left,left,1,300.0,2025-01-31T12:00:00.000Z,,,0\n")
     with pytest.raises(A.ResponseMismatchError, match=r"pairs not in the manifest: 11 \(line 14\)"):
         A.response_matrix([good, tmp_path / "anna.csv"], m)
     # one observer in two files
@@ -431,7 +434,7 @@ def trial_record(site, which="1", *, observer="obs1", session="s1", right=True, 
     rec = {"study": "tiny", "observer": observer, "session": session, "trial": 1, "pair": which,
            "practice": bool(m.practice), "left_id": m.left_id, "right_id": m.right_id,
            "impossible_side": m.impossible_side, "response": side, "correct": right, "rt_ms": 812.3,
-           "timestamp": "2025-01-31T12:00:00.000Z"}
+           "timestamp": "2025-01-31T12:00:00.000Z", "stimulus_ms": None, "max_response_ms": None, "timeouts": 0}
     rec.update(changes)
     return rec
 
@@ -463,7 +466,7 @@ def test_server_records_each_trial_once_and_flushed(server, site):
     assert request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"})[1]["recorded"] == ["1", "P1"]
     got = rows(path)
     assert [r[4] for r in got[1:]] == ["1", "P1", "2"] and got[1][5:] == [
-        "0", *got[1][6:8], got[1][8], got[1][8], "1", "812.3", "2025-01-31T12:00:00.000Z"]
+        "0", *got[1][6:8], got[1][8], got[1][8], "1", "812.3", "2025-01-31T12:00:00.000Z", "", "", "0"]
     # the server's file is a response file of the analysis
     df = R.read_responses(path)
     assert list(df["pair"]) == ["1", "P1", "2"] and df["correct"].all()
@@ -490,6 +493,11 @@ def test_server_records_each_trial_once_and_flushed(server, site):
     ({"trial": 99}, 422, "out of range"),
     ({"correct": False}, 422, "contradicts"),
     ({"study": "other"}, 422, "study"),
+    ({"stimulus_ms": 400}, 422, "stimulus_ms 400 differs from the manifest's None"),
+    ({"max_response_ms": 5000, "timeouts": 1}, 422, "max_response_ms 5000 differs"),
+    ({"timeouts": "1"}, 400, "timeouts must be an integer"),
+    ({"stimulus_ms": "400"}, 400, "stimulus_ms must be null or a number"),
+    ({"timeouts": 1}, 400, "without a max_response_ms"),
 ])
 def test_server_refuses_bad_records(server, site, change, status, reason):
     request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"})
@@ -546,7 +554,8 @@ ACCEPTED = [{}, {"rt_ms": 0.0}, {"rt_ms": 3_600_000.0}, {"timestamp": "2025-01-3
 REFUSED = [{"response": "up"}, {"impossible_side": "middle"}, {"rt_ms": -1.0}, {"rt_ms": 3_600_001.0},
            {"rt_ms": float("nan")}, {"observer": "a b"}, {"observer": "_x"}, {"session": "s" * 65},
            {"timestamp": "yesterday"}, {"timestamp": "2025-01-31 12:00:00"}, {"study": ""}, {"pair": ""},
-           {"left_id": "x" * 1001}, {"trial": 0}, {"correct": False}]
+           {"left_id": "x" * 1001}, {"trial": 0}, {"correct": False}, {"timeouts": 2}, {"timeouts": -1},
+           {"stimulus_ms": -5}, {"max_response_ms": 0}, {"stimulus_ms": 600_001}]
 
 
 @pytest.mark.parametrize("change, accepted", [(c, True) for c in ACCEPTED] + [(c, False) for c in REFUSED])
@@ -772,12 +781,22 @@ def test_rules_build_the_site_and_analyse(tmp_path):
     folder = wd / "collected"
     folder.mkdir()
     main = manifest[~manifest["practice"]]
-    for k, obs in enumerate(["o1", "o2"]):
+    # the settings in force are in the manifest, and must be on every response line
+    assert SITE.manifest_timing(manifest) == {"iti_ms": 300, "fixation_mark": "+", "fixation_ms": 250,
+                                              "stimulus_ms": 400, "max_response_ms": None, "fullscreen": True}
+    assert (site / "manifest.csv").read_text().splitlines()[0].endswith(
+        "iti_ms,fixation_mark,fixation_ms,stimulus_ms,max_response_ms,fullscreen")
+    for k, obs in enumerate(["o1", "o2"]):  # o2: a file of the previous header (no settings: refused)
         write_responses(folder / f"{obs}.csv", manifest, obs, np.arange(len(main)) % (k + 2) != 0,
-                        study="tiny-gaussian")
+                        study="tiny-gaussian", settings=("400", "", "0"), previous=obs == "o2")
     config["psychophysics"]["responses"] = str(folder)
     (wd / "config.yaml").write_text(yaml.safe_dump(config))
     outs = ["results/tiny-gaussian/tables/psychophysics_summary.csv", "results/tiny-gaussian/figures/psychophysics.png"]
+    res = _snakemake(wd, *outs)
+    assert res.returncode != 0 and re.search(r"stimulus_ms differs from the manifest's 400 on \S*o2\.csv, lines 2, 3",
+                                             res.stderr), res.stderr[-3000:]
+    write_responses(folder / "o2.csv", manifest, "o2", np.arange(len(main)) % 3 != 0, study="tiny-gaussian",
+                    settings=("400", "", "0"))
     res = _snakemake(wd, *outs)
     assert res.returncode == 0, res.stderr[-3000:]
     obs = pd.read_csv(wd / "results/tiny-gaussian/tables/psychophysics_observers.csv")
@@ -958,3 +977,123 @@ def test_a_file_removed_while_serving_is_started_afresh(server, site):
     assert request(server, "POST", "/api/start", {"observer": "obs1", "session": "s1"})[1]["recorded"] == []
     assert request(server, "POST", "/api/trial", trial_record(site, "2", trial=2))[0] == 201
     assert list(R.read_responses(site / "responses" / "obs1.csv")["pair"]) == ["2"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing settings: in the manifest and on every response line (issue 18)
+
+
+def test_manifest_holds_the_timing_settings(tmp_path):
+    """write_manifest writes the settings on every row; read_manifest reads them back (attrs), and
+    a manifest written before the timing columns existed gets trials.js's settings, else the defaults."""
+    manifest = tiny_manifest(tmp_path / "m0.csv")
+    assert SITE.manifest_timing(manifest) == SITE.TIMING_DEFAULTS
+    site_dir = tmp_path / "site"
+    (site_dir / "images").mkdir(parents=True)
+    for rel in list(manifest["left_image"]) + list(manifest["right_image"]):
+        (site_dir / rel).write_bytes(b"png")
+    timing = {"iti_ms": 250, "stimulus_ms": 300.5, "max_response_ms": 4000, "fixation_mark": "",
+              "fullscreen": True}
+    SITE.write_site(site_dir, manifest, study="tiny", timing=timing)
+    path = site_dir / "manifest.csv"
+    table = rows(path)
+    assert table[0] == [*SITE.MANIFEST_COLUMNS, *SITE.TIMING_COLUMNS]
+    assert all(r[-6:] == ["250", "", "500", "300.5", "4000", "true"] for r in table[1:])
+    back = SITE.read_manifest(path)
+    assert list(back.columns) == list(SITE.MANIFEST_COLUMNS)
+    assert SITE.manifest_timing(back) == {**SITE.TIMING_DEFAULTS, **timing}
+    SITE.write_manifest(back, tmp_path / "again.csv")  # the settings travel with the frame
+    assert (tmp_path / "again.csv").read_bytes() == path.read_bytes()
+    # the previous layout: trials.js next to it, else the defaults
+    old = pd.read_csv(path, dtype=str, keep_default_na=False).loc[:, list(SITE.MANIFEST_COLUMNS)]
+    old.to_csv(path, index=False, lineterminator="\n")
+    assert SITE.manifest_timing(SITE.read_manifest(path)) == {**SITE.TIMING_DEFAULTS, **timing}
+    old.to_csv(tmp_path / "alone.csv", index=False, lineterminator="\n")
+    assert SITE.manifest_timing(SITE.read_manifest(tmp_path / "alone.csv")) == SITE.TIMING_DEFAULTS
+    # refused: some of the columns, settings that differ between rows, a bad value
+    for change, msg in [(lambda t: t.drop(columns=["fullscreen"]), r"timing columns \['fullscreen'\] missing"),
+                        (lambda t: t.assign(stimulus_ms=["300"] + ["400"] * (len(t) - 1)),
+                         "line 3: the timing settings differ"),
+                        (lambda t: t.assign(max_response_ms="soon"), "line 2: max_response_ms 'soon' is not a number"),
+                        (lambda t: t.assign(fullscreen="yes"), "line 2: fullscreen must be true or false")]:
+        t = pd.read_csv(tmp_path / "again.csv", dtype=str, keep_default_na=False)
+        change(t).to_csv(tmp_path / "bad.csv", index=False, lineterminator="\n")
+        with pytest.raises(ValueError, match=msg):
+            SITE.read_manifest(tmp_path / "bad.csv")
+
+
+def test_previous_header_is_read_with_documented_defaults(tmp_path):
+    manifest = tiny_manifest(tmp_path / "manifest.csv")
+    old = write_responses(tmp_path / "old.csv", manifest, "anna", PLAN["anna"], previous=True)
+    new = write_responses(tmp_path / "new.csv", manifest, "anna", PLAN["anna"])
+    a, b = R.read_responses(old), R.read_responses(new)
+    pd.testing.assert_frame_equal(a.drop(columns="file"), b.drop(columns="file"))
+    assert a["stimulus_ms"].isna().all() and a["max_response_ms"].isna().all() and (a["timeouts"] == 0).all()
+    # a header with only some of the new columns is refused, naming the file
+    text = new.read_text().splitlines()
+    cut = [",".join(line.split(",")[:-1]) for line in text]
+    (tmp_path / "cut.csv").write_text("\n".join(cut) + "\n")
+    with pytest.raises(R.ResponseFileError, match=r"cut\.csv, line 1: missing columns \['timeouts'\]"):
+        R.read_responses(tmp_path / "cut.csv")
+
+
+def test_analysis_refuses_rows_whose_settings_disagree_with_the_manifest(tmp_path):
+    manifest = tiny_manifest(tmp_path / "manifest.csv")
+    manifest.attrs["timing"] = SITE.check_timing({"stimulus_ms": 200, "max_response_ms": 3000})
+    SITE.write_manifest(manifest, tmp_path / "manifest.csv")
+    m = tmp_path / "manifest.csv"
+    files = [write_responses(tmp_path / f"{o}.csv", manifest, o, PLAN[o], settings=("200", "3000", "0"))
+             for o in ("anna", "ben")]
+    # a pair that timed out twice before its answer: recognisable, and analysed like any other
+    table = rows(files[0])
+    j = table[0].index("timeouts")
+    table[5][j] = "2"
+    with open(files[0], "w", newline="") as fh:
+        csv.writer(fh).writerows(table)
+    df = R.read_responses(files[0])
+    assert df.loc[df["line"] == 6, "timeouts"].tolist() == [2] and df["timeouts"].sum() == 2
+    correct, *_ = A.response_matrix(files, m)
+    assert correct.shape == (2, 10)
+    # another limit on one line, and a file of the previous header (no settings recorded)
+    table[8][table[0].index("max_response_ms")] = "5000"
+    with open(files[0], "w", newline="") as fh:
+        csv.writer(fh).writerows(table)
+    with pytest.raises(A.ResponseMismatchError,
+                       match=r"max_response_ms differs from the manifest's 3000 on \S*anna\.csv, line 9 "):
+        A.response_matrix(files, m)
+    old = write_responses(tmp_path / "anna.csv", manifest, "anna", PLAN["anna"], previous=True)
+    with pytest.raises(A.ResponseMismatchError, match=r"stimulus_ms differs from the manifest's 200 on "
+                                                      r"\S*anna\.csv, lines 2, 3, 4, 5, 6 \(and 7 more\)"):
+        A.response_matrix([old, files[1]], m)
+
+
+def test_server_refuses_to_append_to_a_file_of_the_previous_header(site):
+    """An observer file of the previous header: its incomplete last line is still set aside at start,
+    and the server refuses to append to it, naming the file (the analysis still reads it)."""
+    folder = site / "responses"
+    folder.mkdir()
+    header = ",".join(R.PREVIOUS_COLUMNS) + "\n"
+    full = ",".join(R.format_row(R.parse_record(trial_record(site, "1")))[:13]) + "\n"
+    cut = full[:40]
+    (folder / "obs1.csv").write_text(header + full + cut)
+    srv = make_server(site, port=0, quiet=True)
+    try:
+        assert (folder / "obs1.csv").read_text() == header + full
+        side = [p for p in folder.iterdir() if p.name.startswith("obs1.csv.partial")]
+        assert len(side) == 1 and side[0].read_text() == cut
+        assert [os.path.basename(p) for p, _ in srv.set_aside] == ["obs1.csv"]
+        with pytest.raises(RecordError, match=r"obs1\.csv, line 1: written with the previous header") as err:
+            srv.start({"observer": "obs1", "session": "s1"})
+        assert err.value.status == 409
+        with pytest.raises(RecordError, match="previous header"):
+            srv.record(trial_record(site, "2", trial=2))
+        assert (folder / "obs1.csv").read_text() == header + full  # untouched
+        df = R.read_responses(folder / "obs1.csv")
+        assert list(df["pair"]) == ["1"] and df["timeouts"].tolist() == [0]
+        # moved away as the message says: the observer goes on in a new file
+        (folder / "obs1.csv").rename(folder / "obs1-1.csv")
+        assert srv.start({"observer": "obs1", "session": "s1"})["recorded"] == []
+        assert srv.record(trial_record(site, "2", trial=2))[0] == 201
+        assert rows(folder / "obs1.csv")[0] == list(R.RESPONSE_COLUMNS)
+    finally:
+        srv.server_close()

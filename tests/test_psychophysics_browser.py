@@ -280,7 +280,8 @@ def _observer_through_server(page, site: Path, manifest: pd.DataFrame, pairs: li
         srv.server_close()
     assert rows_on_disk() == N_PRACTICE + N_MAIN
     on_disk, exported = R.read_responses(server_file), R.read_responses(ben_download)
-    cols = ["session", "trial", "pair", "practice", "response", "correct", "rt_ms", "timestamp"]
+    cols = ["session", "trial", "pair", "practice", "response", "correct", "rt_ms", "timestamp", "stimulus_ms",
+            "max_response_ms", "timeouts"]
     pd.testing.assert_frame_equal(on_disk[cols], exported[cols])  # the server's file = the page's export
     assert sorted(on_disk.loc[~on_disk["practice"], "pair"], key=int) == pairs
     return server_file
@@ -708,6 +709,11 @@ def test_timing_keys_are_honoured(browser, tmp_path, shots):
     finally:
         ctx.close()
     assert sorted(df.loc[~df["practice"], "pair"], key=int) == sorted(shown, key=int) and len(set(shown)) == N_MAIN
+    # every row: the settings in force and how often its pair timed out before the answer
+    main = df[~df["practice"]]
+    assert (df["stimulus_ms"] == 250).all() and (df["max_response_ms"] == 2000).all()
+    assert main.loc[main["pair"] == late, "timeouts"].tolist() == [1] and df["timeouts"].sum() == 1
+    assert A.response_matrix([tmp_path / "ivy.csv"], site / "manifest.csv")[0].shape == (1, N_MAIN)
     assert [r["pair"] for r in log].count(late) == 2 and len(log) == N_PRACTICE + N_MAIN + 1, log  # late: twice
     for key, want in (("iti_ms", 400), ("fixation_ms", 300), ("stimulus_ms", 250)):
         got = np.array([r[key] for r in log if key in r])

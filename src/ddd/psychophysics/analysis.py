@@ -7,7 +7,12 @@ have answered every main pair of the manifest exactly once, with the manifest's 
 manifest's sides; an observer whose trials do not match is refused with the file and the
 differences (:class:`ResponseMismatchError`), and a malformed file is refused naming its path and
 line (:class:`ddd.psychophysics.responses.ResponseFileError`). Correctness must equal
-``response == impossible_side`` on every line, with the manifest's impossible side.
+``response == impossible_side`` on every line, with the manifest's impossible side, and the
+settings in force on every line (practice included), ``stimulus_ms`` and ``max_response_ms``, must
+be the manifest's (:func:`ddd.psychophysics.site.manifest_timing`; a file of the previous header
+counts as none and none): a file collected under other settings is refused naming file and line.
+A pair answered after timing out has ``timeouts`` > 0 on its line (it was shown again at the end
+of its block); it is analysed like any other answer.
 
 Numbers (``docs/reproduction.md#psychophysics``; the paper: 149 trials, 9 observers, mean accuracy
 81.36 % (71.81 - 88.59 %, sd 6.29 %), worst observer p = 5e-8, mean kappa 0.5874 (0.4053 -
@@ -43,7 +48,7 @@ from scipy import stats
 from ddd.analysis.kappa import kappa_matrix
 from ddd.analysis.power import power_table
 from ddd.psychophysics.responses import read_responses, response_files
-from ddd.psychophysics.site import read_manifest
+from ddd.psychophysics.site import manifest_timing, read_manifest
 
 __all__ = ["ResponseMismatchError", "response_matrix", "summarize_observers", "plan_power", "analyse"]
 
@@ -75,6 +80,18 @@ def _check_observer(obs: str, df: pd.DataFrame, manifest: pd.DataFrame, manifest
         if len(bad):
             problems.append(f"{col} differs from the manifest for pairs "
                             f"{_show(f'{p} (line {n})' for p, n in bad[['pair', 'line']].itertuples(index=False))}")
+    timing = manifest_timing(manifest)
+    for col in ("stimulus_ms", "max_response_ms"):  # the settings in force (NaN: none)
+        want = np.nan if timing[col] is None else float(timing[col])
+        have = df[col].to_numpy(float)
+        bad = df[~((have == want) | (np.isnan(have) & np.isnan(want)))]
+        if len(bad):
+            problems.append(f"{col} differs from the manifest's "
+                            f"{'none' if timing[col] is None else timing[col]} on "
+                            + "; ".join(f"{f}, line{'s' if len(g) > 1 else ''} {_show(g['line'])}"
+                                        for f, g in bad.groupby("file", sort=True))
+                            +
+                            " (a file collected with other settings, or written before the settings were recorded)")
     main = known[~known["practice"]]
     dup = main[main["pair"].duplicated(keep=False)]
     if len(dup):

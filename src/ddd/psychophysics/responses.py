@@ -23,7 +23,20 @@ Columns (:data:`RESPONSE_COLUMNS`, in this order; a file read may have extra col
 ``impossible_side``, ``response``  ``left`` or ``right``
 ``rt_ms``                          response time in ms, in [0, :data:`MAX_RT_MS`], written with one decimal
 ``timestamp``                      ISO 8601 date and time, e.g. ``2025-01-31T12:00:00.000Z``
+``stimulus_ms``                    how long the images were shown, in ms (empty: until the answer), as
+                                   configured (the manifest's ``stimulus_ms``)
+``max_response_ms``                the longest time to answer, in ms (empty: no limit), as configured
+``timeouts``                       how often this pair had timed out (not answered within
+                                   ``max_response_ms``, so shown again at the end of its block) in this
+                                   session before this answer: an integer >= 0 (0 without a limit)
 =================================  =======================================================================
+
+Files written before the last three columns existed (header :data:`PREVIOUS_COLUMNS`) are still
+read, with their documented defaults: ``stimulus_ms`` and ``max_response_ms`` empty (none) and
+``timeouts`` 0, the only settings the page had then; the analysis compares these with the
+manifest's settings and refuses a file that disagrees. A header with only some of the three is
+refused. The collection server does not append to a file with the previous header (it refuses with
+a message naming the file; an incomplete last line is still set aside first).
 """
 
 from __future__ import annotations
@@ -35,18 +48,27 @@ import os
 import re
 import time
 
+import numpy as np
 import pandas as pd
 
-from ddd.psychophysics.site import SIDES
+from ddd.psychophysics.site import SIDES, format_ms, parse_ms
 
-__all__ = ["RESPONSE_COLUMNS", "OBSERVER_RE", "SESSION_RE", "MAX_RT_MS", "MAX_ID", "ResponseFileError",
+__all__ = ["RESPONSE_COLUMNS", "PREVIOUS_COLUMNS", "SETTING_COLUMNS", "SETTING_DEFAULTS", "PreviousHeaderError", "OBSERVER_RE", "SESSION_RE", "MAX_RT_MS", "MAX_ID", "ResponseFileError",
            "TrialValueError", "check_id", "check_trial", "check_correct", "parse_record", "parse_fields",
            "format_row", "start_file", "append_row", "recorded_rows", "read_responses", "response_files",
            "PartialLineError", "set_aside_partial_line", "prepare_file"]
 
 #: Columns of a response file, in this order (extra columns are allowed and ignored when reading).
 RESPONSE_COLUMNS = ("study", "observer", "session", "trial", "pair", "practice", "left_id", "right_id",
-                    "impossible_side", "response", "correct", "rt_ms", "timestamp")
+                    "impossible_side", "response", "correct", "rt_ms", "timestamp", "stimulus_ms",
+                    "max_response_ms", "timeouts")
+#: The columns of a response file written before the timing settings were recorded.
+PREVIOUS_COLUMNS = RESPONSE_COLUMNS[:13]
+#: The columns added since :data:`PREVIOUS_COLUMNS`, and the values a file of the previous header is read with.
+SETTING_COLUMNS = RESPONSE_COLUMNS[13:]
+SETTING_DEFAULTS = {"stimulus_ms": None, "max_response_ms": None, "timeouts": 0}
+#: The most timeouts of one pair accepted.
+MAX_TIMEOUTS = 100_000
 OBSERVER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _TIMESTAMP_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$")
@@ -60,6 +82,15 @@ _BOOL = {"1": True, "true": True, "True": True, "TRUE": True, "0": False, "false
 
 class ResponseFileError(ValueError):
     """A response file that cannot be read: the message starts with ``<path>, line <n>:``."""
+
+
+class PreviousHeaderError(ResponseFileError):
+    """A response file with the previous header (:data:`PREVIOUS_COLUMNS`): read by the analysis,
+    never appended to. ``side``: the incomplete last line set aside before refusing, or None."""
+
+    def __init__(self, message: str, side: str | None = None):
+        super().__init__(message)
+        self.side = side
 
 
 class TrialValueError(ValueError):
@@ -78,8 +109,9 @@ def check_id(key: str, value) -> str:
 def check_trial(rec: dict) -> dict:
     """Check the values of one trial and return it; :class:`TrialValueError` names the first bad one.
 
-    ``rec``: every key of :data:`RESPONSE_COLUMNS`, typed: ``trial`` int, ``practice`` and
-    ``correct`` bool, ``rt_ms`` float, the rest str (:func:`parse_record`, :func:`parse_fields`).
+    ``rec``: every key of :data:`RESPONSE_COLUMNS`, typed: ``trial`` and ``timeouts`` int, ``practice``
+    and ``correct`` bool, ``rt_ms`` float, ``stimulus_ms`` and ``max_response_ms`` None or a number,
+    the rest str (:func:`parse_record`, :func:`parse_fields`).
     Whether ``correct`` agrees with the response is :func:`check_correct`.
     """
     for key in ("observer", "session"):
@@ -99,6 +131,14 @@ def check_trial(rec: dict) -> dict:
     ts = rec["timestamp"]
     if not isinstance(ts, str) or len(ts) > 40 or not _TIMESTAMP_RE.match(ts):
         raise TrialValueError("timestamp must be an ISO 8601 date and time (e.g. 2025-01-31T12:00:00.000Z)")
+    for key in ("stimulus_ms", "max_response_ms"):
+        v = rec[key]
+        if v is not None and (not math.isfinite(v) or not 0 < v <= 600_000):
+            raise TrialValueError(f"{key} must be empty (none) or a number of ms in (0, 600000], got {v!r}")
+    if not 0 <= rec["timeouts"] <= MAX_TIMEOUTS:
+        raise TrialValueError(f"timeouts must be an integer in [0, {MAX_TIMEOUTS}], got {rec['timeouts']}")
+    if rec["timeouts"] and rec["max_response_ms"] is None:
+        raise TrialValueError(f"timeouts={rec['timeouts']} without a max_response_ms (nothing can time out)")
     return rec
 
 
@@ -122,6 +162,13 @@ def parse_record(body: dict) -> dict:
     if isinstance(rt, bool) or not isinstance(rt, (int, float)):
         raise TrialValueError(f"rt_ms must be a number in [0, {MAX_RT_MS:.0f}]")
     rec["rt_ms"] = float(rt)
+    for key in ("stimulus_ms", "max_response_ms"):
+        v = rec[key]
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+            raise TrialValueError(f"{key} must be null or a number of ms")
+        rec[key] = None if v is None else (int(v) if float(v).is_integer() else float(v))
+    if not isinstance(rec["timeouts"], int) or isinstance(rec["timeouts"], bool):
+        raise TrialValueError("timeouts must be an integer")
     return check_trial(rec)
 
 
@@ -141,6 +188,15 @@ def parse_fields(fields: dict) -> dict:
         rec["rt_ms"] = float(fields["rt_ms"])
     except ValueError:
         raise TrialValueError(f"rt_ms {fields['rt_ms']!r} is not a number") from None
+    for key in ("stimulus_ms", "max_response_ms"):
+        try:
+            rec[key] = parse_ms(fields[key], key)
+        except ValueError as err:
+            raise TrialValueError(str(err)) from None
+    try:
+        rec["timeouts"] = int(fields["timeouts"])
+    except ValueError:
+        raise TrialValueError(f"timeouts {fields['timeouts'][:80]!r} is not an integer") from None
     return check_trial(rec)
 
 
@@ -153,6 +209,8 @@ def format_row(rec: dict) -> list[str]:
             v = "1" if v else "0"
         elif key == "rt_ms":
             v = f"{float(v):.1f}"
+        elif key in ("stimulus_ms", "max_response_ms"):
+            v = format_ms(v)
         out.append(str(v))
     return out
 
@@ -170,6 +228,7 @@ def _csv_line(fields) -> str:
 
 
 _HEADER = _csv_line(RESPONSE_COLUMNS).encode("utf-8")
+_PREVIOUS_HEADER = _csv_line(PREVIOUS_COLUMNS).encode("utf-8")
 _BINARY = getattr(os, "O_BINARY", 0)
 _os_write = os.write  # the one call that writes a line (a seam for the tests of a full disk)
 
@@ -296,6 +355,8 @@ def prepare_file(path) -> str | None:
     with open(path, "rb") as fh:
         first = fh.readline()
     side = None
+    if first == _PREVIOUS_HEADER:
+        raise _previous(path, set_aside_partial_line(path))
     if first != _HEADER:
         if first.endswith(b"\n") or not _HEADER.startswith(first):
             raise ResponseFileError(f"{path}, line 1: not a response file of the collection server (unexpected "
@@ -329,7 +390,10 @@ def recorded_rows(path) -> dict:
                    "away") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        if next(reader, None) != list(RESPONSE_COLUMNS):
+        header = next(reader, None)
+        if header == list(PREVIOUS_COLUMNS):
+            raise _previous(path, None)
+        if header != list(RESPONSE_COLUMNS):
             raise ResponseFileError(f"{path}, line 1: not a response file of the collection server (unexpected "
                                     "header); move it away")
         session, pair = RESPONSE_COLUMNS.index("session"), RESPONSE_COLUMNS.index("pair")
@@ -339,6 +403,14 @@ def recorded_rows(path) -> dict:
     except csv.Error as err:
         raise _err(path, reader.line_num, f"CSV syntax error: {err}; move the file away") from None
     return index
+
+
+def _previous(path, side: str | None) -> PreviousHeaderError:
+    return PreviousHeaderError(
+        f"{path}, line 1: written with the previous header (without the columns {', '.join(SETTING_COLUMNS)}) "
+        "by an older collection server; it cannot be appended to. The analysis still reads it: move it "
+        "away (e.g. to <observer>-1.csv in the same folder) and the observer goes on in a new file "
+        "(a main pair answered in both is refused by the server)", side)
 
 
 # -- reading (the analysis) --------------------------------------------------------------------
@@ -351,7 +423,11 @@ def _header(path, header) -> list[str]:
         raise _err(path, 1, "the file is empty (a header line with the columns "
                             f"{', '.join(RESPONSE_COLUMNS)} is needed)")
     header = [h.strip() for h in header]
-    missing = [c for c in RESPONSE_COLUMNS if c not in header]
+    have = [c for c in SETTING_COLUMNS if c in header]
+    if have and len(have) != len(SETTING_COLUMNS):
+        raise _err(path, 1, f"missing columns {[c for c in SETTING_COLUMNS if c not in have]} (a header has all of "
+                            f"{', '.join(SETTING_COLUMNS)} or, written before they existed, none)")
+    missing = [c for c in (RESPONSE_COLUMNS if have else PREVIOUS_COLUMNS) if c not in header]
     if missing:
         raise _err(path, 1, f"missing columns {missing} (the header must name {', '.join(RESPONSE_COLUMNS)})")
     if len(set(header)) != len(header):
@@ -364,9 +440,11 @@ def read_responses(path) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame, one row per trial: :data:`RESPONSE_COLUMNS` (``trial`` int, ``practice`` and
-    ``correct`` bool, ``rt_ms`` float, the rest str) plus ``file`` and ``line`` (1-based line of
-    the row in the file).
+    DataFrame, one row per trial: :data:`RESPONSE_COLUMNS` (``trial`` and ``timeouts`` int,
+    ``practice`` and ``correct`` bool, ``rt_ms`` float, ``stimulus_ms`` and ``max_response_ms``
+    float with NaN for none, the rest str) plus ``file`` and ``line`` (1-based line of the row in
+    the file). A file with the previous header (:data:`PREVIOUS_COLUMNS`) gets
+    :data:`SETTING_DEFAULTS`.
 
     Raises
     ------
@@ -392,7 +470,10 @@ def read_responses(path) -> pd.DataFrame:
             if len(fields) != len(header):
                 raise _err(path, line, f"{len(fields)} fields, but the header has {len(header)}")
             try:
-                rec = parse_fields(dict(zip(header, (f.strip() for f in fields))))
+                values = dict(zip(header, (f.strip() for f in fields)))
+                for key in SETTING_COLUMNS:
+                    values.setdefault(key, "" if SETTING_DEFAULTS[key] is None else str(SETTING_DEFAULTS[key]))
+                rec = parse_fields(values)
                 check_correct(rec)
             except TrialValueError as err:
                 raise _err(path, line, str(err)) from None
@@ -402,7 +483,10 @@ def read_responses(path) -> pd.DataFrame:
         raise _err(path, reader.line_num, f"CSV syntax error: {err}") from None
     if not rows:
         raise _err(path, 2, "no trials (only a header)")
-    return pd.DataFrame(rows, columns=[*RESPONSE_COLUMNS, "file", "line"])
+    df = pd.DataFrame(rows, columns=[*RESPONSE_COLUMNS, "file", "line"])
+    for key in ("stimulus_ms", "max_response_ms"):
+        df[key] = pd.to_numeric(df[key].astype(object).where(df[key].notna(), np.nan)).astype(float)
+    return df
 
 
 def response_files(folder) -> list[str]:

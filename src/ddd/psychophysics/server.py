@@ -7,10 +7,13 @@ the site's files, answers three JSON endpoints that the page uses when it finds 
 ``GET  /api/status``   ``{"collect": true, "study": ..., "manifest": ...}``
 ``POST /api/start``    ``{"observer", "session"}``: opens the observer's file (creates it with the
                        header); 403 for an observer not on the ``--observers`` list when one is given,
-                       409 for a file of that name that is not the server's
+                       409 for a file of that name that is not the server's, or one with the
+                       previous header (:data:`ddd.psychophysics.responses.PREVIOUS_COLUMNS`,
+                       without the timing columns: never appended to; the message says what to do)
 ``POST /api/trial``    one trial record, exactly the keys of
                        :data:`ddd.psychophysics.responses.RESPONSE_COLUMNS` (``practice`` and
-                       ``correct`` JSON booleans, ``trial`` an integer, ``rt_ms`` a number),
+                       ``correct`` JSON booleans, ``trial`` and ``timeouts`` integers, ``rt_ms`` a
+                       number, ``stimulus_ms`` and ``max_response_ms`` null or a number),
                        checked by :func:`ddd.psychophysics.responses.parse_record`: the values a
                        response file may hold, as the analysis reads them
 
@@ -24,7 +27,8 @@ already answered in another session (409: the analysis accepts each main pair on
 A trial is never glued to a partial line. An observer file whose last line has no newline (a
 write cut off by power loss or a full disk; never acknowledged) has that line moved to a side file
 ``<observer>.csv.partial-<UTC time>`` (which the analysis does not read; reported on stderr and in
-:attr:`CollectionServer.set_aside`): at start for every ``<id>.csv`` with the server's header, when
+:attr:`CollectionServer.set_aside`): at start for every ``<id>.csv`` with the server's header (or
+the previous one), when
 the server first opens an observer's file, and before an append should the file have changed
 since. A write that fails (a full disk: 507, else 500, naming the file) is cut off again before the
 answer. The responses folder is created and tried at start: one that cannot be written stops the
@@ -35,8 +39,8 @@ not JSON (400), too large (413, :data:`MAX_BODY` bytes), without Content-Length 
 ``application/json`` (415); an unknown or missing key, a value of the wrong type or one that a
 response file may not hold, e.g. an observer or session id that is not ``[A-Za-z0-9_-]`` (400);
 an observer that has not started (403); a pair that is not in the manifest, ids or sides that
-differ from the manifest, a trial number beyond the block or ``correct`` contradicting the
-response (422). Files are served only from inside the site folder (no directory listings, no
+differ from the manifest, ``stimulus_ms`` or ``max_response_ms`` other than the manifest's, a trial
+number beyond the block or ``correct`` contradicting the response (422). Files are served only from inside the site folder (no directory listings, no
 dotfiles, never ``responses/``); a path with ``..`` is refused (400), as is a request whose Host
 header is not this machine (403, against DNS rebinding). Observer files are named after the
 validated id, so nothing is ever written outside the responses folder. An unexpected error is
@@ -58,7 +62,7 @@ from urllib.parse import unquote, urlsplit
 
 from ddd.psychophysics import responses
 from ddd.psychophysics.responses import RESPONSE_COLUMNS, ResponseFileError, TrialValueError
-from ddd.psychophysics.site import manifest_checksum, read_experiment, read_manifest
+from ddd.psychophysics.site import manifest_checksum, manifest_timing, read_experiment, read_manifest
 
 __all__ = ["CollectionServer", "make_server", "serve", "MAX_BODY", "RecordError"]
 
@@ -100,7 +104,9 @@ class CollectionServer(ThreadingHTTPServer):
         #: ``(file, side file)`` of every incomplete last line set aside (at start and later)
         self.set_aside: list[tuple[str, str]] = []
         self.experiment = read_experiment(self.site_dir)
-        self.manifest = {r.pair: r for r in read_manifest(os.path.join(self.site_dir, "manifest.csv")).itertuples()}
+        manifest = read_manifest(os.path.join(self.site_dir, "manifest.csv"))
+        self.timing = manifest_timing(manifest)
+        self.manifest = {r.pair: r for r in manifest.itertuples()}
         self.checksum = manifest_checksum(os.path.join(self.site_dir, "manifest.csv"))
         self.n_block = {True: sum(r.practice for r in self.manifest.values()),
                         False: sum(not r.practice for r in self.manifest.values())}
@@ -139,6 +145,8 @@ class CollectionServer(ThreadingHTTPServer):
                 raise PermissionError(f"the observer file {path} is not writable; fix its permissions or move it away")
             try:
                 self._note(path, responses.prepare_file(path))
+            except responses.PreviousHeaderError as err:  # read by the analysis, refused if its observer starts
+                self._note(path, err.side)
             except ResponseFileError:
                 continue
 
@@ -163,6 +171,7 @@ class CollectionServer(ThreadingHTTPServer):
                 self._note(path, responses.prepare_file(path))
                 self._recorded[observer] = responses.recorded_rows(path)
             except ResponseFileError as err:
+                self._note(path, getattr(err, "side", None))
                 raise RecordError(409, str(err)) from None
             except OSError as err:
                 raise _write_error(path, err) from None
@@ -208,6 +217,9 @@ class CollectionServer(ThreadingHTTPServer):
             if rec[key] != getattr(m, key):
                 raise RecordError(422, f"{key} {rec[key]!r} differs from the manifest's {getattr(m, key)!r} "
                                        f"for pair {rec['pair']!r}")
+        for key in ("stimulus_ms", "max_response_ms"):
+            if rec[key] != self.timing[key]:
+                raise RecordError(422, f"{key} {rec[key]!r} differs from the manifest's {self.timing[key]!r}")
         n = self.n_block[rec["practice"]]
         if not 1 <= rec["trial"] <= n:
             raise RecordError(422, f"trial {rec['trial']} out of range 1..{n}")

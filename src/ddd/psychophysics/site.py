@@ -6,7 +6,11 @@ This module is the only one that knows how the site's files are laid out: it wri
 The experiment is described in ``docs/reproduction.md#psychophysics``.
 
 ``manifest.csv``  the list of pairs, one row per pair (practice pairs first), :data:`MANIFEST_COLUMNS`;
-                  ``practice`` written as ``true`` / ``false``; its checksum names the stimulus set
+                  ``practice`` written as ``true`` / ``false``; then the timing settings in force
+                  (:data:`TIMING_COLUMNS`, the same on every row; ``stimulus_ms`` / ``max_response_ms``
+                  empty: none, ``fullscreen`` ``true`` / ``false``); its checksum names the stimulus set
+                  and its settings. A manifest written before the timing columns existed is read with
+                  the settings of the ``trials.js`` next to it, or else :data:`TIMING_DEFAULTS`
 ``trials.js``     sets ``window.DDD_EXPERIMENT`` (study, options and the trial list), which the page
                   reads without fetching anything, so it works from ``file://``
 ``index.html``, ``style.css``, ``experiment.js``
@@ -27,7 +31,8 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-__all__ = ["MANIFEST_COLUMNS", "SIDES", "STATIC_FILES", "DISPLAY_SIZE", "TIMING_DEFAULTS", "check_timing", "write_site",
+__all__ = ["MANIFEST_COLUMNS", "SIDES", "STATIC_FILES", "DISPLAY_SIZE", "TIMING_DEFAULTS", "TIMING_COLUMNS",
+           "check_timing", "manifest_timing", "format_ms", "parse_ms", "write_site",
            "write_manifest", "read_manifest", "manifest_checksum", "read_experiment"]
 
 #: Columns of ``manifest.csv``, one row per pair (practice pairs first).
@@ -45,6 +50,8 @@ DISPLAY_SIZE = 224
 #: and whether the page asks for fullscreen when the trials start. All times in ms.
 TIMING_DEFAULTS = {"iti_ms": 300, "fixation_mark": "+", "fixation_ms": 500, "stimulus_ms": None,
                    "max_response_ms": None, "fullscreen": False}
+#: The timing columns of ``manifest.csv``, after :data:`MANIFEST_COLUMNS` (the same values on every row).
+TIMING_COLUMNS = tuple(TIMING_DEFAULTS)
 #: The first line of ``trials.js``. It names the function by its historical address (still
 #: importable there); changing the text would change every site written.
 _TRIALS_HEADER = ("// Written by ddd.psychophysics.stimuli.write_site: the experiment's trials "
@@ -58,12 +65,74 @@ def manifest_checksum(path) -> str:
         return hashlib.sha256(fh.read()).hexdigest()[:12]
 
 
+def format_ms(v) -> str:
+    """A time in ms as written in ``manifest.csv`` and the response files: empty for None, an integer
+    without a decimal point, else the shortest decimal (as JavaScript's ``String(x)``)."""
+    if v is None:
+        return ""
+    v = float(v)
+    return str(int(v)) if v.is_integer() else repr(v)
+
+
+def parse_ms(text: str, key: str):
+    """:func:`format_ms` read back: None for empty, else an int (integral) or a float; ``ValueError``."""
+    text = text.strip()
+    if text == "":
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        raise ValueError(f"{key} {text[:80]!r} is not a number of ms (empty: none)") from None
+    if not np.isfinite(v):
+        raise ValueError(f"{key} must be a finite number of ms, got {text[:80]!r}")
+    return int(v) if v.is_integer() else v
+
+
+def _manifest_timing(path, df: pd.DataFrame) -> dict:
+    present = [c for c in TIMING_COLUMNS if c in df.columns]
+    if not present:  # written before the timing columns: the site's trials.js, else the defaults
+        trials = os.path.join(os.path.dirname(os.path.abspath(path)), "trials.js")
+        exp = read_experiment(os.path.dirname(os.path.abspath(path))) if os.path.isfile(trials) else {}
+        return check_timing({k: exp[k] for k in TIMING_COLUMNS if k in exp})
+    if len(present) != len(TIMING_COLUMNS):
+        raise ValueError(f"{path}: timing columns {[c for c in TIMING_COLUMNS if c not in present]} missing "
+                         f"(a manifest has all of {', '.join(TIMING_COLUMNS)} or none)")
+    distinct = df.loc[:, list(TIMING_COLUMNS)].drop_duplicates()
+    if len(distinct) > 1:
+        raise ValueError(f"{path}, line {int(np.flatnonzero(df.index == distinct.index[1])[0]) + 2}: the timing "
+                         "settings differ from the first row's (one setting for the whole experiment)")
+    row = distinct.iloc[0] if len(distinct) else pd.Series({c: "" for c in TIMING_COLUMNS})
+    t = {}
+    try:
+        for key in ("iti_ms", "fixation_ms", "stimulus_ms", "max_response_ms"):
+            t[key] = parse_ms(row[key], key)
+        if row["fullscreen"] not in ("true", "false"):
+            raise ValueError(f"fullscreen must be true or false, got {row['fullscreen'][:80]!r}")
+        t["fullscreen"] = row["fullscreen"] == "true"
+        t["fixation_mark"] = row["fixation_mark"]
+        return check_timing(t)
+    except ValueError as err:
+        raise ValueError(f"{path}, line 2: {err}") from None
+
+
+def manifest_timing(manifest: pd.DataFrame) -> dict:
+    """The timing settings of a manifest read by :func:`read_manifest` (:data:`TIMING_COLUMNS`)."""
+    return {k: manifest.attrs["timing"][k] for k in TIMING_COLUMNS}
+
+
 def read_manifest(path) -> pd.DataFrame:
-    """``manifest.csv`` (:data:`MANIFEST_COLUMNS`): ids as strings, ``practice`` bool; checked."""
+    """``manifest.csv`` (:data:`MANIFEST_COLUMNS`): ids as strings, ``practice`` bool; checked.
+
+    Its timing settings (:data:`TIMING_COLUMNS`, checked by :func:`check_timing`) are in
+    ``attrs["timing"]`` (:func:`manifest_timing`); a manifest without the timing columns (written
+    before they existed) gets those of the ``trials.js`` next to it, or else :data:`TIMING_DEFAULTS`.
+    """
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path}: not a psychophysics manifest, missing columns {missing}")
+    timing = _manifest_timing(path, df)
+    df = df.drop(columns=[c for c in TIMING_COLUMNS if c in df.columns])
     bad = ~df["practice"].isin(["True", "False", "true", "false", "1", "0"])
     if bad.any():
         raise ValueError(f"{path}, line {int(np.flatnonzero(bad)[0]) + 2}: practice must be true or false")
@@ -72,6 +141,7 @@ def read_manifest(path) -> pd.DataFrame:
         raise ValueError(f"{path}: pair ids must be unique and non-empty")
     if not df["impossible_side"].isin(SIDES).all():
         raise ValueError(f"{path}: impossible_side must be left or right")
+    df.attrs["timing"] = timing
     return df
 
 
@@ -95,11 +165,17 @@ def _checked_manifest(out_dir, manifest: pd.DataFrame) -> pd.DataFrame:
     return m
 
 
-def write_manifest(manifest: pd.DataFrame, path) -> None:
-    """Write ``manifest.csv`` (:data:`MANIFEST_COLUMNS` in order, ``practice`` bool -> ``true`` / ``false``)."""
+def write_manifest(manifest: pd.DataFrame, path, timing: dict | None = None) -> None:
+    """Write ``manifest.csv``: :data:`MANIFEST_COLUMNS` in order (``practice`` bool -> ``true`` /
+    ``false``), then :data:`TIMING_COLUMNS` with ``timing`` (:func:`check_timing`; None: the
+    manifest's own ``attrs["timing"]`` from :func:`read_manifest`, else :data:`TIMING_DEFAULTS`)."""
+    t = check_timing(timing if timing is not None else manifest.attrs.get("timing"))
     m = manifest.loc[:, list(MANIFEST_COLUMNS)]
-    m.assign(practice=m["practice"].map({True: "true", False: "false"})).to_csv(
-        path, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    m = m.assign(practice=m["practice"].map({True: "true", False: "false"}))
+    for key in TIMING_COLUMNS:
+        v = t[key]
+        m[key] = ("true" if v else "false") if key == "fullscreen" else v if key == "fixation_mark" else format_ms(v)
+    m.to_csv(path, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
 
 
 def _write_trials(path, experiment: dict) -> None:
@@ -184,7 +260,7 @@ def write_site(out_dir, manifest: pd.DataFrame, *, study: str, breaks_every: int
     m = _checked_manifest(out_dir, manifest)
     os.makedirs(out_dir, exist_ok=True)
     manifest_path = os.path.join(out_dir, "manifest.csv")
-    write_manifest(m, manifest_path)
+    write_manifest(m, manifest_path, t)
     experiment = {
         "study": str(study),
         "manifest": manifest_checksum(manifest_path),

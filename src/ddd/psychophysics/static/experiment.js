@@ -27,7 +27,8 @@
   "use strict";
 
   var COLUMNS = ["study", "observer", "session", "trial", "pair", "practice", "left_id", "right_id",
-                 "impossible_side", "response", "correct", "rt_ms", "timestamp"];
+                 "impossible_side", "response", "correct", "rt_ms", "timestamp", "stimulus_ms",
+                 "max_response_ms", "timeouts"];
   var ID_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
   var SECONDS_PER_TRIAL = 10;
   var HALF_FRAME_MS = 8;     // an onset is switched on the first frame at most this much before its time
@@ -153,7 +154,7 @@
     return {
       version: 1, study: EXP.study, manifest: EXP.manifest, observer: observer, session: session,
       phase: "instructions", practiceIndex: 0, mainIndex: 0, order: order,
-      practiceOrder: practiceTrials.map(function (_, k) { return k; }), timeouts: 0,
+      practiceOrder: practiceTrials.map(function (_, k) { return k; }), timeouts: 0, pairTimeouts: {},
       records: [], pending: [], rejected: [], confirmed: 0,
       started: new Date().toISOString(), finished: null
     };
@@ -595,6 +596,9 @@
     accepting = false;
     document.body.removeAttribute("data-accepting");
     state.timeouts = (state.timeouts || 0) + 1;
+    var pair = currentTrial().pair;  // counted per pair: its answer says how often it timed out before
+    state.pairTimeouts = state.pairTimeouts || {};
+    state.pairTimeouts[pair] = (state.pairTimeouts[pair] || 0) + 1;
     if (state.phase === "practice") {  // the pair comes again at the end of its block
       state.practiceOrder.push(state.practiceOrder.splice(state.practiceIndex, 1)[0]);
     } else {
@@ -622,7 +626,8 @@
       trial: (practice ? state.practiceIndex : state.mainIndex) + 1, pair: trial.pair, practice: practice,
       left_id: trial.left_id, right_id: trial.right_id, impossible_side: trial.impossible_side,
       response: side, correct: side === trial.impossible_side, rt_ms: Math.round(rt * 10) / 10,
-      timestamp: new Date().toISOString()
+      timestamp: new Date().toISOString(), stimulus_ms: OPT.stimulus_ms || null,
+      max_response_ms: OPT.max_response_ms || null, timeouts: (state.pairTimeouts || {})[trial.pair] || 0
     };
     state.records.push(record);
     if (server) { state.pending.push(record); }
@@ -702,7 +707,7 @@
   // End: CSV export and the server's confirmation
 
   function csvField(v) {
-    var s = typeof v === "boolean" ? (v ? "1" : "0") : String(v);
+    var s = typeof v === "boolean" ? (v ? "1" : "0") : v === null || v === undefined ? "" : String(v);
     return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
   }
 
