@@ -139,3 +139,13 @@ def test_figures_render_and_fit_their_rules(name, tmp_path):
     catalog.render(name, inputs={"images_tsv": str(out), "summary_json": study["summary"]},
                    outputs={"png": str(tmp_path / f"{name}.png"), "pdf": str(tmp_path / f"{name}.pdf")})
     assert (tmp_path / f"{name}.png").stat().st_size > 1000
+
+
+def test_one_decision_maker_gets_no_difficulty_and_says_so(tmp_path):
+    path = tmp_path / "m.h5"
+    syn.write_run(path, syn.final_correct(0)[None, :], epochs=[0])
+    entries = [{"name": "m", "condition": "m", "path": str(path), "epoch": 0}]
+    study = syn.write_study(tmp_path, entries, "one")
+    table, info = image_table(entries, read_split(study["split"]))
+    assert (table.irt_status == "not_fitted").all() and table.irt_difficulty.isna().all()
+    assert any("at least 2" in note for note in info["notes"])

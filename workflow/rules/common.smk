@@ -116,6 +116,20 @@ def paper_of(wildcards):
     return paper_preset(s.dataset["kind"], s.family_name)
 
 
+def psychophysics_timing(wildcards):
+    """The experiment's timing settings (iti_ms, fixation_mark, fixation_ms, stimulus_ms,
+    max_response_ms, fullscreen) as one params dict."""
+    keys = (
+        "iti_ms",
+        "fixation_mark",
+        "fixation_ms",
+        "stimulus_ms",
+        "max_response_ms",
+        "fullscreen",
+    )
+    return {key: CFG.psychophysics[key] for key in keys}
+
+
 def psychophysics_option(key):
     return lambda wildcards: CFG.psychophysics[key]
 

@@ -2,18 +2,6 @@
 # experiment site for `psychophysics.study`, and the analysis of the responses in
 # `psychophysics.responses`. The science is in ddd.psychophysics; the scripts only unpack.
 PSY_STUDY = re.escape(CFG.psychophysics["study"]) if CFG.psychophysics else "NO_STUDY"
-PSY_TIMING = (
-    "iti_ms",
-    "fixation_mark",
-    "fixation_ms",
-    "stimulus_ms",
-    "max_response_ms",
-    "fullscreen",
-)
-
-
-def psychophysics_timing(wildcards):
-    return {key: CFG.psychophysics[key] for key in PSY_TIMING}
 
 
 rule psychophysics_stimuli:

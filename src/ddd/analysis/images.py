@@ -24,7 +24,8 @@ identical ones are merged first, as for the split, so ``n_correct`` equals ``spl
   ``top_wrong_share``: the same among the wrong decisions (empty when all are right). A share near
   1 means the networks that err agree on the wrong class.
 - ``irt_difficulty``, ``irt_status``: :func:`ddd.analysis.irt.rasch_difficulty` on the final
-  correctness.
+  correctness; with fewer than 2 distinct decision makers (or ``irt=False``) no model is fitted and
+  every status is ``not_fitted``.
 
 Studies whose decision makers were evaluated once (pretrained, imported) have no learning
 dynamics: those columns are empty and ``n_evaluations`` is 1.
@@ -162,9 +163,15 @@ def image_table(makers, split: pd.DataFrame, *, irt: bool = True) -> tuple[pd.Da
     table.loc[top_wrong < 0, "top_wrong_prediction"] = pd.NA
     table["top_wrong_share"] = wrong_share
     fit = {"model": "not fitted"}
-    if irt:
+    table["irt_difficulty"], table["irt_status"] = np.nan, "not_fitted"
+    if irt and len(kept) >= 2:
         diff, status, fit = rasch_difficulty(correct)
         table["irt_difficulty"], table["irt_status"] = diff, status
+    elif irt:
+        fit = {"model": "not fitted", "error": f"{len(kept)} distinct decision maker: an item response model "
+                                               "needs at least 2"}
+        notes.append(f"no item difficulty: {fit['error']}")
+        log.warning(notes[-1])
     info = {"n_decision_makers": len(kept), "n_networks": int(dyn.attrs.get("n_networks", 0)),
             "n_evaluations": n_eval, "irt": fit, "notes": notes}
     return table, info
