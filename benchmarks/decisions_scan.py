@@ -1,11 +1,13 @@
 """Single-byte corruption scan of a decisions file (issue 15, failure 1).
 
 Writes a small decisions file (``--epochs`` evaluation epochs after epoch 0, ``--images`` images,
-``--classes`` classes, with probabilities, features, ``class_names`` and an ``image_info`` column),
+``--classes`` classes, with decision margins, probabilities, features, ``class_names`` and an
+``image_info`` column),
 then, for every chosen byte offset, a copy with that one byte changed (XOR ``--xor``, default 0xff),
 and reads the copy with every reader of :mod:`ddd.results.decisions` (``read_decisions``,
 ``read_correct``, ``read_ids_epochs``, ``read_image_info``, ``read_final``, ``read_correct_rows``,
-``EpochReader``). Each reader's result is compared with the same reader's result on the intact file:
+``read_margins``, ``read_file_info``, ``EpochReader.read`` and ``EpochReader.rows``). Each reader's
+result is compared with the same reader's result on the intact file:
 
 ``same``     identical decoded arrays and attributes;
 ``named``    an error whose message names the flipped file (and, for ``--strict``, is a
@@ -61,9 +63,12 @@ def write_reference(path: str, *, epochs: int = 3, images: int = 50, classes: in
     preds = rng.integers(0, classes, (epochs + 1, images))
     preds[-1] = probs.argmax(1)
     ids = np.array([f"img{i:04d}.png" for i in range(images)])
+    margins = rng.normal(0, 3, (epochs + 1, images))
+    margins[0, 0] = np.nan  # an image without a margin
     write_decisions(path, preds, targets, ids, epochs=np.arange(epochs + 1),
                     recipe={"arch": "resnet18", "lr": 0.1, "epochs": epochs, "aug": ["flip", "crop"]},
-                    probabilities=probs, features=rng.normal(size=(4, 3)), feature_ids=ids[[1, 5, 7, 11]],
+                    probabilities=probs, margins=margins, features=rng.normal(size=(4, 3)),
+                    feature_ids=ids[[1, 5, 7, 11]],
                     image_info={"condition": np.array(["a", "b"] * (images // 2) + ["a"] * (images % 2)),
                                 "level": np.arange(images, dtype=np.int64) % 3},
                     attrs={"kind": "trained", "class_names": [f"class{c}" for c in range(classes)], "seed": 7,
@@ -78,6 +83,10 @@ def _readers(path: str) -> dict:
         reader, eps = dec.EpochReader(), _EPOCHS
         return [reader.read([path], [e]) for e in eps]
 
+    def epoch_rows():
+        reader = dec.EpochReader()
+        return [tuple(np.copy(a) for a in reader.rows([path], [e])) for e in _EPOCHS]
+
     maker = {"name": "m", "condition": "c", "path": path, "epoch": int(_EPOCHS[-1])}
     return {
         "read_decisions": lambda: dec.read_decisions(path),
@@ -89,6 +98,10 @@ def _readers(path: str) -> dict:
         "read_final": lambda: tuple(dec.read_final([maker])),
         "read_correct_rows": lambda: dec.read_correct_rows([path], [int(_EPOCHS[1])]),
         "epoch_reader": epoch_reader,
+        "epoch_rows": epoch_rows,
+        "read_margins": lambda: dec.read_margins(path),
+        "read_margins_epoch1": lambda: dec.read_margins(path, int(_EPOCHS[1])),
+        "read_file_info": lambda: tuple(dec.read_file_info(path)),
     }
 
 

@@ -8,8 +8,9 @@ import pytest
 
 from ddd.experiment.makers import DecisionMaker
 from ddd.results.decisions import (FORMAT_VERSION, Decisions, DecisionsFormatError, EpochReader, check_same_images,
-                                   read_correct, read_correct_rows, read_decisions, read_final, read_ids_epochs,
-                                   read_image_info, write_decisions)
+                                   read_correct, read_correct_rows, read_decisions, read_file_info, read_final,
+                                   read_ids_epochs, read_image_info, read_margins, write_decisions)
+from ddd.results.decisions.core import attrs_digest
 
 
 def _example(rng=None):
@@ -27,9 +28,11 @@ def test_round_trip(tmp_path):
     preds, targets, ids = _example()
     probs = np.random.default_rng(1).dirichlet(np.ones(5), size=30)
     feats = np.random.default_rng(2).normal(size=(3, 8))
+    margins = np.random.default_rng(3).normal(0, 4, size=(4, 30))
+    margins[2, 5] = np.nan
     path = tmp_path / "run.h5"
     write_decisions(path, preds, targets, ids, epochs=[0, 1, 2, 5], recipe=RECIPE, probabilities=probs,
-                    features=feats, feature_ids=ids[[3, 7, 9]],
+                    features=feats, feature_ids=ids[[3, 7, 9]], margins=margins,
                     attrs={"seed": 7, "torch_version": "2.3", "wall_time_s": 1.5, "seeds": {"data": 1},
                            "flag": True, "devices": ["cpu"]})
     d = read_decisions(path)
@@ -45,7 +48,14 @@ def test_round_trip(tmp_path):
     np.testing.assert_array_equal(d.features, feats.astype(np.float16))
     np.testing.assert_array_equal(d.feature_ids, ids[[3, 7, 9]])
     assert d.attrs["recipe"] == RECIPE
-    assert d.attrs["format"] == "ddd-decisions" and d.attrs["format_version"] == FORMAT_VERSION == 2
+    assert d.attrs["format"] == "ddd-decisions" and d.attrs["format_version"] == FORMAT_VERSION == 3
+    assert d.margins.dtype == np.float16 and d.margins.shape == (4, 30)
+    np.testing.assert_array_equal(d.margins, margins.astype(np.float16))  # NaN where NaN
+    np.testing.assert_array_equal(read_margins(path, 2), margins[2].astype(np.float16))
+    np.testing.assert_array_equal(read_margins(path), margins[3].astype(np.float16))
+    assert read_decisions(path, load_margins=False).margins is None
+    info = read_file_info(path)
+    assert (info.format_version, info.n_images, info.n_classes, info.has_margins) == (3, 30, 5, True)
     assert d.attrs["n_classes"] == 5 and "checksums" not in d.attrs and "json_attrs" not in d.attrs
     assert d.attrs["seed"] == 7 and d.attrs["torch_version"] == "2.3" and d.attrs["wall_time_s"] == 1.5
     assert d.attrs["seeds"] == {"data": 1} and d.attrs["flag"] is True and d.attrs["devices"] == ["cpu"]
@@ -67,7 +77,10 @@ def test_without_optional_fields_and_pretrained(tmp_path):
     path = tmp_path / "pre.h5"
     write_decisions(path, preds[:1], targets, ids, recipe={})
     d = read_decisions(path)
-    assert d.probabilities is None and d.features is None and d.feature_ids is None
+    assert d.probabilities is None and d.features is None and d.feature_ids is None and d.margins is None
+    assert read_margins(path) is None and not read_file_info(path).has_margins
+    rows = EpochReader().rows([path], [0])
+    assert not rows.has_margins[0] and np.isnan(rows.margins).all()
     np.testing.assert_array_equal(d.epochs, [0])
     assert d.attrs["recipe"] == {} and d.final_epoch == 0 and d.correct(0).shape == (30,)
 
@@ -106,8 +119,8 @@ def test_foreign_and_text_files(tmp_path):
     with pytest.raises(DecisionsFormatError, match="missing datasets"):
         read_decisions(foreign)
     with h5py.File(foreign, "a") as f:
-        f.attrs["format_version"] = 3
-    with pytest.raises(DecisionsFormatError, match="unsupported format_version 3.*reads versions 1, 2"):
+        f.attrs["format_version"] = 4
+    with pytest.raises(DecisionsFormatError, match="unsupported format_version 4.*reads versions 1, 2, 3"):
         read_correct(foreign)
     text = tmp_path / "notes.txt"
     text.write_text("hello\n")
@@ -138,6 +151,8 @@ def test_foreign_and_text_files(tmp_path):
     (dict(features=np.ones((2, 4)), feature_ids=["img000"]), "features must have shape"),
     (dict(features=np.ones((1, 4)), feature_ids=["nope"]), "not among image_ids"),
     (dict(attrs={"format": "x"}), "reserved"),
+    (dict(margins=np.ones((3, 30))), r"margins must be a float array of the predictions' shape \(4, 30\)"),
+    (dict(margins=np.ones((4, 30), int)), "margins must be a float array"),
 ])
 def test_validation(tmp_path, change, match):
     preds, targets, ids = _example()
@@ -171,11 +186,14 @@ def test_check_same_images():
 
 # -- integrity (format version 2) and version-1 files ------------------------------------------------------------
 
+MARGINS = np.random.default_rng(4).normal(0, 3, size=(4, 30))
+
+
 def _full(path, **kw):
     preds, targets, ids = _example()
     probs = np.random.default_rng(1).dirichlet(np.ones(5), size=30)
     preds[-1] = probs.argmax(1)
-    write_decisions(path, preds, targets, ids, recipe=RECIPE, probabilities=probs,
+    write_decisions(path, preds, targets, ids, recipe=RECIPE, probabilities=probs, margins=MARGINS,
                     features=np.ones((2, 3)), feature_ids=ids[:2],
                     image_info={"condition": np.array(["a", "b"] * 15), "level": np.arange(30)},
                     attrs={"class_names": list("vwxyz"), "seed": 7, **kw})
@@ -192,9 +210,13 @@ def _all_reads(path):
     read_image_info(path)
     read_final([DecisionMaker("m", "c", str(path), int(epochs[-1]))])
     read_correct_rows([path], [int(epochs[0])])
+    read_margins(path)
+    read_margins(path, int(epochs[1]))
+    read_file_info(path)
     reader = EpochReader()
     for e in epochs:
         reader.read([path], [int(e)])
+        reader.rows([path], [int(e)])
 
 
 def test_every_dataset_is_checksummed(tmp_path):
@@ -204,13 +226,14 @@ def test_every_dataset_is_checksummed(tmp_path):
         names = []
         f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
         assert sorted(names) == ["epochs", "feature_ids", "features", "image_ids", "image_info/condition",
-                                 "image_info/level", "predictions", "probabilities", "targets"]
+                                 "image_info/level", "margins", "predictions", "probabilities", "targets"]
         for name in names:
             assert f[name].fletcher32 and f[name].chunks, name
             assert not h5py.check_vlen_dtype(f[name].dtype), name  # strings in the checksummed chunks
+        assert f["predictions"].chunks == f["margins"].chunks == (1, 30)  # one evaluation per chunk
         sums = json.loads(f.attrs["checksums"])
         assert sorted(sums["datasets"]) == sorted(names) and sums["algorithm"] == "sha256"
-        assert len(sums["rows"]["predictions"]) == len(preds)
+        assert len(sums["rows"]["predictions"]) == len(sums["rows"]["margins"]) == len(preds)
         assert f.id.get_create_plist().get_version()[0] >= 2  # HDF5 metadata with checksums
         for name in f.attrs:  # strings in the attribute messages, not in the global heap
             assert not h5py.check_vlen_dtype(f.attrs.get_id(name).dtype), name
@@ -235,6 +258,8 @@ def _rewrite(path, name, change):
     ("image_ids", lambda i: i[::-1], ("read_decisions", "read_correct", "read_ids_epochs", "read_final")),
     ("probabilities", lambda p: p * 0.5, ("read_decisions",)),
     ("image_info/level", lambda x: x + 1, ("read_decisions", "read_image_info")),
+    ("margins", lambda m: np.where(np.arange(m.size).reshape(m.shape) == 3, m + 1, m),
+     ("read_decisions", "read_margins", "epoch_rows")),
 ])
 def test_changed_data_is_refused_by_every_reader(tmp_path, name, change, readers):
     path = tmp_path / "run.h5"
@@ -245,7 +270,8 @@ def test_changed_data_is_refused_by_every_reader(tmp_path, name, change, readers
              "read_image_info": lambda: read_image_info(path),
              "read_final": lambda: read_final([DecisionMaker("m", "c", str(path), 0)]),
              "read_correct_rows": lambda: read_correct_rows([path], [0]),
-             "epoch_reader": lambda: EpochReader().read([path], [0])}
+             "epoch_reader": lambda: EpochReader().read([path], [0]),
+             "read_margins": lambda: read_margins(path, 0), "epoch_rows": lambda: EpochReader().rows([path], [0])}
     for reader in readers:
         with pytest.raises(DecisionsFormatError, match=f"{path}.*(checksum|corrupt)"):
             calls[reader]()
@@ -397,3 +423,108 @@ def test_every_read_error_names_the_file(tmp_path):
             _all_reads(bad)
         except DecisionsFormatError as e:
             assert str(bad) in str(e)
+
+
+# -- margins (format version 3) and version-2 files ----------------------------------------------------------------
+
+def _as_version_2(path):
+    """Turn a version-3 file without margins into what format version 2 wrote: the same datasets and
+    checksums, ``format_version = 2`` (its attribute hash recomputed)."""
+    with h5py.File(path, "r+") as f:
+        assert "margins" not in f
+        f.attrs["format_version"] = 2
+        sums = json.loads(f.attrs["checksums"])
+        sums["attrs"] = attrs_digest(f.attrs.items())
+        raw = json.dumps(sums, sort_keys=True).encode()
+        f.attrs.create("checksums", data=raw, dtype=h5py.string_dtype("utf-8", len(raw)))
+
+
+def test_version_2_files_are_read_without_margins(tmp_path):
+    preds, targets, ids = _example()
+    path = tmp_path / "v2.h5"
+    write_decisions(path, preds, targets, ids, recipe=RECIPE, attrs={"class_names": list("vwxyz")})
+    _as_version_2(path)
+    d = read_decisions(path)
+    assert d.attrs["format_version"] == 2 and d.margins is None
+    np.testing.assert_array_equal(d.predictions, preds)
+    assert read_margins(path, 1) is None and read_file_info(path).has_margins is False
+    rows = EpochReader().rows([path], [2])
+    np.testing.assert_array_equal(rows.predictions[0], preds[2])
+    np.testing.assert_array_equal(rows.correct[0], preds[2] == targets)
+    assert not rows.has_margins[0] and np.isnan(rows.margins[0]).all()
+    _all_reads(path)
+
+
+def test_margins_only_from_version_3_and_with_their_row_checksums(tmp_path):
+    preds, targets, ids = _example()
+    path = tmp_path / "v2.h5"
+    write_decisions(path, preds, targets, ids, recipe=RECIPE)
+    _as_version_2(path)
+    with h5py.File(path, "r+") as f:  # margins in a version-2 file (listed in its checksums, even)
+        f.create_dataset("margins", data=np.zeros(preds.shape, np.float16))
+        sums = json.loads(f.attrs["checksums"])
+        sums["datasets"]["margins"] = sums["datasets"]["targets"]
+        sums["rows"]["margins"] = sums["rows"]["predictions"]
+        raw = json.dumps(sums, sort_keys=True).encode()
+        f.attrs.create("checksums", data=raw, dtype=h5py.string_dtype("utf-8", len(raw)))
+    with pytest.raises(DecisionsFormatError, match="margins in a format_version 2 file"):
+        read_ids_epochs(path)
+    _full(path)
+    with h5py.File(path, "r+") as f:  # row hashes of margins gone
+        sums = json.loads(f.attrs["checksums"])
+        del sums["rows"]["margins"]
+        raw = json.dumps(sums, sort_keys=True).encode()
+        f.attrs.create("checksums", data=raw, dtype=h5py.string_dtype("utf-8", len(raw)))
+    with pytest.raises(DecisionsFormatError, match="malformed checksums"):
+        read_correct(path)
+    _full(path)
+    with h5py.File(path, "r+") as f:  # a row hash short
+        sums = json.loads(f.attrs["checksums"])
+        sums["rows"]["margins"].pop()
+        raw = json.dumps(sums, sort_keys=True).encode()
+        f.attrs.create("checksums", data=raw, dtype=h5py.string_dtype("utf-8", len(raw)))
+    with pytest.raises(DecisionsFormatError, match="checksums of 3 rows of margins"):
+        read_correct(path)
+
+
+def test_margins_are_float16_clipped_with_nan_kept(tmp_path):
+    preds, targets, ids = _example()
+    margins = np.zeros((4, 30))
+    margins[0, :3] = [1e6, -1e6, np.nan]
+    margins[1, 0] = np.inf
+    path = tmp_path / "m.h5"
+    write_decisions(path, preds, targets, ids, recipe={}, margins=margins.astype(np.float32))
+    m = read_decisions(path).margins
+    assert m[0, :2].tolist() == [65504.0, -65504.0] and np.isnan(m[0, 2]) and m[1, 0] == 65504.0
+
+
+def test_epoch_rows_of_many_files(tmp_path):
+    """EpochReader.rows: predictions, correctness and margins of every file at its epoch; files
+    without margins (version 1 and 2, imports) give NaN rows and say so."""
+    rng = np.random.default_rng(5)
+    preds, targets, ids = _example(rng)
+    margins = rng.normal(size=preds.shape)
+    write_decisions(tmp_path / "new.h5", preds, targets, ids, recipe={}, margins=margins)
+    write_decisions(tmp_path / "imported.h5", preds[:1], targets, ids, recipe={})
+    _write_v1(tmp_path / "old.h5", preds[::-1].copy(), targets, ids)  # several evaluations per chunk
+    paths = [tmp_path / "new.h5", tmp_path / "imported.h5", tmp_path / "old.h5", tmp_path / "new.h5"]
+    reader = EpochReader()
+    for epochs in ([3, 0, 1, 0], [1, 0, 3, 2]):
+        rows = reader.rows(paths, epochs)
+        want = [preds[epochs[0]], preds[0], preds[::-1][epochs[2]], preds[epochs[3]]]
+        np.testing.assert_array_equal(rows.predictions, np.stack(want))
+        np.testing.assert_array_equal(rows.correct, np.stack(want) == targets)
+        np.testing.assert_array_equal(rows.correct, reader.read(paths, epochs))
+        assert rows.has_margins.tolist() == [True, False, False, True]
+        np.testing.assert_array_equal(rows.margins[[0, 3]], margins[[epochs[0], epochs[3]]].astype(np.float16))
+        assert np.isnan(rows.margins[[1, 2]]).all()
+    assert reader.rows(paths, [0, 0, 0, 0], margins=False).margins is None
+    big = preds + 40000
+    write_decisions(tmp_path / "big.h5", big, targets + 40000, ids, recipe={})  # int32 classes: buffer widens
+    rows = reader.rows([tmp_path / "new.h5", tmp_path / "big.h5"], [1, 1])
+    assert rows.predictions.dtype == np.int32 and rows.predictions[1].tolist() == big[1].tolist()
+    with pytest.raises(ValueError, match="epoch 9 not in"):
+        reader.rows(paths[:1], [9])
+    write_decisions(tmp_path / "fewer.h5", preds[:, 1:], targets[1:], ids[1:], recipe={})
+    with pytest.raises(ValueError, match="the same images"):
+        reader.rows([tmp_path / "new.h5", tmp_path / "fewer.h5"], [0, 0])

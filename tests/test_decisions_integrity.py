@@ -1,7 +1,7 @@
 """Issue 15, failure 1: one changed byte of a decisions file is never read as data.
 
-Bytes of a small decisions file (3 epochs after epoch 0, 50 images, 5 classes, probabilities,
-features, image_info and the attributes a training run writes; about 12 KB) are flipped in turn
+Bytes of a small decisions file (3 epochs after epoch 0, 50 images, 5 classes, decision margins,
+probabilities, features, image_info and the attributes a training run writes; about 13 KB) are flipped in turn
 (XOR 0xff): every byte of its first KB (superblock, root object header, attributes, the first
 dataset headers) and 1,000 drawn at random (fixed seed) from the rest, or every byte with
 ``DDD_FULL_SCAN=1`` (about 7 minutes on 2 cores; the script reports the same). Each copy is read by every reader of :mod:`ddd.results.decisions` in worker subprocesses
@@ -39,7 +39,7 @@ def test_every_single_byte_flip_is_without_effect_or_an_error_naming_the_file(sc
     offsets = scanner.select_offsets(size) if full else scanner.select_offsets(size, first=1024, sample=1000)
     out = scanner.scan(reference, offsets, workers=2, strict=True)
     counts = out["counts"]
-    print(f"\n{len(offsets)} single-byte flips of a {size}-byte version-2 decisions file: {counts}")
+    print(f"\n{len(offsets)} single-byte flips of a {size}-byte version-3 decisions file: {counts}")
     assert out["flips"] == len(offsets)
     bad = _not_ok(out)
     assert not bad, f"{len(bad)} flips neither harmless nor a named error, e.g. {list(bad.items())[:5]}"

@@ -57,9 +57,9 @@ def test_epochs_up_to_each_makers_own_and_streaming(study, monkeypatch):
     calls = []
 
     class Spy(EpochReader):
-        def read(self, paths, epochs, *, out=None):
+        def rows(self, paths, epochs, **kw):
             calls.append(len(paths))
-            return super().read(paths, epochs, out=out)
+            return super().rows(paths, epochs, **kw)
 
     monkeypatch.setattr(engine, "EpochReader", Spy)
     short = dataclasses.replace(makers[3], epoch=1)  # run3's history up to its epoch 1 only
@@ -195,3 +195,126 @@ def test_unicode_image_ids(tmp_path):
     assert len(pd.concat(iter_pairs(mk[:2]))) == 1
     with pytest.raises(ValueError, match="different order"):
         list(iter_pairs(mk))
+
+
+# -- agreement beyond kappa: CAPA and decision-margin consistency --------------------------------------------------
+
+@pytest.fixture
+def classes_study(tmp_path):
+    """Five networks over 7 classes, epochs 0..3; four store margins, the last (an import) none.
+    Wrong answers share classes often (a common confusion) so CAPA differs from kappa."""
+    rng = np.random.default_rng(3)
+    c, n = 7, 300
+    targets = rng.integers(0, c, n)
+    ids = np.array([f"img{i:04d}" for i in range(n)])
+    confusion = (targets + 1) % c
+    makers, data = [], {}
+    for m in range(5):
+        right = rng.random((EPOCHS, n)) < (0.3 + 0.15 * np.arange(EPOCHS))[:, None]
+        wrong = np.where(rng.random((EPOCHS, n)) < 0.6, confusion, rng.integers(0, c, (EPOCHS, n)))
+        wrong = np.where(wrong == targets, (targets + 2) % c, wrong)
+        preds = np.where(right, targets, wrong)
+        preds[:, :5] = -1 if m == 2 else preds[:, :5]  # no answers agree with nothing
+        margins = np.where(right, 1, -1) * rng.gamma(2, 1, (EPOCHS, n)) + rng.normal(0, 0.3, n)
+        path = tmp_path / f"net{m}.h5"
+        write_decisions(path, preds, targets, ids, recipe={}, attrs={"class_names": list("abcdefg")},
+                        margins=margins if m < 4 else None)
+        makers.append(DecisionMaker(f"net{m}", "c", str(path), EPOCHS - 1))
+        data[f"net{m}"] = (preds, margins.astype(np.float16) if m < 4 else None)
+    return makers, data, targets, ids
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_agreement_columns_match_the_pair_functions(classes_study, overlap):
+    from ddd.analysis.agreement import capa, margin_consistency, same_wrong_share
+    makers, data, targets, ids = classes_study
+    n = len(ids)
+    sub = np.random.default_rng(4).random(n) < 0.4
+    other = (np.arange(n) % 5 == 0) & (overlap | ~sub)
+    frame = pd.concat(iter_pairs(makers, subsets={"sub": sub, "other": other}))
+    assert list(frame.columns) == list(COLUMNS)
+    for row in frame.itertuples():
+        mask = {"all": np.ones(n, bool), "sub": sub, "other": other}[row.subset]
+        (pa, ma), (pb, mb) = data[row.a], data[row.b]
+        a, b = pa[row.epoch][mask], pb[row.epoch][mask]
+        assert row.capa == pytest.approx(capa(a, b, targets[mask], n_classes=7), abs=1e-12)
+        assert row.agree_obs == pytest.approx(np.mean(a == b) - np.mean((a == b) & (a == -1)), abs=1e-12)
+        assert row.same_wrong == pytest.approx(same_wrong_share(a, b, targets[mask]), abs=1e-12, nan_ok=True)
+        if ma is None or mb is None:
+            assert row.margin_n == 0 and np.isnan(row.margin_consistency)
+        else:
+            assert row.margin_n == mask.sum()
+            want = margin_consistency(ma[row.epoch][mask], mb[row.epoch][mask])
+            assert row.margin_consistency == pytest.approx(want, abs=1e-5)
+    # the same numbers from all_pairs' TSV, and kappa untouched by the new columns
+    assert frame.capa.notna().all() and (frame.capa != frame.kappa).any()
+
+
+def test_capa_needs_the_number_of_classes(study, classes_study, tmp_path, caplog):
+    makers, *_ = study  # written without class_names: C unknown
+    with caplog.at_level("INFO", logger="ddd.analysis.engine"):
+        frame = pd.concat(iter_pairs(makers, epochs=[3]))
+    assert frame.capa.isna().all() and frame.capa_c_exp.isna().all() and frame.agree_obs.notna().all()
+    assert "pass n_classes" in caplog.text and "have no stored margins" in caplog.text
+    given = pd.concat(iter_pairs(makers, epochs=[3], n_classes=7))
+    assert given.capa.notna().all()
+    np.testing.assert_array_equal(given.kappa.to_numpy(), frame.kappa.to_numpy())
+    with pytest.raises(ValueError, match="n_classes=3, but .* has 7 classes"):
+        list(iter_pairs(classes_study[0], n_classes=3))
+    other = classes_study[0][0]
+    preds, _ = classes_study[1]["net0"]
+    write_decisions(tmp_path / "eight.h5", preds, classes_study[2], classes_study[3], recipe={},
+                    attrs={"class_names": list("abcdefgh")})
+    with pytest.raises(ValueError, match="different numbers of classes"):
+        list(iter_pairs([other, DecisionMaker("eight", "c", str(tmp_path / "eight.h5"), 3)]))
+
+
+def test_pairs_tables_written_before_the_agreement_columns_are_read(tmp_path, study):
+    from ddd.results.pairs import AGREEMENT_PAIR_COLUMNS, KAPPA_PAIR_COLUMNS
+    makers, *_ = study
+    all_pairs(makers, pairs_path=tmp_path / "pairs.tsv", epochs=[0], p_value=True)
+    new = read_pairs(tmp_path / "pairs.tsv")
+    old = pd.read_csv(tmp_path / "pairs.tsv", sep="\t")[[*KAPPA_PAIR_COLUMNS, "p_value"]]
+    old.to_csv(tmp_path / "old.tsv", sep="\t", index=False, na_rep="NaN")
+    back = read_pairs(tmp_path / "old.tsv")
+    assert list(back.columns) == [*COLUMNS, "p_value"]
+    assert back[[c for c in AGREEMENT_PAIR_COLUMNS if c != "margin_n"]].isna().all().all()
+    assert (back.margin_n == 0).all()
+    pd.testing.assert_frame_equal(back[list(KAPPA_PAIR_COLUMNS)], new[list(KAPPA_PAIR_COLUMNS)])
+
+
+def test_old_decisions_files_give_nan_margin_consistency(classes_study, tmp_path):
+    """A decisions file of format version 1 (no margins, no checksums) beside version-3 files: its
+    pairs get CAPA (its class_names give C) and NaN margin consistency."""
+    import h5py
+    import json
+    makers, data, targets, ids = classes_study
+    preds, _ = data["net1"]
+    old = tmp_path / "old.h5"
+    with h5py.File(old, "w") as f:  # as format version 1 wrote it
+        f.create_dataset("predictions", data=preds.astype(np.int16), compression="gzip")
+        f.create_dataset("targets", data=targets.astype(np.int16))
+        f.create_dataset("image_ids", data=ids.tolist(), dtype=h5py.string_dtype())
+        f.create_dataset("epochs", data=np.arange(len(preds), dtype=np.int64))
+        f.attrs.update({"format": "ddd-decisions", "format_version": 1, "recipe": "{}",
+                        "class_names": json.dumps(list("abcdefg")),
+                        "json_attrs": json.dumps(["recipe", "class_names"])})
+    frame = pd.concat(iter_pairs([makers[0], DecisionMaker("old", "c", str(old), 3), makers[1]]))
+    with_old = frame[(frame.a == "old") | (frame.b == "old")]
+    assert with_old.margin_consistency.isna().all() and (with_old.margin_n == 0).all()
+    assert with_old.capa.notna().all()
+    same = frame[(frame.a == "old") & (frame.b == "net1")]  # the old file holds net1's predictions
+    assert (same.capa == 1.0).all() and (same.kappa == 1.0).all()
+    assert frame[(frame.a == "net0") & (frame.b == "net1")].margin_consistency.notna().all()
+
+
+def test_agreement_can_be_left_out(classes_study):
+    """agreement=False: correctness only (the bit-packed reader), the same kappa, the agreement columns empty."""
+    makers, *_ = classes_study
+    full = pd.concat(iter_pairs(makers, p_value=True))
+    fast = pd.concat(iter_pairs(makers, p_value=True, agreement=False))
+    assert list(fast.columns) == list(full.columns)
+    kappa_cols = [c for c in COLUMNS if c not in ("a", "b", "subset") and c not in engine.AGREEMENT_PAIR_COLUMNS]
+    np.testing.assert_array_equal(fast[kappa_cols].to_numpy(float), full[kappa_cols].to_numpy(float))
+    assert fast[["agree_obs", "capa", "same_wrong", "margin_consistency"]].isna().all().all()
+    assert (fast.margin_n == 0).all()

@@ -36,6 +36,11 @@ def test_decisions_file_holds_every_epoch(tmp_path):
     assert d.image_ids.tolist() == [str(i) for i in range(24)]
     assert d.probabilities.shape == (24, 4) and d.probabilities.dtype == np.float16
     assert np.allclose(d.probabilities.astype(float).sum(1), 1, atol=1e-2)
+    # every evaluation's decision margins: > 0 exactly where the top-1 prediction is right
+    assert d.margins.shape == (4, 24) and d.margins.dtype == np.float16 and np.isfinite(d.margins).all()
+    right, margin = d.correct(), d.margins.astype(float)
+    assert (margin[right] >= 0).all() and (margin[~right] <= 0).all()
+    assert (margin != 0).mean() > 0.9
     assert d.attrs["recipe"]["condition"] == "data_order"
     assert d.attrs["torch_version"] == torch.__version__
     assert d.attrs["dataset_fingerprint"] and d.attrs["device"] == "cpu"
@@ -126,6 +131,7 @@ def test_resume_gives_identical_decisions(tmp_path):
     resumed = read_decisions(_run(tmp_path, "cut"))
     np.testing.assert_array_equal(full.predictions, resumed.predictions)
     np.testing.assert_array_equal(full.probabilities, resumed.probabilities)
+    np.testing.assert_array_equal(full.margins, resumed.margins)
     a = torch.load(tmp_path / "full.pt")
     b = torch.load(tmp_path / "cut.pt")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -221,3 +227,37 @@ def test_precise_bn_estimates_the_plain_average_and_restores_momentum():
     assert bn.momentum == 0.1
     precise_bn(model, _Batches(x), device="cpu", n_images=20, batch_size=16, seed=0)
     assert int(bn.num_batches_tracked) == 2  # stops once it has seen n_images (two batches of 16)
+
+
+def test_resuming_a_checkpoint_without_margins_gives_nan_for_its_epochs(tmp_path, caplog):
+    """Checkpoints written before margins were kept are still resumed from; the margins of the
+    epochs they cover are unknown (NaN, with a warning), the later ones computed."""
+    full = read_decisions(_run(tmp_path, "full"))
+    _run(tmp_path, "cut", stop_after=2)
+    recipe = recipes.resolve(FAMILY, "data_order", 1)
+    for path in glob.glob(str(tmp_path / "ckpt_cut" / "epoch_*.pt")):  # as an older ddd wrote them
+        ckpt = torch.load(path, weights_only=False)
+        del ckpt["margins"]
+        checkpoints._write(path, ckpt, epoch=ckpt["epoch"], recipe=recipe)
+    with caplog.at_level("WARNING"):
+        resumed = read_decisions(_run(tmp_path, "cut"))
+    assert "holds no decision margins" in caplog.text
+    np.testing.assert_array_equal(full.predictions, resumed.predictions)
+    assert np.isnan(resumed.margins[:3]).all()
+    np.testing.assert_array_equal(full.margins[3:], resumed.margins[3:])
+
+
+def test_without_margins_and_the_margin_function():
+    from ddd.analysis.agreement import decision_margins as numpy_margins
+    from ddd.training.loop import decision_margins
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 1.0, 0.5]])
+    targets = torch.tensor([0, 2, 1])
+    assert decision_margins(logits, targets).tolist() == [1.0, -2.0, 0.0]
+    z = torch.randn(50, 7, generator=torch.Generator().manual_seed(0))
+    t = torch.randint(0, 7, (50,), generator=torch.Generator().manual_seed(1))
+    np.testing.assert_allclose(decision_margins(z, t).numpy(), numpy_margins(z.numpy(), t.numpy()), atol=1e-6)
+
+
+def test_margins_can_be_left_out(tmp_path):
+    d = read_decisions(_run(tmp_path, "plain", margins=False))
+    assert d.margins is None and d.predictions.shape == (4, 24)

@@ -1,5 +1,10 @@
 """All pairs of decision makers, at every stored epoch, on every subset of images: the streaming engine.
 
+Beside κ every row carries the agreement beyond κ of :mod:`ddd.analysis.agreement`: CAPA in its
+discrete form (same top-1 class, chance-adjusted for C classes) with its parts, and decision-margin
+consistency where the decisions files store margins (format version 3; NaN for older files and
+imported decisions, which the log says once).
+
 Decision makers are :class:`ddd.experiment.makers.DecisionMaker` objects (or their dicts): each
 contributes every epoch its decisions file stores up to its own ``epoch`` (its learning history;
 a model evaluated once contributes epoch 0). At every epoch shared by at least two decision
@@ -8,11 +13,16 @@ subset of images, with one matrix product per (epoch, subset) instead of a loop 
 (:func:`ddd.analysis.kappa.pair_counts`; exact integer counts, so the numbers equal
 :func:`ddd.analysis.uncertainty.pairwise` to the last bit).
 
-Memory: one epoch's correctness matrix (M x N bool) is held, read row by row from the files by
-:class:`ddd.results.decisions.EpochReader` (which keeps the bit-packed correctness of one gzip
-chunk band per file, together at most M x N bytes, so that each chunk is decompressed once), plus
-column blocks of it as float32 (<= 64 MiB), the (M, M) counts and the M (M-1) / 2 rows of one
-block. Image ids of every file are checked against the first file's before anything is compared
+Memory: one epoch's correctness, predictions and margins (M x N: bool, int16 and float16, 5 bytes
+per decision) are held, read one row per file by :meth:`ddd.results.decisions.EpochReader.rows`
+(format version 3 keeps one evaluation per gzip chunk, so each chunk is decompressed once), plus
+column blocks as float32 (<= 64 MiB), the blocks of :func:`ddd.analysis.agreement.same_wrong_counts`
+(<= 2^22 decisions), a few (M, M) matrices per subset and the M (M-1) / 2 rows of one block.
+Cost per epoch and subset: κ's product O(M² N) (BLAS), the margins' product the same (only where
+margins are stored), CAPA's counting of equal wrong answers O(M N) plus M² per (image, class) that
+many decision makers chose (:func:`ddd.analysis.agreement.same_wrong_counts`). ``agreement=False``
+skips the last two and reads correctness only.
+Image ids of every file are checked against the first file's before anything is compared
 (identical arrays are accepted at once, anything else goes through
 :func:`ddd.results.decisions.check_same_images` and is refused with its message); they are not
 kept. Disjoint subsets (e.g. the ``condition=<value>`` subsets of imported data) cost no extra
@@ -36,14 +46,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from ddd.analysis.agreement import (MarginMoments, agreement_table, margin_moments, margin_table,
+                                     same_wrong_counts)
 from ddd.analysis.kappa import pair_counts, pair_table
 from ddd.analysis.uncertainty import ALTERNATIVES, p_values_from_counts
 from ddd.experiment.makers import as_decision_makers
-from ddd.results.decisions import EpochReader, check_same_images, read_ids_epochs
+from ddd.results.decisions import EpochReader, check_same_images, read_file_info, read_ids_epochs
+from ddd.results.pairs import AGREEMENT_PAIR_COLUMNS
 from ddd.results.pairs import PAIR_COLUMNS as COLUMNS
 from ddd.results.pairs import SUMMARY_COLUMNS, PairsWriter, write_pairs_summary
 
@@ -124,23 +138,80 @@ def _labels(held: dict, epochs) -> list[int]:
     return labels
 
 
-def _counts(correct: np.ndarray, masks: dict, disjoint: bool):
-    """``(subset, (n, both))`` for "all" and every subset; disjoint subsets give "all" as their sum plus the rest."""
+class _Counts(NamedTuple):
+    """What one subset's pair rows need, additive over disjoint sets of images."""
+    n: int
+    both: np.ndarray                       #: int64 (M, M): images right for both (diagonal: each one's)
+    same_wrong: np.ndarray | None          #: int64 (M, M): images both got wrong with the same class
+    margins: MarginMoments | None          #: None when no decision maker of the epoch stores margins
+
+    def __add__(self, other: "_Counts") -> "_Counts":
+        margins = None if self.margins is None else self.margins + other.margins
+        same = None if self.same_wrong is None else self.same_wrong + other.same_wrong
+        return _Counts(self.n + other.n, self.both + other.both, same, margins)
+
+
+def _part_counts(rows, masks: list, n_keys: int | None, with_margins: bool) -> list:
+    if isinstance(rows, np.ndarray):  # correctness only (agreement=False)
+        return [_Counts(*pair_counts(rows, mask=mask), None, None) for mask in masks]
+    same = same_wrong_counts(rows.predictions, rows.correct, masks, n_keys=n_keys)
+    moments = margin_moments(rows.margins, masks) if with_margins else [None] * len(masks)
+    return [_Counts(*pair_counts(rows.correct, mask=mask), s, mo) for mask, s, mo in zip(masks, same, moments)]
+
+
+def _counts(rows, masks: dict, disjoint: bool, n_keys: int | None):
+    """``(subset, _Counts)`` for "all" and every subset; disjoint subsets give "all" as their sum plus the rest."""
+    with_margins = not isinstance(rows, np.ndarray) and bool(rows.has_margins.any())
     if not disjoint:
-        for subset, mask in masks.items():
-            yield subset, pair_counts(correct, mask=mask)
+        yield from zip(masks, _part_counts(rows, list(masks.values()), n_keys, with_margins))
         return
-    parts = {s: pair_counts(correct, mask=m) for s, m in masks.items() if s != "all"}
-    rest = ~np.any([m for s, m in masks.items() if s != "all"], axis=0)
-    n, both = pair_counts(correct, mask=rest)
-    for n_s, both_s in parts.values():
-        n, both = n + n_s, both + both_s
-    yield "all", (n, both)
-    yield from parts.items()
+    named = {s: m for s, m in masks.items() if s != "all"}
+    rest = ~np.any(list(named.values()), axis=0)
+    *parts, total = _part_counts(rows, [*named.values(), rest], n_keys, with_margins)
+    for part in parts:
+        total = total + part
+    yield "all", total
+    yield from zip(named, parts)
+
+
+def _classes(makers, n_classes):
+    """``(C for CAPA or None, upper bound of class indices or None)`` from the files (or ``n_classes``),
+    logging files without margins once."""
+    infos = {m.path: read_file_info(m.path) for m in makers}
+    stated = {p: i.n_classes for p, i in infos.items() if i.n_classes is not None}
+    without = [m.name for m in makers if not infos[m.path].has_margins]
+    if without:
+        log.info("%d of %d decision makers have no stored margins (decisions files before format version 3, "
+                 "imported decisions): their margin_consistency is NaN (e.g. %s)", len(without), len(makers),
+                 ", ".join(without[:5]))
+    if n_classes is not None:
+        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+            raise ValueError(f"n_classes must be a positive integer, got {n_classes!r}")
+        bigger = {p: c for p, c in stated.items() if c > n_classes}
+        if bigger:
+            path, c = next(iter(bigger.items()))
+            raise ValueError(f"n_classes={n_classes}, but {path} has {c} classes")
+        return int(n_classes), int(n_classes)
+    if len(set(stated.values())) > 1:
+        (p1, c1), *rest = stated.items()
+        p2, c2 = next((p, c) for p, c in rest if c != c1)
+        raise ValueError(f"decisions files of one comparison state different numbers of classes: {p1} has {c1}, "
+                         f"{p2} has {c2}")
+    if not stated:
+        log.info("no decisions file states its number of classes (no class_names or probabilities): capa and "
+                 "capa_c_exp are NaN (pass n_classes to compute them)")
+        return None, None
+    c = next(iter(stated.values()))
+    if len(stated) < len(infos):
+        log.info("%d of %d decisions files do not state their number of classes; CAPA uses the others' C=%d",
+                 len(infos) - len(stated), len(infos), c)
+        return c, None
+    return c, c
 
 
 def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_value: bool = False,
-               alternative: str = "greater", bias_corrected: bool = False) -> Iterator[pd.DataFrame]:
+               alternative: str = "greater", bias_corrected: bool = False,
+               n_classes: int | None = None, agreement: bool = True) -> Iterator[pd.DataFrame]:
     """Yield one tidy DataFrame per (epoch, subset): every pair of the decision makers holding that epoch.
 
     Parameters
@@ -154,46 +225,65 @@ def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_v
         (``ddd.analysis.uncertainty.p_values_from_counts``) and ``p_alternative`` naming its alternative
     alternative : {"greater", "less", "two-sided"} of that p-value
     bias_corrected : add ``kappa_bias_corrected`` (κ′, :func:`ddd.analysis.kappa.pair_table`)
+    n_classes : C of CAPA's chance term (default: the ``n_classes`` the decisions files state; they
+        must agree; none stated: ``capa`` is NaN, the log says so)
+    agreement : compute the agreement beyond κ (default). ``False`` reads correctness only (about
+        half the time for 1,000 decision makers) and leaves those columns NaN (``margin_n`` 0)
 
     Yields
     ------
-    DataFrame with :data:`COLUMNS` (+ ``kappa_bias_corrected``, ``p_value``, ``p_alternative``), pairs ``a, b`` in the order of ``makers``; ``a``
-    and ``b`` are categoricals over all names.
+    DataFrame with :data:`COLUMNS` (+ ``kappa_bias_corrected``, ``p_value``, ``p_alternative``), pairs ``a, b``
+    in the order of ``makers``; ``a`` and ``b`` are categoricals over all names. The agreement columns
+    (:data:`ddd.analysis.agreement.AGREEMENT_COLUMNS`): ``agree_obs`` (share of images with the same
+    top-1 class), ``capa_c_exp``, ``capa``, ``same_wrong`` (share of the images both got wrong on which
+    they chose the same class), ``margin_n`` (images where both have margins) and ``margin_consistency``
+    (Pearson r of the margins; NaN without margins).
     """
     if undefined not in UNDEFINED:
         raise ValueError(f"undefined must be one of {UNDEFINED} for all pairs, got {undefined!r}")
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
     makers, held, ids = resolve_makers(makers)
+    c, n_keys = _classes(makers, n_classes) if agreement else (None, None)
     masks = _subset_masks(subsets, ids)
     labels = _labels(held, epochs)
     names = [m.name for m in makers]
     named = [m for s, m in masks.items() if s != "all"]
     disjoint = bool(named) and int(np.sum(named, axis=0, dtype=np.int64).max()) <= 1
-    buf, reader = None, EpochReader()
+    reader = EpochReader()
     for label in labels:
         active = np.array([k for k, m in enumerate(makers) if label in held[m.name]])
         t0 = time.perf_counter()
-        if buf is None or buf.shape[0] != active.size:
-            buf = np.empty((active.size, ids.size), dtype=bool)
-        correct = reader.read([makers[k].path for k in active], [label] * active.size, out=buf)
+        paths = [makers[k].path for k in active]
+        rows = reader.rows(paths, [label] * active.size) if agreement else reader.read(paths, [label] * active.size)
         t1 = time.perf_counter()
-        yield from _epoch_frames(correct, active, names, label, masks, disjoint, undefined=undefined,
-                                 p_value=p_value, alternative=alternative, bias_corrected=bias_corrected)
+        yield from _epoch_frames(rows, active, names, label, masks, disjoint, undefined=undefined,
+                                 p_value=p_value, alternative=alternative, bias_corrected=bias_corrected,
+                                 n_classes=c, n_keys=n_keys)
         log.info("epoch %s: %d decision makers, read %.2fs, pairs %.2fs", label, active.size, t1 - t0,
                  time.perf_counter() - t1)
 
 
-def _epoch_frames(correct, active, names, label, masks, disjoint, *, undefined, p_value, alternative,
-                  bias_corrected=False):
+def _epoch_frames(rows, active, names, label, masks, disjoint, *, undefined, p_value, alternative,
+                  bias_corrected=False, n_classes=None, n_keys=None):
     """One frame per subset: every pair of the ``active`` decision makers at one epoch."""
     i, j = np.triu_indices(active.size, k=1)
-    for subset, (n, both) in _counts(correct, masks, disjoint):
+    for subset, counts in _counts(rows, masks, disjoint, n_keys):
+        n, both = counts.n, counts.both
         k = np.diag(both)
         cols = pair_table(n, k[i], k[j], both[i, j], undefined=undefined, bias_corrected=bias_corrected)
+        extra = {"kappa_bias_corrected": cols.pop("kappa_bias_corrected")} if bias_corrected else {}
+        if counts.same_wrong is None:  # agreement=False
+            cols.update({c: np.full(i.size, np.nan) for c in AGREEMENT_PAIR_COLUMNS})
+        else:
+            cols.update(agreement_table(n, k[i], k[j], both[i, j], counts.same_wrong[i, j], n_classes=n_classes))
+        if counts.margins is None:
+            cols.update(margin_n=np.zeros(i.size, np.int64), margin_consistency=np.full(i.size, np.nan))
+        else:
+            cols.update(margin_table(counts.margins, i, j))
         frame = pd.DataFrame({"a": pd.Categorical.from_codes(active[i], names),
                               "b": pd.Categorical.from_codes(active[j], names),
-                              "epoch": np.full(i.size, label), "subset": subset, **cols})
+                              "epoch": np.full(i.size, label), "subset": subset, **cols, **extra})
         if p_value:
             frame["p_value"] = p_values_from_counts(n, k[i], k[j], both[i, j], alternative=alternative)
             frame["p_alternative"] = alternative
@@ -244,7 +334,8 @@ def summarize_pairs(pairs: pd.DataFrame, *, groups: Mapping | None = None) -> pd
 
 def all_pairs(makers, *, pairs_path=None, summary_path=None, groups: Mapping | None = None, subsets=None,
               epochs=None, undefined: str = "nan", p_value: bool = False,
-              alternative: str = "greater", bias_corrected: bool = False) -> pd.DataFrame:
+              alternative: str = "greater", bias_corrected: bool = False,
+              n_classes: int | None = None, agreement: bool = True) -> pd.DataFrame:
     """Stream every pair, epoch and subset to ``pairs_path`` and return (and write) the summary.
 
     Parameters are those of :func:`iter_pairs` and :func:`summarize_pairs`; ``pairs_path`` and
@@ -262,7 +353,8 @@ def all_pairs(makers, *, pairs_path=None, summary_path=None, groups: Mapping | N
     parts, t0 = [], time.perf_counter()
     with PairsWriter(pairs_path) as writer:
         for frame in iter_pairs(makers, subsets=subsets, epochs=epochs, undefined=undefined, p_value=p_value,
-                                alternative=alternative, bias_corrected=bias_corrected):
+                                alternative=alternative, bias_corrected=bias_corrected, n_classes=n_classes,
+                                agreement=agreement):
             writer.write(frame)
             parts.append(summarize_pairs(frame, groups=groups))
         summary = pd.concat(parts, ignore_index=True)

@@ -1,8 +1,9 @@
 """Run a pretrained model over a dataset's evaluation split and write its decisions.
 
 The output is the decisions HDF5 of a training run (``ddd.results.decisions``) with one row of
-predictions (epoch 0), the targets, image ids and the float16 class probabilities, so every
-analysis treats a pretrained model like a trained network.
+predictions (epoch 0), the targets, image ids, the float16 class probabilities and the float16
+decision margins (true-class logit minus the largest other logit), so every analysis treats a
+pretrained model like a trained network.
 """
 
 from __future__ import annotations
@@ -98,17 +99,23 @@ def eval_dataset(dataset: dict, transform) -> tuple[Dataset, EvalSet]:
 
 @torch.inference_mode()
 def predict(model, loader, *, device, progress: bool = False, total: int | None = None):
-    """Top-1 predictions and softmax probabilities of ``model`` over ``loader``, in order.
+    """Top-1 predictions, softmax probabilities and decision margins of ``model`` over ``loader``, in order.
+
+    The margin of an image is its true-class logit (the loader's label) minus the largest other
+    logit (:func:`ddd.training.loop.decision_margins`); NaN where the label is not one of the
+    model's outputs (then the class counts differ, which :func:`infer` refuses).
 
     Returns
     -------
-    predictions int64 (N,), probabilities float16 (N, C). Results stay on the device until the
-    end (one copy to the host).
+    predictions int64 (N,), probabilities float16 (N, C), margins float16 (N,). Results stay on
+    the device until the end (one copy to the host).
     """
     from tqdm import tqdm
+
+    from ddd.training.loop import decision_margins
     cuda = device.type == "cuda"
-    preds, probs = [], []
-    for x, _ in tqdm(loader, total=total, disable=not progress, desc="inference", file=sys.stderr,
+    preds, probs, margins = [], [], []
+    for x, y in tqdm(loader, total=total, disable=not progress, desc="inference", file=sys.stderr,
                      mininterval=5):
         x = x.to(device, non_blocking=cuda)
         if cuda:
@@ -120,7 +127,12 @@ def predict(model, loader, *, device, progress: bool = False, total: int | None 
         logits = logits.float()
         preds.append(logits.argmax(1))
         probs.append(logits.softmax(1).half())
-    return torch.cat(preds).cpu().numpy(), torch.cat(probs).cpu().numpy()
+        y = torch.as_tensor(y).to(logits.device, non_blocking=cuda).long()
+        known = (y >= 0) & (y < logits.shape[1])
+        known &= logits.shape[1] >= 2  # a margin needs another class
+        m = decision_margins(logits, torch.where(known, y, 0)) if logits.shape[1] >= 2 else logits[:, 0]
+        margins.append(torch.where(known, m, float("nan")).clamp(-65504, 65504).half())
+    return torch.cat(preds).cpu().numpy(), torch.cat(probs).cpu().numpy(), torch.cat(margins).cpu().numpy()
 
 
 def _model_and_data(spec: dict, dataset: dict, dev: torch.device):
@@ -135,14 +147,14 @@ def _model_and_data(spec: dict, dataset: dict, dev: torch.device):
 
 
 def _write(out, spec: dict, dataset: dict, meta: EvalSet, prepared, predictions, probabilities, *,
-           dev: torch.device, batch_size: int, start: float, loop_s: float) -> None:
+           dev: torch.device, batch_size: int, start: float, loop_s: float, margins=None) -> None:
     """The decisions file of one pretrained model (``ddd.results.decisions``)."""
     weights_sha = sha256_file(prepared.weights_path)
     os.makedirs(os.path.dirname(os.path.abspath(os.fspath(out))), exist_ok=True)
     import torchvision
     write_decisions(
         out, predictions[None, :].astype(np.int64), meta.targets, meta.image_ids, epochs=np.array([0]),
-        recipe=spec, probabilities=probabilities,
+        recipe=spec, probabilities=probabilities, margins=None if margins is None else margins[None, :],
         attrs={"kind": "pretrained", "model_spec": spec, "class_names": list(meta.class_names),
                "weights_file": prepared.weights_path, "weights_sha256": weights_sha,
                "dataset": dataset, "dataset_fingerprint": meta.fingerprint,
@@ -165,7 +177,7 @@ def infer(spec: dict, dataset: dict, *, out, device: str = "auto", batch_size: i
     spec : a model spec (see ``ddd.pretrained.spec``).
     dataset : the dataset's config block (``Config.dataset(study)``).
     out : path of the decisions HDF5: predictions (1, N), targets (N,), image ids (N,),
-        probabilities float16 (N, C); written to a sibling and renamed into place.
+        probabilities float16 (N, C), margins float16 (1, N); written to a sibling and renamed into place.
     device : ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda[:i]"``.
     batch_size, num_workers : DataLoader settings (workers decode and preprocess images).
     threads : CPU threads for torch (default: leave as is).
@@ -186,15 +198,15 @@ def infer(spec: dict, dataset: dict, *, out, device: str = "auto", batch_size: i
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers,
                         pin_memory=dev.type == "cuda", persistent_workers=False)
     t = time.time()
-    predictions, probabilities = predict(model, loader, device=dev, progress=progress,
-                                         total=-(-len(ds) // batch_size))
+    predictions, probabilities, margins = predict(model, loader, device=dev, progress=progress,
+                                                  total=-(-len(ds) // batch_size))
     loop_s = time.time() - t
     if probabilities.shape[1] != len(meta.class_names):
         raise ValueError(f"model {spec['name']!r} gave {probabilities.shape[1]} outputs for a dataset of "
                          f"{len(meta.class_names)} classes")
     accuracy = float(np.mean(predictions == meta.targets))
     _write(out, spec, dataset, meta, prepared, predictions, probabilities, dev=dev, batch_size=batch_size,
-           start=start, loop_s=loop_s)
+           start=start, loop_s=loop_s, margins=margins)
     log.info("%s: accuracy %.4f on %d images (%.1f images/s), %s", spec["name"], accuracy, len(ds),
              len(ds) / max(loop_s, 1e-9), out)
     return {"accuracy": accuracy, "n_images": len(ds), "wall_time_s": time.time() - start,

@@ -4,7 +4,8 @@ The only module that knows their layout; the engine (:mod:`ddd.analysis.engine`)
 consistency (:mod:`ddd.analysis.consistency`) write through it, consumers read through it. Every
 file is written to a ``.tmp`` sibling and renamed into place; NaN is written as ``NaN``.
 
-``pairs.tsv``        one row per pair, epoch and subset: :data:`PAIR_COLUMNS` (+ ``p_value``). Streamed
+``pairs.tsv``        one row per pair, epoch and subset: :data:`PAIR_COLUMNS` (+ ``p_value``): κ and its
+                     parts, then the agreement beyond κ (CAPA, margin consistency). Streamed
                      block by block (:class:`PairsWriter`): a study of 1,000 decision makers x 91 epochs
                      x 2 subsets has 91 M rows (~15 GB); leave it out for such studies.
 ``summary.tsv``      one row per epoch, subset and pair of groups: :data:`SUMMARY_COLUMNS`.
@@ -23,12 +24,16 @@ import pandas as pd
 
 from ddd.results.files import read_tsv, write_tsv
 
-__all__ = ["PAIR_COLUMNS", "SUMMARY_COLUMNS", "DIFFERENCE_COLUMNS", "CONDITION_COLUMNS", "PairsWriter",
-           "write_pairs_summary", "read_pairs", "read_pairs_summary", "write_uncertainty", "read_uncertainty",
-           "write_empty", "write_differences", "read_differences", "write_conditions", "read_conditions"]
+__all__ = ["PAIR_COLUMNS", "KAPPA_PAIR_COLUMNS", "AGREEMENT_PAIR_COLUMNS", "SUMMARY_COLUMNS", "DIFFERENCE_COLUMNS",
+           "CONDITION_COLUMNS", "PairsWriter", "write_pairs_summary", "read_pairs", "read_pairs_summary",
+           "write_uncertainty", "read_uncertainty", "write_empty", "write_differences", "read_differences", "write_conditions", "read_conditions"]
 
-PAIR_COLUMNS = ("a", "b", "epoch", "subset", "n", "p_a", "p_b", "c_obs", "c_exp", "kappa", "kappa_undefined",
-                "kappa_min", "kappa_max", "kappa_over_max")
+#: ``pairs.tsv`` as written before the agreement beyond κ: :func:`read_pairs` still reads such files.
+KAPPA_PAIR_COLUMNS = ("a", "b", "epoch", "subset", "n", "p_a", "p_b", "c_obs", "c_exp", "kappa", "kappa_undefined",
+                      "kappa_min", "kappa_max", "kappa_over_max")
+#: Agreement beyond κ (:mod:`ddd.analysis.agreement`): CAPA (discrete) and its parts, margin consistency.
+AGREEMENT_PAIR_COLUMNS = ("agree_obs", "capa_c_exp", "capa", "same_wrong", "margin_n", "margin_consistency")
+PAIR_COLUMNS = KAPPA_PAIR_COLUMNS + AGREEMENT_PAIR_COLUMNS
 SUMMARY_COLUMNS = ("epoch", "subset", "group_a", "group_b", "n_pairs", "n_undefined", "kappa_mean", "kappa_sd",
                    "kappa_q05", "kappa_median", "kappa_q95", "c_obs_mean", "c_exp_mean")
 #: ``differences.tsv``: Δκ = κ(first) − κ(second), each "x vs y" on its subset (README "Do they differ?").
@@ -100,8 +105,14 @@ def _read(path, columns) -> pd.DataFrame:
 
 
 def read_pairs(path) -> pd.DataFrame:
-    """``pairs.tsv`` (small studies: the whole table in memory)."""
-    return _read(path, PAIR_COLUMNS)
+    """``pairs.tsv`` (small studies: the whole table in memory). Tables written before the agreement
+    columns get them as NaN (``margin_n`` 0): nothing was computed, not a value of 0 agreement."""
+    frame = _read(path, KAPPA_PAIR_COLUMNS)
+    for column in AGREEMENT_PAIR_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = 0 if column == "margin_n" else float("nan")
+    rest = [c for c in frame.columns if c not in PAIR_COLUMNS]
+    return frame[[*PAIR_COLUMNS, *rest]]
 
 
 def read_pairs_summary(path) -> pd.DataFrame:

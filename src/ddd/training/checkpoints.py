@@ -3,8 +3,10 @@ they are loaded, the newest valid one resumed, the older ones rotated out, all r
 run's outputs are written; the folder locked by the one process that trains into it.
 
 A checkpoint ``epoch_NNNN.pt`` holds ``epoch``, ``model``, ``optimizer`` (state dicts), the
-``predictions`` of epochs 0..epoch and the ``recipe`` (JSON, sorted keys); past the nominal final
-epoch E of a run with extra epochs also ``nominal_model``, the weights after epoch E.
+``predictions`` of epochs 0..epoch, their decision ``margins`` (float16; absent from checkpoints
+written before margins were kept, which are still resumed from, those epochs' margins then NaN) and
+the ``recipe`` (JSON, sorted keys); past the nominal final epoch E of a run with extra epochs also
+``nominal_model``, the weights after epoch E.
 
 Next to it, written (atomically) once the checkpoint is in place, ``epoch_NNNN.pt.json`` records
 its size and SHA-256, its epoch and the SHA-256 of its recipe. A checkpoint is loaded only from
@@ -145,6 +147,10 @@ def _check_epochs(ckpt: dict, recipe: dict) -> None:
     """Raise ValueError unless the predictions and (past E) the weights of E fit the epoch."""
     if len(ckpt["predictions"]) != ckpt["epoch"] + 1:
         raise ValueError("predictions do not match the epoch")
+    margins = ckpt.get("margins")
+    if margins is not None and np.shape(margins) != np.shape(ckpt["predictions"]):
+        raise ValueError(f"margins of shape {np.shape(margins)} do not match the predictions' "
+                         f"{np.shape(ckpt['predictions'])}")
     if has_nominal(recipe, ckpt["epoch"]):
         nominal = ckpt.get("nominal_model")
         if not isinstance(nominal, dict):
@@ -250,7 +256,7 @@ def _write_json(path: str, obj) -> None:
 
 
 def save_checkpoint(checkpoint_dir: str, *, epoch: int, model, optimizer, predictions: list, recipe: dict,
-                    nominal: dict | None, keep: int) -> None:
+                    nominal: dict | None, keep: int, margins: list | None = None) -> None:
     """Write the checkpoint after ``epoch`` and remove all but the ``keep`` newest up to it.
 
     Only checkpoints up to ``epoch`` are counted (after :func:`load_checkpoint` the folder holds no
@@ -260,6 +266,8 @@ def save_checkpoint(checkpoint_dir: str, *, epoch: int, model, optimizer, predic
         raise ValueError(f"keep must be at least 1, not {keep}")
     state = {"epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
              "predictions": np.stack(predictions), "recipe": _recipe_json(recipe)}
+    if margins is not None:
+        state["margins"] = np.stack(margins).astype(np.float16)
     if has_nominal(recipe, epoch):
         state["nominal_model"] = nominal
     _write(os.path.join(checkpoint_dir, f"epoch_{epoch:04d}.pt"), state, epoch=epoch, recipe=recipe)

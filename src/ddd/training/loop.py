@@ -2,14 +2,16 @@
 BatchNorm re-estimation (docs/reproduction.md#training-recipe-and-seeds).
 
 Device-agnostic and keeping the GPU busy: no ``.item()`` or host copies inside an epoch;
-predictions are gathered on the device and copied once per evaluation.
+predictions (and decision margins) are gathered on the device and copied once per evaluation.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+from typing import NamedTuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
@@ -42,20 +44,38 @@ def set_determinism(deterministic: bool) -> None:
     torch.backends.cudnn.benchmark = not deterministic
 
 
+class Evaluation(NamedTuple):
+    """One evaluation of a whole split (:func:`evaluate`), images in order."""
+    predictions: np.ndarray          #: int64 (N,) top-1 classes
+    probabilities: np.ndarray | None  #: float16 (N, C) softmax, or None
+    margins: np.ndarray | None       #: float16 (N,) decision margins, or None
+
+
+def decision_margins(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """True-class logit minus the largest other logit, per row (float32, on the logits' device;
+    > 0 exactly where the top-1 prediction is right, up to ties). Needs C >= 2."""
+    true = logits.gather(1, targets[:, None])[:, 0]
+    return true - logits.scatter(1, targets[:, None], float("-inf")).amax(1)
+
+
 @torch.no_grad()
 def evaluate(model, batches, *, device, batch_size: int, seed: int, channels_last: bool = False,
-             with_probabilities: bool = False):
-    """Top-1 predictions (and optionally softmax probabilities) on a whole split, in order.
+             with_probabilities: bool = False, with_margins: bool = False) -> Evaluation:
+    """Top-1 predictions (and optionally softmax probabilities and decision margins) on a whole split, in order.
+
+    Margins (:func:`decision_margins`) are the per-image signal of decision-margin consistency
+    (:mod:`ddd.analysis.agreement`); computed on the device from the logits already there (one
+    scatter and one max per batch) and copied with the predictions, once per evaluation.
 
     Returns
     -------
-    predictions int64 (N,), probabilities float16 (N, C) or None.
+    :class:`Evaluation`: predictions int64 (N,), probabilities float16 (N, C) or None, margins float16 (N,) or None.
     """
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model.eval()
-    preds, probs = [], []
-    for x, _ in batches.epoch(batch_size, generator=generator, shuffle=False):
+    preds, probs, margins = [], [], []
+    for x, y in batches.epoch(batch_size, generator=generator, shuffle=False):
         x = x.to(device, non_blocking=True)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -63,9 +83,12 @@ def evaluate(model, batches, *, device, batch_size: int, seed: int, channels_las
         preds.append(logits.argmax(1))
         if with_probabilities:
             probs.append(logits.softmax(1).half())
+        if with_margins:
+            margins.append(decision_margins(logits, y.to(device, non_blocking=True).long()).clamp(-65504, 65504).half())
     model.train()
     p = torch.cat(preds).cpu().numpy()
-    return p, (torch.cat(probs).cpu().numpy() if with_probabilities else None)
+    return Evaluation(p, torch.cat(probs).cpu().numpy() if with_probabilities else None,
+                      torch.cat(margins).cpu().numpy() if with_margins else None)
 
 
 @torch.no_grad()

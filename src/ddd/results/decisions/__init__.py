@@ -46,13 +46,14 @@ reads only ids and epochs, :func:`read_correct_rows` only one row of ``predictio
 :class:`EpochReader` does the same for epoch after epoch while decompressing every chunk only once.
 """
 
-from ddd.results.decisions.core import (FORMAT, FORMAT_VERSION, NO_ANSWER, READABLE_VERSIONS, Decisions,
-                                        DecisionsFormatError, check_same_images, check_same_study)
-from ddd.results.decisions.epochs import EpochReader, read_correct_rows
-from ddd.results.decisions.read import (FinalDecisions, read_correct, read_decisions, read_final, read_ids_epochs,
-                                        read_image_info, read_many)
+from ddd.results.decisions.core import (FORMAT, FORMAT_VERSION, MARGINS_SINCE, NO_ANSWER, READABLE_VERSIONS,
+                                        Decisions, DecisionsFormatError, check_same_images, check_same_study)
+from ddd.results.decisions.epochs import EpochReader, EpochRows, read_correct_rows
+from ddd.results.decisions.read import (FileInfo, FinalDecisions, read_correct, read_decisions, read_file_info,
+                                        read_final, read_ids_epochs, read_image_info, read_many, read_margins)
 from ddd.results.decisions.write import write_decisions
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "NO_ANSWER", "READABLE_VERSIONS", "Decisions", "DecisionsFormatError", "EpochReader", "FinalDecisions",
-           "check_same_images", "check_same_study", "read_correct", "read_correct_rows", "read_decisions",
-           "read_final", "read_ids_epochs", "read_image_info", "read_many", "write_decisions"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "MARGINS_SINCE", "NO_ANSWER", "READABLE_VERSIONS", "Decisions",
+           "DecisionsFormatError", "EpochReader", "EpochRows", "FileInfo", "FinalDecisions", "check_same_images",
+           "check_same_study", "read_correct", "read_correct_rows", "read_decisions", "read_file_info", "read_final",
+           "read_ids_epochs", "read_image_info", "read_many", "read_margins", "write_decisions"]

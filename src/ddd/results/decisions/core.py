@@ -11,11 +11,25 @@ import numpy as np
 FORMAT = "ddd-decisions"
 
 
-FORMAT_VERSION = 2
-"""Version written. 2: checksummed (see the package docstring); 1: files written before, still read."""
+FORMAT_VERSION = 3
+"""Version written. 3: version 2 plus the optional per-epoch ``margins`` (each row checksummed like
+a row of predictions) and one evaluation per chunk of ``predictions`` and ``margins``; 2: checksummed
+(see the package docstring); 1: files written before checksums. All three are read."""
 
 
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
+
+
+MARGINS_SINCE = 3
+"""First format version that can hold ``margins``; older files have none (readers say so: None)."""
+
+
+ROW_CHUNK = 65536
+"""Columns (images) per chunk of ``predictions`` and ``margins`` (version 3): a chunk holds one
+evaluation, so reading one epoch decompresses that epoch only."""
+
+
+FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
 HDF5_LIBVER = ("v110", "v110")
@@ -85,7 +99,11 @@ def attrs_digest(items) -> str:
 
 @dataclass(frozen=True)
 class Decisions:
-    """Contents of one decisions file; see the module docstring for shapes and dtypes."""
+    """Contents of one decisions file; see the module docstring for shapes and dtypes.
+
+    ``margins`` is None for files without them (format versions 1 and 2, imported decisions, or
+    read with ``load_margins=False``).
+    """
 
     predictions: np.ndarray
     targets: np.ndarray
@@ -97,6 +115,7 @@ class Decisions:
     feature_ids: np.ndarray | None = None
     path: str | None = None
     image_info: dict | None = None
+    margins: np.ndarray | None = None
 
     @property
     def n_images(self) -> int:

@@ -11,7 +11,7 @@ from typing import NamedTuple
 import h5py
 import numpy as np
 
-from ddd.results.decisions.core import (CHECKSUM, FORMAT, NO_ANSWER, READABLE_VERSIONS, Decisions,
+from ddd.results.decisions.core import (CHECKSUM, FORMAT, MARGINS_SINCE, NO_ANSWER, READABLE_VERSIONS, Decisions,
                                         DecisionsFormatError, _CallerError, _row_of, array_digest, attrs_digest,
                                         check_same_images, check_same_study)
 
@@ -26,14 +26,14 @@ _unverified_seen: set = set()
 class _File:
     """An open decisions file, checked when opened; its reads verify what they read.
 
-    At open: format and version, the datasets present (version 2: exactly those its ``checksums``
-    list), the shape of ``predictions``; each other dataset's shape and dtype when it is first
-    opened (metadata only, so a corrupt header never makes a reader allocate or decode data). Reads
-    (version 2): a whole dataset is verified against its SHA-256, a row of ``predictions`` against
-    the row's, attributes against theirs; under these, HDF5 verifies the fletcher32 checksum of every
-    chunk it reads (before decompressing it) and the checksums of its metadata. Version 1 has none of
-    these. Every prediction and target read is checked against the class range when the number of
-    classes is known. Use as a context manager: any failure inside is re-raised as
+    At open: format and version, the datasets present (versions 2 and 3: exactly those its ``checksums``
+    list; ``margins`` only from version 3), the shape of ``predictions``; each other dataset's shape
+    and dtype when it is first opened (metadata only, so a corrupt header never makes a reader
+    allocate or decode data). Reads (versions 2 and 3): a whole dataset is verified against its
+    SHA-256, a row of ``predictions`` or ``margins`` against the row's, attributes against theirs;
+    under these, HDF5 verifies the fletcher32 checksum of every chunk it reads (before decompressing
+    it) and the checksums of its metadata. Version 1 has none of these. Every prediction and target
+    read is checked against the class range when the number of classes is known. Use as a context manager: any failure inside is re-raised as
     :class:`DecisionsFormatError` naming the file (missing epochs and other :class:`_CallerError` as they are).
     """
 
@@ -71,11 +71,14 @@ class _File:
             raise DecisionsFormatError(f"{self.path}: format_version {self.version} file without its checksums "
                                        "attribute (corrupt?)")
         sums = json.loads(_text(raw))
+        rows = sums.get("rows") if isinstance(sums, dict) else None
         if not (isinstance(sums, dict) and sums.get("algorithm") == CHECKSUM and isinstance(sums.get("attrs"), str)
-                and isinstance(sums.get("datasets"), dict) and isinstance(sums.get("rows"), dict)
-                and isinstance(sums["rows"].get("predictions"), list)
+                and isinstance(sums.get("datasets"), dict) and isinstance(rows, dict)
+                and isinstance(rows.get("predictions"), list)
+                and set(rows) == {"predictions"} | ({"margins"} & set(sums["datasets"]))
+                and all(isinstance(r, list) for r in rows.values())
                 and all(isinstance(v, str) and _HEX.fullmatch(v)
-                        for v in [sums["attrs"], *sums["datasets"].values(), *sums["rows"]["predictions"]])):
+                        for v in [sums["attrs"], *sums["datasets"].values(), *(h for r in rows.values() for h in r)])):
             raise DecisionsFormatError(f"{self.path}: malformed checksums attribute (corrupt?)")
         listed = {name.split("/", 1)[0] for name in sums["datasets"]}
         if set(self._root) != listed:
@@ -90,15 +93,20 @@ class _File:
             raise DecisionsFormatError(f"{self.path}: predictions is {pred.dtype} of shape {pred.shape}, expected "
                                        "integers of shape (E+1 > 0, N > 0)")
         self.rows, self.n = pred.shape
-        if self.sums is not None and len(self.sums["rows"]["predictions"]) != self.rows:
-            raise DecisionsFormatError(f"{self.path}: checksums of {len(self.sums['rows']['predictions'])} rows of "
-                                       f"predictions, but it has {self.rows} (corrupt?)")
+        for name, hashes in (self.sums or {"rows": {}})["rows"].items():
+            if len(hashes) != self.rows:
+                raise DecisionsFormatError(f"{self.path}: checksums of {len(hashes)} rows of {name}, but predictions "
+                                           f"has {self.rows} (corrupt?)")
+        if "margins" in self._root and self.version < MARGINS_SINCE:
+            raise DecisionsFormatError(f"{self.path}: margins in a format_version {self.version} file, which "
+                                       "cannot hold them (corrupt?)")
         if ("features" in self._root) != ("feature_ids" in self._root):
             raise DecisionsFormatError(f"{self.path}: features and feature_ids must be stored together")
 
     def _check_dataset(self, name: str, d: h5py.Dataset) -> None:
         """Shape and dtype of a dataset against ``predictions``, from the metadata alone."""
-        shape = {"targets": (self.n,), "image_ids": (self.n,), "epochs": (self.rows,)}.get(name)
+        shape = {"targets": (self.n,), "image_ids": (self.n,), "epochs": (self.rows,),
+                 "margins": (self.rows, self.n)}.get(name)
         if name.startswith("image_info/"):
             shape = (self.n,)
         elif name == "probabilities" and (d.ndim != 2 or d.shape[0] != self.n):
@@ -111,7 +119,7 @@ class _File:
             raise DecisionsFormatError(f"{self.path}: inconsistent dataset shapes: {name} has shape {d.shape}, "
                                        f"expected {shape} (predictions has {(self.rows, self.n)})")
         kind = {"targets": "i", "epochs": "i", "probabilities": "f", "features": "f", "image_ids": "S",
-                "feature_ids": "S"}.get(name)
+                "feature_ids": "S", "margins": "f"}.get(name)
         if kind is not None and (h5py.check_string_dtype(d.dtype) is None if kind == "S" else d.dtype.kind != kind):
             raise DecisionsFormatError(f"{self.path}: {name} has dtype {d.dtype}, expected "
                                        + ("strings" if kind == "S" else f"kind {kind!r}"))
@@ -163,6 +171,21 @@ class _File:
             raise DecisionsFormatError(f"{self.path}: dataset {name} does not match its checksum: the file is corrupt")
         return a
 
+    def shared(self, name: str, cache: dict) -> np.ndarray:
+        """:meth:`whole`, or the array already read under the same checksum from another (or this)
+        file (``cache``: digest -> array, at most 16 kept); version 1 (no checksums) always reads.
+        Never modify what it returns."""
+        digest = None if self.sums is None else self.sums["datasets"][name]
+        if digest is not None and digest in cache:  # the digest covers dtype and shape too
+            return cache[digest]
+        a = self.whole(name)
+        if digest is not None:
+            if len(cache) >= 16:
+                cache.pop(next(iter(cache)))
+            a.setflags(write=False)
+            cache[digest] = a
+        return a
+
     def strings(self, name: str) -> np.ndarray:
         """A whole string dataset as str ``(n,)``."""
         if self.sums is None:  # version 1: variable-length strings
@@ -173,31 +196,51 @@ class _File:
         """image_ids as UTF-8 bytes (dtype ``S``)."""
         return self.whole("image_ids").astype("S")
 
-    def epochs(self) -> np.ndarray:
-        epochs = self.whole("epochs").astype(np.int64)
+    def epochs(self, cache: dict | None = None) -> np.ndarray:
+        epochs = (self.whole("epochs") if cache is None else self.shared("epochs", cache)).astype(np.int64)
         if (np.diff(epochs) <= 0).any():
             raise DecisionsFormatError(f"{self.path}: epochs {epochs.tolist()[:20]} are not strictly increasing "
                                        "(corrupt?)")
         return epochs
 
-    def targets(self) -> np.ndarray:
-        targets = self.whole("targets")
+    def targets(self, cache: dict | None = None) -> np.ndarray:
+        """Targets, int64 (a read-only array shared between files of identical targets with ``cache``,
+        :meth:`shared`)."""
+        targets = self.whole("targets") if cache is None else self.shared("targets", cache)
         self.check_classes(targets, "targets", low=0)
-        return targets.astype(np.int64)
+        return targets.astype(np.int64, copy=cache is None)
+
+    def _rows(self, name: str, rows: slice | None) -> np.ndarray:
+        """All of dataset ``name`` or ``rows`` of it, verified against the checksum of the whole or of each row."""
+        if rows is None:
+            return self.whole(name)
+        data = self.dataset(name)[rows]
+        if self.sums is not None:
+            hashes = self.sums["rows"][name]
+            for i, row in zip(range(*rows.indices(len(hashes))), data):
+                if array_digest(row) != hashes[i]:
+                    raise DecisionsFormatError(f"{self.path}: row {i} of {name} does not match its checksum: "
+                                               "the file is corrupt")
+        return data
 
     def predictions(self, rows: slice | None = None) -> np.ndarray:
         """All of ``predictions`` or ``rows`` of it, verified against the checksum of the whole or of each row."""
-        if rows is None:
-            pred = self.whole("predictions")
-        else:
-            pred = self.dataset("predictions")[rows]
-            if self.sums is not None:
-                for i, row in zip(range(*rows.indices(len(self.sums["rows"]["predictions"]))), pred):
-                    if array_digest(row) != self.sums["rows"]["predictions"][i]:
-                        raise DecisionsFormatError(f"{self.path}: row {i} of predictions does not match its "
-                                                   "checksum: the file is corrupt")
+        pred = self._rows("predictions", rows)
         self.check_classes(pred, "predictions", low=NO_ANSWER)
         return pred
+
+    @property
+    def has_margins(self) -> bool:
+        return "margins" in self._root
+
+    def margins(self, rows: slice | None = None) -> np.ndarray | None:
+        """float16 ``margins`` (all or ``rows``), verified like :meth:`predictions`; None if the file has none."""
+        if not self.has_margins:
+            return None
+        margins = self._rows("margins", rows)
+        if margins.dtype != np.float16:
+            raise DecisionsFormatError(f"{self.path}: margins has dtype {margins.dtype}, expected float16")
+        return margins
 
     def check_classes(self, values: np.ndarray, name: str, *, low: int) -> None:
         c = self.n_classes
@@ -306,10 +349,12 @@ def _open(path) -> _File:
         raise
 
 
-def read_decisions(path, *, load_probabilities: bool = True) -> Decisions:
+def read_decisions(path, *, load_probabilities: bool = True, load_margins: bool = True) -> Decisions:
     """Read a whole decisions file; raises :class:`DecisionsFormatError` (naming it) if it is not a
-    complete, intact one: every dataset read is verified against its checksum (version 2; version-1
-    files, written before checksums, are read unverified), predictions and targets against the class range."""
+    complete, intact one: every dataset read is verified against its checksum (versions 2 and 3;
+    version-1 files, written before checksums, are read unverified), predictions and targets against
+    the class range. ``margins`` is None for files without them (versions 1 and 2, imports) or with
+    ``load_margins=False``."""
     path = os.fspath(path)
     with _open(path) as r:
         ids = r.strings("image_ids")
@@ -325,6 +370,8 @@ def read_decisions(path, *, load_probabilities: bool = True) -> Decisions:
             optional["feature_ids"] = r.strings("feature_ids")
         if r.info_names:
             optional["image_info"] = r.info()
+        if load_margins and r.has_margins:
+            optional["margins"] = r.margins()
         return Decisions(predictions=r.predictions(), targets=r.targets(), image_ids=ids, epochs=r.epochs(),
                          attrs=attrs, path=path, **optional)
 
@@ -340,6 +387,19 @@ def read_correct(path, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray
         ids, epochs = r.strings("image_ids"), r.epochs()
         row = len(epochs) - 1 if epoch is None else _row_of(epochs, epoch, path)
         return ids, r.predictions(slice(row, row + 1))[0] == r.targets()
+
+
+def read_margins(path, epoch: int | None = None) -> np.ndarray | None:
+    """Decision margins float16 ``(N,)`` at epoch number ``epoch`` (default: final row), reading only
+    that row (verified against its checksum); None if the file stores none (format versions 1 and
+    2, imported decisions)."""
+    path = os.fspath(path)
+    with _open(path) as r:
+        if not r.has_margins:
+            return None
+        epochs = r.epochs()
+        row = len(epochs) - 1 if epoch is None else _row_of(epochs, epoch, path)
+        return r.margins(slice(row, row + 1))[0]
 
 
 def read_image_info(path) -> dict:
@@ -358,6 +418,23 @@ def read_ids_epochs(path, *, decode: bool = True) -> tuple[np.ndarray, np.ndarra
     path = os.fspath(path)
     with _open(path) as r:
         return (r.strings("image_ids") if decode else r.raw_ids()), r.epochs()
+
+
+class FileInfo(NamedTuple):
+    """What a decisions file holds, from its header (:func:`read_file_info`)."""
+    format_version: int
+    n_images: int
+    epochs: np.ndarray        #: int64 (E+1,)
+    n_classes: int | None     #: C when known (stored, or from probabilities / class_names in version 1)
+    has_margins: bool         #: stores per-epoch decision margins (format version 3 and a source with logits)
+
+
+def read_file_info(path) -> FileInfo:
+    """Format version, number of images, epochs, number of classes and whether margins are stored,
+    without reading predictions (epochs verified against their checksum)."""
+    path = os.fspath(path)
+    with _open(path) as r:
+        return FileInfo(int(r.version), r.n_images, r.epochs(), r.n_classes, r.has_margins)
 
 
 def read_many(paths, *, load_probabilities: bool = False) -> dict[str, Decisions]:

@@ -1,5 +1,5 @@
 """Writing a decisions file: validation, then an atomic write (``.tmp`` renamed into place) of a
-checksummed version-2 file that is read back and verified before it is renamed."""
+checksummed version-3 file that is read back and verified before it is renamed."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import os
 import h5py
 import numpy as np
 
-from ddd.results.decisions.core import (_INT16_MAX, _RESERVED, CHECKSUM, FORMAT, FORMAT_VERSION, HDF5_LIBVER,
-                                        NO_ANSWER, array_digest, attrs_digest)
+from ddd.results.decisions.core import (_INT16_MAX, _RESERVED, CHECKSUM, FLOAT16_MAX, FORMAT, FORMAT_VERSION,
+                                        HDF5_LIBVER, NO_ANSWER, ROW_CHUNK, array_digest, attrs_digest)
 from ddd.results.decisions.read import read_decisions
 from ddd.results.files import replace_atomically
 
@@ -43,7 +43,7 @@ def _int_array(x, name: str, ndim: int) -> np.ndarray:
 
 def write_decisions(path, predictions, targets, image_ids, *, epochs=None, recipe: dict,
                     probabilities=None, features=None, feature_ids=None, attrs: dict | None = None,
-                    image_info: dict | None = None) -> None:
+                    image_info: dict | None = None, margins=None) -> None:
     """Validate and atomically write one decisions file.
 
     Parameters
@@ -65,9 +65,14 @@ def write_decisions(path, predictions, targets, image_ids, *, epochs=None, recip
         as the attribute ``n_classes``, and readers check every prediction and target against it.
     image_info : dict, optional ``{column: array (N,)}`` of per-image strings or numbers (same order as
         ``image_ids``), stored in the group ``image_info``
+    margins : float array (E+1, N), optional: every image's decision margin at every evaluation
+        (true-class logit minus the largest other logit; > 0 where the prediction is right), stored
+        as float16 (values beyond float16's range clipped to +-65504; NaN = no margin, e.g. epochs
+        resumed from a checkpoint written before margins were kept), each row checksummed
     """
     path = os.fspath(path)
     arrays = _check_arrays(predictions, targets, image_ids, epochs, probabilities)
+    arrays["margins"] = _check_margins(margins, arrays["predictions"].shape)
     arrays.update(_check_features(features, feature_ids, arrays["image_ids"]))
     arrays["image_info"] = _check_image_info(image_info, arrays["predictions"].shape[1])
     if not isinstance(recipe, dict):
@@ -113,6 +118,17 @@ def _check_arrays(predictions, targets, image_ids, epochs, probabilities) -> dic
                              f"found {predictions[bad][:5].tolist()}")
     return {"predictions": predictions, "targets": targets, "image_ids": image_ids, "epochs": epochs,
             "probabilities": probabilities}
+
+
+def _check_margins(margins, shape) -> np.ndarray | None:
+    """float16 margins of the predictions' shape (NaN kept, beyond float16's range clipped), or None."""
+    if margins is None:
+        return None
+    margins = np.asarray(margins)
+    if margins.shape != shape or margins.dtype.kind != "f":
+        raise ValueError(f"margins must be a float array of the predictions' shape {shape}, got "
+                         f"{margins.dtype} shape {margins.shape}")
+    return np.clip(margins, -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
 
 
 def _check_classes(arrays: dict, class_names) -> int | None:
@@ -173,12 +189,15 @@ def _utf8(strings: np.ndarray) -> np.ndarray:
 
 
 def _write_arrays(f: h5py.File, a: dict) -> tuple[dict, dict]:
-    """Every dataset chunked with HDF5's fletcher32 filter; returns ``{name: array_digest}`` and
-    ``{"predictions": [array_digest of each row]}``."""
+    """Every dataset chunked with HDF5's fletcher32 filter, ``predictions`` and ``margins`` one
+    evaluation per chunk; returns ``{name: array_digest}`` and ``{"predictions": [array_digest of
+    each row], "margins": [...] (if stored)}``."""
     big = max(np.abs(a["predictions"]).max(), np.abs(a["targets"]).max()) > _INT16_MAX
     dtype = np.int32 if big else np.int16
     data = {"predictions": a["predictions"].astype(dtype), "targets": a["targets"].astype(dtype),
             "image_ids": _utf8(a["image_ids"]), "epochs": a["epochs"].astype(np.int64)}
+    if a["margins"] is not None:
+        data["margins"] = a["margins"]
     if a["probabilities"] is not None:
         data["probabilities"] = a["probabilities"].astype(np.float16)
     if a["features"] is not None:
@@ -188,11 +207,14 @@ def _write_arrays(f: h5py.File, a: dict) -> tuple[dict, dict]:
         data[f"image_info/{key}"] = _utf8(col) if col.dtype.kind in "US" else col
     sums = {}
     for name, array in data.items():
-        compress = "gzip" if name in ("predictions", "probabilities", "features") else None
-        f.create_dataset(name, data=array, compression=compress, fletcher32=True,
+        compress = "gzip" if name in ("predictions", "margins", "probabilities", "features") else None
+        rows = name in ("predictions", "margins")  # one evaluation per chunk: an epoch reads only its own
+        f.create_dataset(name, data=array, compression=compress, fletcher32=True, shuffle=name == "margins",
+                         chunks=(1, min(array.shape[1], ROW_CHUNK)) if rows else None,
                          maxshape=tuple(None if d == 0 else d for d in array.shape))
         sums[name] = array_digest(array)
-    return sums, {"predictions": [array_digest(row) for row in data["predictions"]]}
+    return sums, {name: [array_digest(row) for row in data[name]] for name in ("predictions", "margins")
+                  if name in data}
 
 
 def _write_attrs(f: h5py.File, recipe: dict, attrs: dict, n_classes: int | None) -> None:
