@@ -37,6 +37,7 @@ import pandas as pd
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from ddd.analysis.uncertainty import pairwise  # noqa: E402
+from ddd.experiment.makers import DecisionMaker  # noqa: E402
 from ddd.results.decisions import write_decisions  # noqa: E402
 from ddd.analysis.engine import all_pairs  # noqa: E402
 
@@ -83,7 +84,7 @@ def part_a(args, work: str) -> dict:
     for k in range(m):
         path = os.path.join(work, f"a{k:03d}.h5")
         write_decisions(path, preds[k:k + 1], targets, ids, recipe={})
-        makers.append((f"m{k:03d}", path))
+        makers.append(DecisionMaker(f"m{k:03d}", "c", path, 0))
     engine_s, memory_s = [], []
     for _ in range(3):  # the fast ones: best of 3 (the loop is an average over its pairs already)
         t0 = time.perf_counter()
@@ -138,9 +139,10 @@ def generate_b(args, work: str) -> dict:
 
 def run_b(args, work: str) -> dict:
     """In the child process: the engine alone, with its time and peak memory."""
-    makers = [(f"m{k:04d}", os.path.join(work, f"b{k:04d}.h5")) for k in range(args.makers)]
+    makers = [DecisionMaker(f"m{k:04d}", "c", os.path.join(work, f"b{k:04d}.h5"), args.epochs - 1)
+              for k in range(args.makers)]
     subset = np.load(os.path.join(work, "subset.npy"))
-    groups = {name: f"condition{k % 13:02d}" for k, (name, _) in enumerate(makers)}
+    groups = {m.name: f"condition{k % 13:02d}" for k, m in enumerate(makers)}
     tracemalloc.start()
     t0 = time.perf_counter()
     summary = all_pairs(makers, subsets={"in_between": subset}, groups=groups,
