@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from ddd.analysis.kappa import _F32_EXACT, _as_correct, _check_undefined, pair_table
+from ddd.analysis.uncertainty import resample_weights
 from ddd.results.pairs import CONDITION_COLUMNS, DIFFERENCE_COLUMNS
 
 __all__ = ["holm", "kappa_differences", "condition_differences", "study_differences", "DIFFERENCE_COLUMNS",
@@ -149,17 +150,12 @@ class _Counts:
         return self.kappas(w)[0], n
 
 
-def _resample_weights(rng, r: int, n: int) -> np.ndarray:
-    idx = rng.integers(0, n, size=(r, n))
-    return np.bincount((idx + n * np.arange(r)[:, None]).ravel(), minlength=r * n).reshape(r, n).astype(np.float32)
-
-
 def _resampled(counts: _Counts, n_boot: int, rng):
     """Yield ``(first resample, κ (r, keys))`` for ``n_boot`` bootstrap resamples of the images, in chunks."""
     n = counts.c.shape[1]
     chunk = max(1, _CHUNK_CELLS // n)
     for s in range(0, n_boot, chunk):
-        yield s, counts.kappas(_resample_weights(rng, min(chunk, n_boot - s), n))
+        yield s, counts.kappas(resample_weights(rng, min(chunk, n_boot - s), n))
 
 
 def _normal_p(delta: np.ndarray, draws: np.ndarray) -> np.ndarray:

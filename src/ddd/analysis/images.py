@@ -105,15 +105,12 @@ def learning_dynamics(correct) -> dict:
     return {"mean": c.mean(axis=0), "first_learned": first, "forgetting": forgetting, "ever_right": c.any(axis=0)}
 
 
-def _networks(makers) -> dict:
-    """``{path: (name of the file's own decision maker, last epoch any decision maker uses from it)}``."""
-    out: dict = {}
+def _last_epochs(makers) -> dict:
+    """``{path: last epoch any decision maker uses from it}``, one entry per decisions file in study order."""
+    last: dict = {}
     for m in makers:
-        name, last = out.get(m.path, (None, -1))
-        if m.owns_file or name is None:
-            name = m.name if m.owns_file or name is None else name
-        out[m.path] = (name, max(last, m.epoch))
-    return out
+        last[m.path] = max(last.get(m.path, -1), m.epoch)
+    return last
 
 
 def image_table(makers, split: pd.DataFrame, *, irt: bool = True) -> tuple[pd.DataFrame, dict]:
@@ -179,12 +176,12 @@ def image_table(makers, split: pd.DataFrame, *, irt: bool = True) -> tuple[pd.Da
 
 def _dynamics(makers, targets, ids, notes) -> tuple[pd.DataFrame, int]:
     """The learning-dynamics columns, one network (decisions file) at a time."""
-    networks = _networks(makers)
+    networks = _last_epochs(makers)
     n = len(ids)
     means, firsts, forget = [], [], np.zeros(n, dtype=np.int64)
     ever = np.zeros(n, dtype=bool)
     n_eval = 1
-    for path, (name, last) in networks.items():
+    for path, last in networks.items():
         d = read_decisions(path, load_probabilities=False)
         if not np.array_equal(d.image_ids.astype(str), ids):
             raise ValueError(f"{path}: image ids differ from the study's first decisions file")

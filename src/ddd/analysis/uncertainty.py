@@ -67,6 +67,12 @@ def p_values_from_counts(n, k_a, k_b, k_ab, *, alternative: str = "greater") -> 
     return np.where(undefined, np.nan, np.clip(p, 0.0, 1.0))
 
 
+def resample_weights(rng, r: int, n: int) -> np.ndarray:
+    """float32 (r, N): how often each of N images is drawn in each of r bootstrap resamples (with replacement)."""
+    idx = rng.integers(0, n, size=(r, n))
+    return np.bincount((idx + n * np.arange(r)[:, None]).ravel(), minlength=r * n).reshape(r, n).astype(np.float32)
+
+
 def _klein_p_values(n, k_a, k_b, kappa, *, n_sim: int, seed) -> np.ndarray:
     """Monte-Carlo p-values of Klein et al.'s code, vectorised over pairs (1-D arrays)."""
     rng = np.random.default_rng(seed)
@@ -139,9 +145,7 @@ def _bootstrap_kappas(c: np.ndarray, i: np.ndarray, j: np.ndarray, *, n_boot: in
     step = 256
     for s in range(0, n_boot, chunk):
         r = min(chunk, n_boot - s)
-        idx = rng.integers(0, n, size=(r, n))
-        w = np.bincount((idx + n * np.arange(r)[:, None]).ravel(), minlength=r * n).reshape(r, n)
-        w = w.astype(np.float32)
+        w = resample_weights(rng, r, n)
         k = np.rint(w @ cf.T).astype(np.int64)  # (r, used): images right in each resample
         for p in range(0, len(i), step):
             ii, jj = i[p:p + step], j[p:p + step]
@@ -333,8 +337,7 @@ def condition_kappa_ci(correct, pairs, groups, *, ci: float = 0.95, n_boot: int 
     boots = np.empty((int(n_boot), len(names)))
     for s in range(0, int(n_boot), chunk):
         r = min(chunk, int(n_boot) - s)
-        idx = rng.integers(0, n, size=(r, n))
-        w = np.bincount((idx + n * np.arange(r)[:, None]).ravel(), minlength=r * n).reshape(r, n).astype(np.float32)
+        w = resample_weights(rng, r, n)
         k = np.rint(w @ cf.T).astype(np.int64)
         kab = np.rint(w @ bf.T).astype(np.int64)
         boots[s:s + r] = group_means(pair_table(n, k[:, i], k[:, j], kab, undefined=undefined)["kappa"])
