@@ -244,3 +244,20 @@ def test_old_summary_json_is_read_under_the_new_names(tmp_path):
         path.write_text(json.dumps({"summary_version": version}))
         with pytest.raises(StudyTableError, match="summary_version .* is not one this ddd reads"):
             read_summary(path)
+
+
+def test_a_table_cut_off_mid_row_or_empty_is_an_error_naming_it(tmp_path):
+    """A partial last row would otherwise be read with its missing fields as empty values."""
+    from ddd.results.files import ResultsFileError, read_tsv
+
+    whole = tmp_path / "t.tsv"
+    whole.write_text("image_id\tn_correct\ta\t3\nb\t4\n".replace("\ta\t", "\na\t"))
+    assert len(read_tsv(whole, ("image_id", "n_correct"))) == 2
+    cut = tmp_path / "cut.tsv"
+    cut.write_bytes(whole.read_bytes()[:-3])
+    with pytest.raises(ResultsFileError, match=r"cut\.tsv ends in the middle of a row"):
+        read_tsv(cut, ("image_id", "n_correct"))
+    empty = tmp_path / "empty.tsv"
+    empty.write_text("")
+    with pytest.raises(ResultsFileError, match=r"empty\.tsv is empty"):
+        read_tsv(empty, ("image_id",))

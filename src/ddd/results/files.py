@@ -34,17 +34,30 @@ def replace_atomically(path, write) -> None:
         raise
 
 
+def _check_complete(path: str, error) -> None:
+    """Every table this package writes ends with a newline; a file that does not was cut off mid-row
+    (a partial last row would otherwise be read with its missing fields as empty values)."""
+    size = os.path.getsize(path)
+    if size == 0:
+        raise error(f"{path} is empty (truncated?)")
+    with open(path, "rb") as fh:
+        fh.seek(size - 1)
+        if fh.read(1) != b"\n":
+            raise error(f"{path} ends in the middle of a row (truncated?); write it again")
+
+
 def read_tsv(path, columns, *, error=ResultsFileError, **options):
     """A tab-separated table as a DataFrame; ``columns`` must be among its columns.
 
     ``options`` go to :func:`pandas.read_csv`. A missing file raises FileNotFoundError, an
-    unparsable one or missing columns ``error`` (a :class:`ResultsFileError` subclass), naming it.
+    empty or cut-off one (no final newline), an unparsable one or missing columns ``error`` (a :class:`ResultsFileError` subclass), naming it.
     """
     import pandas as pd
 
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path} does not exist")
+    _check_complete(path, error)
     try:
         df = pd.read_csv(path, sep="\t", **options)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
