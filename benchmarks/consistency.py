@@ -11,9 +11,17 @@
 (b) every pair of ``--makers`` x ``--images`` x ``--epochs`` (default 1,000 x 50,000 x 91) read epoch
     by epoch from synthetic decisions files (written with ``ddd.results.decisions.write_decisions`` in a
     temporary directory, or ``--workdir``), on the whole set and one 40 % subset, summary per
-    epoch, subset and 13 groups (no pairs TSV: 91 M rows would be ~15 GB). The engine runs in a
-    child process so that its peak resident memory (``ru_maxrss``) and peak traced allocations
-    (``tracemalloc``, numpy arrays included) are its own.
+    epoch, subset and 13 groups (no pairs TSV: 91 M rows would be ~15 GB), error consistency only
+    (``agreement=False``: what the issue's goal measures; ``--agreement`` adds a run with the
+    agreement beyond kappa, which reads every prediction). Each measurement runs in its own child
+    process so that its peak resident memory (``ru_maxrss``) and peak traced allocations
+    (``tracemalloc``, numpy arrays included) are its own. In the same run, two references:
+    the bare read (plain h5py reading every file's ``correct_bits``, all epochs, no checks) and the
+    bare products (float32 ``x @ x.T`` of one epoch's 0/1 matrix, split into the subset's columns
+    and the rest as the engine does, timed over ``--product-reps`` epochs and scaled to all);
+    the engine's ratio to their sum is the goal (<= 1.5). A check child compares the engine's
+    kappa of every pair at the first and last epoch with ``ddd.analysis.uncertainty.pairwise`` on
+    correctness computed from the stored predictions (must be identical).
 
     python benchmarks/consistency.py [--part a|b|all] [--makers 1000] [--epochs 91] [--images 50000]
 
@@ -38,8 +46,8 @@ import pandas as pd
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from ddd.analysis.uncertainty import pairwise  # noqa: E402
 from ddd.experiment.makers import DecisionMaker  # noqa: E402
-from ddd.results.decisions import write_decisions  # noqa: E402
-from ddd.analysis.engine import all_pairs  # noqa: E402
+from ddd.results.decisions import FORMAT_VERSION, write_decisions  # noqa: E402
+from ddd.analysis.engine import all_pairs, iter_pairs  # noqa: E402
 
 RESULT = os.path.join(os.path.dirname(__file__), "results", "consistency.json")
 CLASSES = 1000
@@ -119,7 +127,8 @@ def part_a(args, work: str) -> dict:
 def generate_b(args, work: str) -> dict:
     m, n, e = args.makers, args.images, args.epochs
     stamp = os.path.join(work, "generated.json")
-    if os.path.exists(stamp) and json.load(open(stamp))["size"] == [m, n, e]:  # --workdir reused
+    size = [m, n, e, FORMAT_VERSION]
+    if os.path.exists(stamp) and json.load(open(stamp))["size"] == size:  # --workdir reused
         return json.load(open(stamp))["info"]
     rng = np.random.default_rng(1)
     ids = np.array([f"img{i:06d}" for i in range(n)])
@@ -133,62 +142,150 @@ def generate_b(args, work: str) -> dict:
             print(f"  wrote {k + 1}/{m} files, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
     size = sum(os.path.getsize(os.path.join(work, f)) for f in os.listdir(work) if f.startswith("b"))
     info = {"generate_s": round(time.perf_counter() - t0, 1), "files_gb": round(size / 1e9, 2)}
-    json.dump({"size": [m, n, e], "info": info}, open(stamp, "w"))
+    json.dump({"size": size, "info": info}, open(stamp, "w"))
     return info
 
 
-def run_b(args, work: str) -> dict:
-    """In the child process: the engine alone, with its time and peak memory."""
-    makers = [DecisionMaker(f"m{k:04d}", "c", os.path.join(work, f"b{k:04d}.h5"), args.epochs - 1)
-              for k in range(args.makers)]
-    subset = np.load(os.path.join(work, "subset.npy"))
-    groups = {m.name: f"condition{k % 13:02d}" for k, m in enumerate(makers)}
+def _makers(args, work: str) -> list:
+    return [DecisionMaker(f"m{k:04d}", "c", os.path.join(work, f"b{k:04d}.h5"), args.epochs - 1)
+            for k in range(args.makers)]
+
+
+def _measured(fn) -> dict:
+    """Seconds, peak resident and peak traced memory of ``fn()`` (in this child process)."""
     tracemalloc.start()
     t0 = time.perf_counter()
-    summary = all_pairs(makers, subsets={"in_between": subset}, groups=groups,
-                        summary_path=os.path.join(work, "b_summary.tsv"))
+    out = fn() or {}
     seconds = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
-    pairs = args.makers * (args.makers - 1) // 2
-    epoch_matrix = args.makers * args.images  # bytes of one epoch's bool matrix
-    return {"seconds": round(seconds, 1), "seconds_per_epoch": round(seconds / args.epochs, 2),
-            "pair_rows": pairs * args.epochs * 2, "summary_rows": len(summary),
+    return {"seconds": round(seconds, 1), **out,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            "peak_traced_mb": round(peak / 2 ** 20, 1), "one_epoch_matrix_mb": round(epoch_matrix / 2 ** 20, 1),
-            "all_epochs_matrix_mb": round(epoch_matrix * args.epochs / 2 ** 20, 1)}
+            "peak_traced_mb": round(peak / 2 ** 20, 1)}
+
+
+def run_b(args, work: str) -> dict:
+    """In a child process: the engine alone, with its time and peak memory."""
+    makers = _makers(args, work)
+    subset = np.load(os.path.join(work, "subset.npy"))
+    groups = {m.name: f"condition{k % 13:02d}" for k, m in enumerate(makers)}
+
+    def engine():
+        summary = all_pairs(makers, subsets={"in_between": subset}, groups=groups, agreement=args.agreement,
+                            summary_path=os.path.join(work, f"b_summary_{int(args.agreement)}.tsv"))
+        return {"summary_rows": len(summary)}
+    out = _measured(engine)
+    out["seconds_per_epoch"] = round(out["seconds"] / args.epochs, 2)
+    out["pair_rows"] = args.makers * (args.makers - 1) // 2 * args.epochs * 2
+    return out
+
+
+def bare_read(args, work: str) -> dict:
+    """In a child process: every file's correct_bits (all epochs) with plain h5py, nothing checked."""
+    import h5py
+
+    def read():
+        total = 0
+        for k in range(args.makers):
+            with h5py.File(os.path.join(work, f"b{k:04d}.h5"), "r") as f:
+                total += f["correct_bits"][()].nbytes
+        return {"bytes_read_mb": round(total / 2 ** 20, 1)}
+    return _measured(read)
+
+
+def bare_products(args, work: str) -> dict:
+    """In a child process: float32 products of one epoch (subset columns and the rest), scaled to all epochs."""
+    subset = np.load(os.path.join(work, "subset.npy"))
+    rng = np.random.default_rng(2)
+    parts = [(rng.random((args.makers, int(k)), dtype=np.float32) < 0.6).astype(np.float32)
+             for k in (subset.sum(), (~subset).sum())]
+    times = []
+    for _ in range(args.product_reps):
+        t0 = time.perf_counter()
+        for x in parts:
+            x @ x.T
+        times.append(time.perf_counter() - t0)
+    per_epoch = float(np.median(times))
+    return {"seconds": round(per_epoch * args.epochs, 1), "seconds_per_epoch": round(per_epoch, 3),
+            "epochs_timed": args.product_reps}
+
+
+def check_b(args, work: str) -> dict:
+    """In a child process: the engine's kappa at the first and last epoch against ``pairwise`` on the predictions."""
+    import h5py
+
+    makers = _makers(args, work)
+    worst = 0.0
+    for epoch in (0, args.epochs - 1):
+        frame = next(iter_pairs(makers, epochs=[epoch], agreement=False))
+        correct = []
+        for m in makers:
+            with h5py.File(m.path, "r") as f:
+                correct.append(f["predictions"][epoch] == f["targets"][()])
+        want = pairwise(np.array(correct), names=[m.name for m in makers])
+        for col in ("p_a", "p_b", "c_obs", "c_exp", "kappa"):
+            a, b = frame[col].to_numpy(), want[col].to_numpy()
+            same_nan = np.isnan(a) == np.isnan(b)
+            worst = max(worst, float(np.nanmax(np.abs(a - b))) if same_nan.all() else np.inf)
+    return {"epochs_checked": [0, args.epochs - 1], "max_abs_diff": worst, "identical": worst == 0.0}
+
+
+def _child(args, work: str, part: str, *extra) -> dict:
+    cmd = [sys.executable, __file__, "--part", part, "--workdir", work, "--makers", str(args.makers),
+           "--images", str(args.images), "--epochs", str(args.epochs), "--product-reps", str(args.product_reps),
+           *extra]
+    child = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(child.stdout)
 
 
 def part_b(args, work: str) -> dict:
     out = {"decision_makers": args.makers, "images": args.images, "epochs": args.epochs,
-           "subsets": ["all", "in_between"]}
+           "subsets": ["all", "in_between"], "decisions_format_version": FORMAT_VERSION}
     out.update(generate_b(args, work))
-    cmd = [sys.executable, __file__, "--part", "b-run", "--workdir", work, "--makers", str(args.makers),
-           "--images", str(args.images), "--epochs", str(args.epochs)]
-    child = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    out.update(json.loads(child.stdout))
+    out["bare_read"] = _child(args, work, "b-read")
+    out["bare_products"] = _child(args, work, "b-products")
+    out["engine"] = _child(args, work, "b-run")
+    bare = out["bare_read"]["seconds"] + out["bare_products"]["seconds"]
+    out["ratio_to_bare_read_plus_products"] = round(out["engine"]["seconds"] / bare, 2)
+    out["goal"] = "engine <= 60 s, <= 1 GB peak, ratio <= 1.5 (issue 19)"
+    out["goal_met"] = bool(out["engine"]["seconds"] <= 60 and out["engine"]["peak_rss_mb"] <= 1024
+                           and out["ratio_to_bare_read_plus_products"] <= 1.5)
+    if not args.no_check:
+        out["check_against_pairwise"] = _child(args, work, "b-check")
+    if args.agreement:
+        out["engine_with_agreement"] = _child(args, work, "b-run", "--agreement")
     full = (1000, 50000, 91)
     if (args.makers, args.images, args.epochs) != full:  # reading ~ M E N, products ~ M^2 E N
         out["note"] = "reduced size; extrapolation to 1000 x 50000 x 91 assumes time ~ M^2 x N x E (upper bound)"
-        out["extrapolated_full_s"] = round(out["seconds"] * (1000 / args.makers) ** 2 * (50000 / args.images)
-                                           * (91 / args.epochs), 0)
+        out["extrapolated_full_s"] = round(out["engine"]["seconds"] * (1000 / args.makers) ** 2
+                                           * (50000 / args.images) * (91 / args.epochs), 0)
+    print(f"engine {out['engine']['seconds']} s, {out['engine']['peak_rss_mb']} MB peak; bare read "
+          f"{out['bare_read']['seconds']} s + bare products {out['bare_products']['seconds']} s; ratio "
+          f"{out['ratio_to_bare_read_plus_products']}", file=sys.stderr)
     return out
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--part", choices=["a", "b", "all", "b-run"], default="all")
+    p.add_argument("--part", choices=["a", "b", "all", "b-generate", "b-run", "b-read", "b-products", "b-check"], default="all")
     p.add_argument("--loop-makers", type=int, default=100)
     p.add_argument("--makers", type=int, default=1000)
     p.add_argument("--epochs", type=int, default=91)
     p.add_argument("--images", type=int, default=50000)
+    p.add_argument("--product-reps", type=int, default=5, help="epochs of bare products timed (part b)")
+    p.add_argument("--agreement", action="store_true", help="part b: also run the engine with agreement")
+    p.add_argument("--no-check", action="store_true", help="part b: skip the check against pairwise")
     p.add_argument("--workdir", help="directory for the synthetic files (default: a temporary one, removed); "
                                      "files of the same size already there are reused")
     args = p.parse_args()
-    if args.part == "b-run":
-        print(json.dumps(run_b(args, args.workdir)))
+    children = {"b-run": run_b, "b-read": bare_read, "b-products": bare_products, "b-check": check_b}
+    if args.part in children:
+        print(json.dumps(children[args.part](args, args.workdir)))
         return
     work = args.workdir or tempfile.mkdtemp(prefix="ddd-bench-")
     os.makedirs(work, exist_ok=True)
+    if args.part == "b-generate":  # the files only (into --workdir), for later runs of part b
+        print(json.dumps(generate_b(args, work)))
+        return
     result = json.load(open(RESULT)) if os.path.exists(RESULT) else {}
     result["machine"] = {"cpus": os.cpu_count(), "load_average_at_start": os.getloadavg(),
                          "python": platform.python_version(), "numpy": np.__version__}

@@ -9,8 +9,8 @@ import pytest
 from ddd.experiment.makers import DecisionMaker
 from ddd.results.decisions import (FORMAT_VERSION, Decisions, DecisionsFormatError, EpochReader, check_same_images,
                                    read_correct, read_correct_rows, read_decisions, read_file_info, read_final,
-                                   read_ids_epochs, read_image_info, read_margins, write_decisions)
-from ddd.results.decisions.core import attrs_digest
+                                   read_ids_digest, read_ids_epochs, read_image_info, read_margins, write_decisions)
+from ddd.results.decisions.core import array_digest, attrs_digest, row_digests
 
 
 def _example(rng=None):
@@ -48,14 +48,14 @@ def test_round_trip(tmp_path):
     np.testing.assert_array_equal(d.features, feats.astype(np.float16))
     np.testing.assert_array_equal(d.feature_ids, ids[[3, 7, 9]])
     assert d.attrs["recipe"] == RECIPE
-    assert d.attrs["format"] == "ddd-decisions" and d.attrs["format_version"] == FORMAT_VERSION == 3
+    assert d.attrs["format"] == "ddd-decisions" and d.attrs["format_version"] == FORMAT_VERSION == 4
     assert d.margins.dtype == np.float16 and d.margins.shape == (4, 30)
     np.testing.assert_array_equal(d.margins, margins.astype(np.float16))  # NaN where NaN
     np.testing.assert_array_equal(read_margins(path, 2), margins[2].astype(np.float16))
     np.testing.assert_array_equal(read_margins(path), margins[3].astype(np.float16))
     assert read_decisions(path, load_margins=False).margins is None
     info = read_file_info(path)
-    assert (info.format_version, info.n_images, info.n_classes, info.has_margins) == (3, 30, 5, True)
+    assert (info.format_version, info.n_images, info.n_classes, info.has_margins) == (4, 30, 5, True)
     assert d.attrs["n_classes"] == 5 and "checksums" not in d.attrs and "json_attrs" not in d.attrs
     assert d.attrs["seed"] == 7 and d.attrs["torch_version"] == "2.3" and d.attrs["wall_time_s"] == 1.5
     assert d.attrs["seeds"] == {"data": 1} and d.attrs["flag"] is True and d.attrs["devices"] == ["cpu"]
@@ -119,8 +119,8 @@ def test_foreign_and_text_files(tmp_path):
     with pytest.raises(DecisionsFormatError, match="missing datasets"):
         read_decisions(foreign)
     with h5py.File(foreign, "a") as f:
-        f.attrs["format_version"] = 4
-    with pytest.raises(DecisionsFormatError, match="unsupported format_version 4.*reads versions 1, 2, 3"):
+        f.attrs["format_version"] = 5
+    with pytest.raises(DecisionsFormatError, match="unsupported format_version 5.*reads versions 1, 2, 3, 4"):
         read_correct(foreign)
     text = tmp_path / "notes.txt"
     text.write_text("hello\n")
@@ -225,15 +225,17 @@ def test_every_dataset_is_checksummed(tmp_path):
     with h5py.File(path, "r") as f:
         names = []
         f.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
-        assert sorted(names) == ["epochs", "feature_ids", "features", "image_ids", "image_info/condition",
+        assert sorted(names) == ["correct_bits", "epochs", "feature_ids", "features", "image_ids", "image_info/condition",
                                  "image_info/level", "margins", "predictions", "probabilities", "targets"]
         for name in names:
             assert f[name].fletcher32 and f[name].chunks, name
             assert not h5py.check_vlen_dtype(f[name].dtype), name  # strings in the checksummed chunks
         assert f["predictions"].chunks == f["margins"].chunks == (1, 30)  # one evaluation per chunk
+        assert f["correct_bits"].chunks == (1, 4) and f["correct_bits"].compression is None
         sums = json.loads(f.attrs["checksums"])
         assert sorted(sums["datasets"]) == sorted(names) and sums["algorithm"] == "sha256"
         assert len(sums["rows"]["predictions"]) == len(sums["rows"]["margins"]) == len(preds)
+        assert len(sums["rows"]["correct_bits"]) == len(preds)
         assert f.id.get_create_plist().get_version()[0] >= 2  # HDF5 metadata with checksums
         for name in f.attrs:  # strings in the attribute messages, not in the global heap
             assert not h5py.check_vlen_dtype(f.attrs.get_id(name).dtype), name
@@ -249,10 +251,12 @@ def _rewrite(path, name, change):
 
 
 @pytest.mark.parametrize("name, change, readers", [
+    # correctness readers of version 4 read correct_bits, not predictions and targets
     ("predictions", lambda p: np.where(np.arange(p.size).reshape(p.shape) == 3, (p + 1) % 5, p),
-     ("read_decisions", "read_correct", "read_final", "read_correct_rows", "epoch_reader")),
-    ("targets", lambda t: (t + 1) % 5, ("read_decisions", "read_correct", "read_final", "read_correct_rows",
-                                         "epoch_reader")),
+     ("read_decisions", "read_final", "epoch_rows")),
+    ("targets", lambda t: (t + 1) % 5, ("read_decisions", "read_final", "epoch_rows")),
+    ("correct_bits", lambda b: b ^ np.uint8(1), ("read_decisions", "read_correct", "read_correct_rows",
+                                                 "epoch_reader")),
     ("epochs", lambda e: e + 1, ("read_decisions", "read_correct", "read_ids_epochs", "read_correct_rows",
                                  "epoch_reader", "read_final")),
     ("image_ids", lambda i: i[::-1], ("read_decisions", "read_correct", "read_ids_epochs", "read_final")),
@@ -427,16 +431,22 @@ def test_every_read_error_names_the_file(tmp_path):
 
 # -- margins (format version 3) and version-2 files ----------------------------------------------------------------
 
-def _as_version_2(path):
-    """Turn a version-3 file without margins into what format version 2 wrote: the same datasets and
-    checksums, ``format_version = 2`` (its attribute hash recomputed)."""
+def _downgrade(path, version):
+    """Turn a version-4 file into what format version 3 (or 2, without margins) wrote: the same
+    datasets and checksums without ``correct_bits``, ``format_version`` set (its attribute hash recomputed)."""
     with h5py.File(path, "r+") as f:
-        assert "margins" not in f
-        f.attrs["format_version"] = 2
+        assert version == 3 or "margins" not in f
+        del f["correct_bits"]
+        f.attrs["format_version"] = version
         sums = json.loads(f.attrs["checksums"])
+        del sums["datasets"]["correct_bits"], sums["rows"]["correct_bits"]
         sums["attrs"] = attrs_digest(f.attrs.items())
         raw = json.dumps(sums, sort_keys=True).encode()
         f.attrs.create("checksums", data=raw, dtype=h5py.string_dtype("utf-8", len(raw)))
+
+
+def _as_version_2(path):
+    _downgrade(path, 2)
 
 
 def test_version_2_files_are_read_without_margins(tmp_path):
@@ -528,3 +538,99 @@ def test_epoch_rows_of_many_files(tmp_path):
     write_decisions(tmp_path / "fewer.h5", preds[:, 1:], targets[1:], ids[1:], recipe={})
     with pytest.raises(ValueError, match="the same images"):
         reader.rows([tmp_path / "new.h5", tmp_path / "fewer.h5"], [0, 0])
+
+
+# -- correct_bits (format version 4) ------------------------------------------------------------------------------
+
+def test_correct_bits_are_the_packed_correctness_and_checked_against_predictions(tmp_path):
+    preds, targets, ids = _example()
+    path = tmp_path / "run.h5"
+    write_decisions(path, preds, targets, ids, recipe=RECIPE)
+    with h5py.File(path, "r") as f:
+        bits = f["correct_bits"][()]
+    assert bits.dtype == np.uint8 and bits.shape == (len(preds), -(-preds.shape[1] // 8))
+    np.testing.assert_array_equal(np.unpackbits(bits, axis=1, count=preds.shape[1]).view(bool),
+                                  preds == targets[None])
+    # bits that disagree with the predictions, with checksums that match them (a writer's bug): refused
+    with h5py.File(path, "r+") as f:
+        bad = bits.copy()
+        bad[1, 0] ^= 0x80
+        f["correct_bits"][...] = bad
+        sums = json.loads(f.attrs["checksums"])
+        sums["datasets"]["correct_bits"] = array_digest(bad)
+        sums["rows"]["correct_bits"][1] = array_digest(bad[1])
+        sums["attrs"] = attrs_digest(f.attrs.items())
+        raw = json.dumps(sums, sort_keys=True).encode()
+        f.attrs.create("checksums", data=raw, dtype=h5py.string_dtype("utf-8", len(raw)))
+    with pytest.raises(DecisionsFormatError, match=f"{path}: correct_bits disagree with predictions"):
+        read_decisions(path)
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_version_4_and_older_files_give_the_same_correctness(tmp_path, version):
+    rng = np.random.default_rng(version)
+    preds = rng.integers(0, 5, (12, 37))
+    targets = rng.integers(0, 5, 37)
+    ids = [f"i{k}" for k in range(37)]
+    new, old = tmp_path / "v4.h5", tmp_path / f"v{version}.h5"
+    write_decisions(new, preds, targets, ids, recipe=RECIPE)
+    write_decisions(old, preds, targets, ids, recipe=RECIPE)
+    _downgrade(old, version)
+    assert read_file_info(old).format_version == version and read_file_info(new).format_version == 4
+    want = preds == targets[None]
+    for path in (new, old):
+        reader = EpochReader()
+        for e in range(12):  # epoch by epoch through the read-ahead bands, and again backwards
+            np.testing.assert_array_equal(reader.read([path, new], [e, 11 - e]), want[[e, 11 - e]])
+        for e in reversed(range(12)):
+            np.testing.assert_array_equal(reader.read([path], [e])[0], want[e])
+        np.testing.assert_array_equal(read_correct_rows([path, path], [3, 7]), want[[3, 7]])
+        np.testing.assert_array_equal(read_correct(path, 5)[1], want[5])
+        np.testing.assert_array_equal(read_decisions(path).correct(), want)
+
+
+def test_correct_bits_only_in_version_4(tmp_path):
+    preds, targets, ids = _example()
+    path = tmp_path / "run.h5"
+    write_decisions(path, preds, targets, ids, recipe=RECIPE)
+    with h5py.File(path, "r+") as f:  # a version-4 file without its correct_bits
+        del f["correct_bits"]
+    with pytest.raises(DecisionsFormatError, match=f"{path}: .*(without its correct_bits|but its checksums list)"):
+        read_correct(path)
+    write_decisions(path, preds, targets, ids, recipe=RECIPE)
+    with h5py.File(path, "r+") as f:  # correct_bits in a version-3 file
+        f.attrs["format_version"] = 3
+    with pytest.raises(DecisionsFormatError, match="format_version 3 file with correct_bits"):
+        read_correct(path)
+
+
+def test_epoch_reader_bands_of_bits_stay_within_the_cache(tmp_path, monkeypatch):
+    rng = np.random.default_rng(5)
+    preds, targets = rng.integers(0, 3, (20, 64)), rng.integers(0, 3, 64)
+    paths = []
+    for k in range(4):
+        paths.append(tmp_path / f"m{k}.h5")
+        write_decisions(paths[-1], preds, targets, [f"i{q}" for q in range(64)], recipe=RECIPE)
+    monkeypatch.setattr(EpochReader, "BITS_CACHE_BYTES", 4 * 8 * 5)  # 4 files x 8 bytes a row: bands of 5 rows
+    reader = EpochReader()
+    for e in range(20):
+        np.testing.assert_array_equal(reader.read(paths, [e] * 4), np.repeat((preds[e] == targets)[None], 4, 0))
+        assert all(len(band[1]) <= 5 for band in reader._bands.values())
+
+
+def test_row_digests_are_the_digests_of_each_row():
+    rng = np.random.default_rng(0)
+    for a in (rng.integers(0, 255, (5, 17), dtype=np.uint8), rng.integers(-1, 999, (3, 40)).astype(np.int16),
+              rng.integers(0, 9, (4, 3)).astype(">i4"), rng.random((3, 7)).astype(np.float16),
+              np.zeros((2, 0), np.int16), rng.integers(0, 9, (6, 8)).astype(np.int32)[:, ::2]):
+        assert row_digests(a) == [array_digest(r) for r in a]
+
+
+def test_ids_digest_stands_for_the_ids(tmp_path):
+    preds, targets, ids = _example()
+    a, b, c = tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "c.h5"
+    write_decisions(a, preds, targets, ids, recipe=RECIPE)
+    write_decisions(b, preds[:2], targets, ids, recipe={"other": 1})
+    write_decisions(c, preds, targets, list(ids)[::-1], recipe=RECIPE)
+    (da, ea), (db, eb), (dc, _) = read_ids_digest(a), read_ids_digest(b), read_ids_digest(c)
+    assert da == db != dc and len(ea) == len(preds) and len(eb) == 2

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from ddd.results.decisions import FORMAT_VERSION
+
 SCAN = Path(__file__).resolve().parents[1] / "benchmarks" / "decisions_scan.py"
 
 
@@ -39,7 +41,7 @@ def test_every_single_byte_flip_is_without_effect_or_an_error_naming_the_file(sc
     offsets = scanner.select_offsets(size) if full else scanner.select_offsets(size, first=1024, sample=1000)
     out = scanner.scan(reference, offsets, workers=2, strict=True)
     counts = out["counts"]
-    print(f"\n{len(offsets)} single-byte flips of a {size}-byte version-3 decisions file: {counts}")
+    print(f"\n{len(offsets)} single-byte flips of a {size}-byte decisions file (format version {FORMAT_VERSION}): {counts}")
     assert out["flips"] == len(offsets)
     bad = _not_ok(out)
     assert not bad, f"{len(bad)} flips neither harmless nor a named error, e.g. {list(bad.items())[:5]}"

@@ -318,3 +318,37 @@ def test_agreement_can_be_left_out(classes_study):
     np.testing.assert_array_equal(fast[kappa_cols].to_numpy(float), full[kappa_cols].to_numpy(float))
     assert fast[["agree_obs", "capa", "same_wrong", "margin_consistency"]].isna().all().all()
     assert (fast.margin_n == 0).all()
+
+
+@pytest.mark.parametrize("undefined", ["nan", "mvh"])
+def test_summary_alone_equals_the_summary_of_the_pairs_table(tmp_path, undefined):
+    """``all_pairs`` without a pairs table summarises straight from the counts: the same numbers,
+    bit for bit, as summarising the frames it writes, with groups of every size, decision makers that
+    stop at different epochs, overlapping and empty subsets and undefined kappas."""
+    rng = np.random.default_rng(11)
+    n, makers, groups = 300, [], {}
+    targets = rng.integers(0, 5, n)
+    ids = [f"i{q}" for q in range(n)]
+    for m in range(14):
+        p = rng.uniform(0.2, 0.9, (6, 1))
+        preds = np.where(rng.random((6, n)) < p, targets, (targets + 1) % 5)
+        if m == 3:
+            preds[:] = targets  # always right: undefined kappa with m == 4
+        if m == 4:
+            preds[:] = targets
+        path = tmp_path / f"m{m}.h5"
+        write_decisions(path, preds, targets, ids, recipe={})
+        makers.append(DecisionMaker(f"m{m:02d}", "c", str(path), 5 - m % 3))
+        groups[f"m{m:02d}"] = ["z", "a", "base", "a", "mid"][m % 5]
+    for subsets in ({"half": np.arange(n) < n // 2, "none": np.zeros(n, bool)},
+                    {"x": rng.random(n) < 0.3, "y": rng.random(n) < 0.6}, None):
+        for grouping in (groups, None):
+            alone = all_pairs(makers, groups=grouping, subsets=subsets, undefined=undefined)
+            table = all_pairs(makers, groups=grouping, subsets=subsets, undefined=undefined,
+                              pairs_path=tmp_path / "pairs.tsv")
+            frames = summarize_pairs(pd.concat(iter_pairs(makers, subsets=subsets, undefined=undefined)),
+                                     groups=grouping)
+            pd.testing.assert_frame_equal(alone, table, check_exact=True)
+            # pandas' group means over one frame or many concatenated ones differ in the last bit
+            pd.testing.assert_frame_equal(alone, frames, check_exact=False, rtol=1e-12)
+    assert alone.kappa_mean.notna().all() and set(alone.epoch) == {0, 1, 2, 3, 4, 5}

@@ -13,17 +13,22 @@ subset of images, with one matrix product per (epoch, subset) instead of a loop 
 (:func:`ddd.analysis.kappa.pair_counts`; exact integer counts, so the numbers equal
 :func:`ddd.analysis.uncertainty.pairwise` to the last bit).
 
-Memory: one epoch's correctness, predictions and margins (M x N: bool, int16 and float16, 5 bytes
-per decision) are held, read one row per file by :meth:`ddd.results.decisions.EpochReader.rows`
-(format version 3 keeps one evaluation per gzip chunk, so each chunk is decompressed once), plus
-column blocks as float32 (<= 64 MiB), the blocks of :func:`ddd.analysis.agreement.same_wrong_counts`
-(<= 2^22 decisions), a few (M, M) matrices per subset and the M (M-1) / 2 rows of one block.
-Cost per epoch and subset: κ's product O(M² N) (BLAS), the margins' product the same (only where
-margins are stored), CAPA's counting of equal wrong answers O(M N) plus M² per (image, class) that
-many decision makers chose (:func:`ddd.analysis.agreement.same_wrong_counts`). ``agreement=False``
-skips the last two and reads correctness only.
+Memory: one epoch's correctness (M x N bool; with agreement also predictions int16 and margins
+float16, 5 bytes per decision) and the reader's read-ahead (:class:`ddd.results.decisions.EpochReader`:
+``correct_bits`` of decisions format 4, at most 384 MiB for all files, i.e. 64 epochs of 1,000 x
+50,000; with agreement one row per file of predictions and margins), plus column blocks as float32
+(<= 64 MiB), the blocks of :func:`ddd.analysis.agreement.same_wrong_counts` (<= 2^22 decisions), a
+few (M, M) matrices per subset and the M (M-1) / 2 rows of one block.
+Cost per epoch and subset: κ's product O(M² N) (BLAS; ``x @ x.T`` of one buffer, i.e. the symmetric
+rank-k update, half a general product), the margins' product the same (only where margins are
+stored), CAPA's counting of equal wrong answers O(M N) plus M² per (image, class) that many decision
+makers chose (:func:`ddd.analysis.agreement.same_wrong_counts`). ``agreement=False`` skips the last
+two and reads ``correct_bits`` only (older files: predictions). Without a ``pairs_path`` only the
+summary is made, straight from the counts (κ, its undefined flag, c_obs and c_exp: no bounds, no
+per-pair table), with the same numbers as summarising the pairs table.
 Image ids of every file are checked against the first file's before anything is compared
-(identical arrays are accepted at once, anything else goes through
+(a file whose stored SHA-256 of its ids equals the first file's holds the same ids and is not read;
+identical arrays are accepted at once, anything else goes through
 :func:`ddd.results.decisions.check_same_images` and is refused with its message); they are not
 kept. Disjoint subsets (e.g. the ``condition=<value>`` subsets of imported data) cost no extra
 pass: the whole set's counts are their sum plus the rest's.
@@ -56,10 +61,13 @@ from ddd.analysis.agreement import (MarginMoments, agreement_table, margin_momen
 from ddd.analysis.kappa import pair_counts, pair_table
 from ddd.analysis.uncertainty import ALTERNATIVES, p_values_from_counts
 from ddd.experiment.makers import as_decision_makers
-from ddd.results.decisions import EpochReader, check_same_images, read_file_info, read_ids_epochs
+from ddd.results.decisions import (EpochReader, check_same_images, read_file_info, read_ids_digest,
+                                   read_ids_epochs)
 from ddd.results.pairs import AGREEMENT_PAIR_COLUMNS
 from ddd.results.pairs import PAIR_COLUMNS as COLUMNS
 from ddd.results.pairs import SUMMARY_COLUMNS, PairsWriter, write_pairs_summary
+
+__all__ = ["COLUMNS", "SUMMARY_COLUMNS", "all_pairs", "iter_pairs", "resolve_makers", "summarize_pairs"]
 
 log = logging.getLogger(__name__)
 
@@ -81,11 +89,12 @@ def resolve_makers(makers) -> tuple[list, dict, np.ndarray]:
     stored_epochs, epochs, ref = {}, {}, None
     for m in makers:
         if m.path not in stored_epochs:  # ids are checked once per file and not kept (N strings each)
+            digest, stored_epochs[m.path] = read_ids_digest(m.path)
             if ref is None:
-                ids, stored_epochs[m.path] = read_ids_epochs(m.path)
-                ref = (m, ids, np.char.encode(ids, "utf-8"))
-            else:
-                raw, stored_epochs[m.path] = read_ids_epochs(m.path, decode=False)
+                ids, _ = read_ids_epochs(m.path)  # verified against that digest
+                ref = (m, ids, np.char.encode(ids, "utf-8"), digest)
+            elif digest is None or digest != ref[3]:  # equal digests: the same ids, not read again
+                raw, _ = read_ids_epochs(m.path, decode=False)
                 if not np.array_equal(raw, ref[2]):
                     check_same_images(ref[1], read_ids_epochs(m.path)[0],
                                       names=(f"{ref[0].name} ({ref[0].path})", f"{m.name} ({m.path})"))
@@ -209,6 +218,46 @@ def _classes(makers, n_classes):
     return c, c
 
 
+class _Plan(NamedTuple):
+    """What every epoch of a comparison shares (:func:`_plan`)."""
+    makers: list
+    names: list
+    held: dict
+    masks: dict
+    labels: list
+    disjoint: bool
+    agreement: bool
+    n_classes: int | None
+    n_keys: int | None
+
+
+def _plan(makers, *, subsets, epochs, agreement: bool, n_classes) -> _Plan:
+    makers, held, ids = resolve_makers(makers)
+    c, n_keys = _classes(makers, n_classes) if agreement else (None, None)
+    masks = _subset_masks(subsets, ids)
+    named = [m for s, m in masks.items() if s != "all"]
+    disjoint = bool(named) and int(np.sum(named, axis=0, dtype=np.int64).max()) <= 1
+    return _Plan(makers, [m.name for m in makers], held, masks, _labels(held, epochs), disjoint, agreement, c,
+                 n_keys)
+
+
+def _each_epoch(plan: _Plan) -> Iterator[tuple]:
+    """``(epoch, active decision makers (indices into plan.makers), [(subset, _Counts), ...])`` per epoch."""
+    reader = EpochReader()
+    for label in plan.labels:
+        active = np.array([k for k, m in enumerate(plan.makers) if label in plan.held[m.name]])
+        t0 = time.perf_counter()
+        paths = [plan.makers[k].path for k in active]
+        epochs = [label] * active.size
+        rows = reader.rows(paths, epochs) if plan.agreement else reader.read(paths, epochs)
+        t1 = time.perf_counter()
+        parts = list(_counts(rows, plan.masks, plan.disjoint, plan.n_keys))
+        t2 = time.perf_counter()
+        yield label, active, parts
+        log.info("epoch %s: %d decision makers, read %.2fs, counts %.2fs, tables %.2fs", label, active.size,
+                 t1 - t0, t2 - t1, time.perf_counter() - t2)
+
+
 def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_value: bool = False,
                alternative: str = "greater", bias_corrected: bool = False,
                n_classes: int | None = None, agreement: bool = True) -> Iterator[pd.DataFrame]:
@@ -239,55 +288,57 @@ def iter_pairs(makers, *, subsets=None, epochs=None, undefined: str = "nan", p_v
     they chose the same class), ``margin_n`` (images where both have margins) and ``margin_consistency``
     (Pearson r of the margins; NaN without margins).
     """
+    _check_options(undefined, alternative)
+    plan = _plan(makers, subsets=subsets, epochs=epochs, agreement=agreement, n_classes=n_classes)
+    for label, active, parts in _each_epoch(plan):
+        for subset, counts in parts:
+            yield _frame(counts, active, plan.names, label, subset, undefined=undefined, p_value=p_value,
+                         alternative=alternative, bias_corrected=bias_corrected, n_classes=plan.n_classes)
+
+
+def _check_options(undefined: str, alternative: str) -> None:
     if undefined not in UNDEFINED:
         raise ValueError(f"undefined must be one of {UNDEFINED} for all pairs, got {undefined!r}")
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
-    makers, held, ids = resolve_makers(makers)
-    c, n_keys = _classes(makers, n_classes) if agreement else (None, None)
-    masks = _subset_masks(subsets, ids)
-    labels = _labels(held, epochs)
-    names = [m.name for m in makers]
-    named = [m for s, m in masks.items() if s != "all"]
-    disjoint = bool(named) and int(np.sum(named, axis=0, dtype=np.int64).max()) <= 1
-    reader = EpochReader()
-    for label in labels:
-        active = np.array([k for k, m in enumerate(makers) if label in held[m.name]])
-        t0 = time.perf_counter()
-        paths = [makers[k].path for k in active]
-        rows = reader.rows(paths, [label] * active.size) if agreement else reader.read(paths, [label] * active.size)
-        t1 = time.perf_counter()
-        yield from _epoch_frames(rows, active, names, label, masks, disjoint, undefined=undefined,
-                                 p_value=p_value, alternative=alternative, bias_corrected=bias_corrected,
-                                 n_classes=c, n_keys=n_keys)
-        log.info("epoch %s: %d decision makers, read %.2fs, pairs %.2fs", label, active.size, t1 - t0,
-                 time.perf_counter() - t1)
 
 
-def _epoch_frames(rows, active, names, label, masks, disjoint, *, undefined, p_value, alternative,
-                  bias_corrected=False, n_classes=None, n_keys=None):
-    """One frame per subset: every pair of the ``active`` decision makers at one epoch."""
+def _frame(counts, active, names, label, subset, *, undefined, p_value, alternative, bias_corrected=False,
+           n_classes=None) -> pd.DataFrame:
+    """Every pair of the ``active`` decision makers at one epoch on one subset."""
     i, j = np.triu_indices(active.size, k=1)
-    for subset, counts in _counts(rows, masks, disjoint, n_keys):
-        n, both = counts.n, counts.both
-        k = np.diag(both)
-        cols = pair_table(n, k[i], k[j], both[i, j], undefined=undefined, bias_corrected=bias_corrected)
-        extra = {"kappa_bias_corrected": cols.pop("kappa_bias_corrected")} if bias_corrected else {}
-        if counts.same_wrong is None:  # agreement=False
-            cols.update({c: np.full(i.size, np.nan) for c in AGREEMENT_PAIR_COLUMNS})
-        else:
-            cols.update(agreement_table(n, k[i], k[j], both[i, j], counts.same_wrong[i, j], n_classes=n_classes))
-        if counts.margins is None:
-            cols.update(margin_n=np.zeros(i.size, np.int64), margin_consistency=np.full(i.size, np.nan))
-        else:
-            cols.update(margin_table(counts.margins, i, j))
-        frame = pd.DataFrame({"a": pd.Categorical.from_codes(active[i], names),
-                              "b": pd.Categorical.from_codes(active[j], names),
-                              "epoch": np.full(i.size, label), "subset": subset, **cols, **extra})
-        if p_value:
-            frame["p_value"] = p_values_from_counts(n, k[i], k[j], both[i, j], alternative=alternative)
-            frame["p_alternative"] = alternative
-        yield frame
+    n, both = counts.n, counts.both
+    k = np.diag(both)
+    cols = pair_table(n, k[i], k[j], both[i, j], undefined=undefined, bias_corrected=bias_corrected)
+    extra = {"kappa_bias_corrected": cols.pop("kappa_bias_corrected")} if bias_corrected else {}
+    if counts.same_wrong is None:  # agreement=False
+        cols.update({c: np.full(i.size, np.nan) for c in AGREEMENT_PAIR_COLUMNS})
+    else:
+        cols.update(agreement_table(n, k[i], k[j], both[i, j], counts.same_wrong[i, j], n_classes=n_classes))
+    if counts.margins is None:
+        cols.update(margin_n=np.zeros(i.size, np.int64), margin_consistency=np.full(i.size, np.nan))
+    else:
+        cols.update(margin_table(counts.margins, i, j))
+    frame = pd.DataFrame({"a": pd.Categorical.from_codes(active[i], names),
+                          "b": pd.Categorical.from_codes(active[j], names),
+                          "epoch": np.full(i.size, label), "subset": subset, **cols, **extra})
+    if p_value:
+        frame["p_value"] = p_values_from_counts(n, k[i], k[j], both[i, j], alternative=alternative)
+        frame["p_alternative"] = alternative
+    return frame
+
+
+def _group_codes(names, groups: Mapping | None) -> tuple[list, np.ndarray]:
+    """Group labels (in order of first appearance in ``groups``) and each name's group index."""
+    if groups is None:
+        return ["all"], np.zeros(len(names), dtype=np.int64)
+    missing = sorted({str(x) for x in names} - set(map(str, groups)))
+    if missing:
+        raise ValueError(f"groups has no entry for decision makers {missing[:5]}")
+    groups = {str(k): v for k, v in groups.items()}
+    labels = list(dict.fromkeys(groups.values()))
+    order = {g: r for r, g in enumerate(labels)}
+    return labels, np.array([order[groups[str(x)]] for x in names], dtype=np.int64)
 
 
 def summarize_pairs(pairs: pd.DataFrame, *, groups: Mapping | None = None) -> pd.DataFrame:
@@ -305,31 +356,54 @@ def summarize_pairs(pairs: pd.DataFrame, *, groups: Mapping | None = None) -> pd
     """
     codes_a, names_a = pd.factorize(pairs["a"])
     codes_b, names_b = pd.factorize(pairs["b"])
-    if groups is None:
-        labels, ga, gb = ["all"], np.zeros(len(pairs), dtype=np.int64), np.zeros(len(pairs), dtype=np.int64)
+    labels, of_a = _group_codes(list(names_a), groups)
+    _, of_b = _group_codes(list(names_b), groups)
+    ga, gb = of_a[codes_a], of_b[codes_b]
+    return _summarize(pairs["epoch"].to_numpy(), pairs["subset"].to_numpy(), np.minimum(ga, gb),
+                      np.maximum(ga, gb), labels, pairs["kappa"].to_numpy(),
+                      pairs["kappa_undefined"].to_numpy(dtype=bool), pairs["c_obs"].to_numpy(),
+                      pairs["c_exp"].to_numpy())
+
+
+def _summarize(epoch, subset, group_a, group_b, labels, kappa, undef, c_obs, c_exp) -> pd.DataFrame:
+    """:func:`summarize_pairs` of per-pair arrays (R,); ``epoch`` and ``subset`` arrays (R,) or scalars,
+    groups as indices into ``labels``. Grouped by one integer key: pandas' group means (compensated
+    sums in row order), standard deviations and quantiles, whose values do not depend on how the key is built."""
+    g = len(labels)
+    scalar = np.ndim(epoch) == 0 and np.ndim(subset) == 0
+    if scalar:
+        key = group_a * g + group_b
     else:
-        missing = sorted({str(x) for x in (*names_a, *names_b)} - set(map(str, groups)))
-        if missing:
-            raise ValueError(f"groups has no entry for decision makers {missing[:5]}")
-        groups = {str(k): v for k, v in groups.items()}
-        labels = list(dict.fromkeys(groups.values()))
-        order = {g: r for r, g in enumerate(labels)}
-        ga = np.array([order[groups[str(x)]] for x in names_a], dtype=np.int64)[codes_a]
-        gb = np.array([order[groups[str(x)]] for x in names_b], dtype=np.int64)[codes_b]
-        ga, gb = np.minimum(ga, gb), np.maximum(ga, gb)
-    frame = pd.DataFrame({"epoch": pairs["epoch"].to_numpy(), "subset": pairs["subset"].to_numpy(),
-                          "group_a": ga, "group_b": gb, "kappa": pairs["kappa"].to_numpy(),
-                          "undef": pairs["kappa_undefined"].to_numpy(dtype=bool),
-                          "c_obs": pairs["c_obs"].to_numpy(), "c_exp": pairs["c_exp"].to_numpy()})
-    g = frame.groupby(["epoch", "subset", "group_a", "group_b"], sort=False, observed=True)
-    out = g.agg(n_pairs=("kappa", "size"), n_undefined=("undef", "sum"), kappa_mean=("kappa", "mean"),
-                kappa_sd=("kappa", "std"), c_obs_mean=("c_obs", "mean"), c_exp_mean=("c_exp", "mean"))
-    q = g["kappa"].quantile([0.05, 0.5, 0.95]).unstack()
+        e_codes, e_values = pd.factorize(np.broadcast_to(epoch, kappa.shape))
+        s_codes, s_values = pd.factorize(np.broadcast_to(subset, kappa.shape))
+        key = ((e_codes.astype(np.int64) * len(s_values) + s_codes) * g + group_a) * g + group_b
+    frame = pd.DataFrame({"key": key, "kappa": kappa, "undef": undef, "c_obs": c_obs, "c_exp": c_exp})
+    grouped = frame.groupby("key", sort=False)
+    out = grouped.agg(n_pairs=("kappa", "size"), n_undefined=("undef", "sum"), kappa_mean=("kappa", "mean"),
+                      kappa_sd=("kappa", "std"), c_obs_mean=("c_obs", "mean"), c_exp_mean=("c_exp", "mean"))
+    q = grouped["kappa"].quantile([0.05, 0.5, 0.95]).unstack()
     out["kappa_q05"], out["kappa_median"], out["kappa_q95"] = q[0.05], q[0.5], q[0.95]
-    out = out.reset_index()
+    key = out.index.to_numpy()
     labels = np.array(labels, dtype=object)
-    out["group_a"], out["group_b"] = labels[out["group_a"].to_numpy()], labels[out["group_b"].to_numpy()]
+    out = out.reset_index(drop=True)
+    out["group_a"], out["group_b"] = labels[key // g % g], labels[key % g]
+    if scalar:
+        out["epoch"], out["subset"] = np.full(len(out), epoch), subset
+    else:
+        rest = key // (g * g)
+        out["epoch"], out["subset"] = e_values[rest // len(s_values)], s_values[rest % len(s_values)]
     return out[list(SUMMARY_COLUMNS)]
+
+
+def _summary_of_counts(counts: "_Counts", active, of_group, labels, label, subset, *, undefined) -> pd.DataFrame:
+    """The summary rows of one epoch and subset straight from the counts (no pairs table): the
+    same numbers as :func:`summarize_pairs` of :func:`iter_pairs`' frame."""
+    i, j = np.triu_indices(active.size, k=1)
+    k = np.diag(counts.both)
+    cols = pair_table(counts.n, k[i], k[j], counts.both[i, j], undefined=undefined, bounds=False)
+    ga, gb = of_group[active[i]], of_group[active[j]]
+    return _summarize(label, subset, np.minimum(ga, gb), np.maximum(ga, gb), labels, cols["kappa"],
+                      cols["kappa_undefined"], cols["c_obs"], cols["c_exp"])
 
 
 def all_pairs(makers, *, pairs_path=None, summary_path=None, groups: Mapping | None = None, subsets=None,
@@ -346,17 +420,25 @@ def all_pairs(makers, *, pairs_path=None, summary_path=None, groups: Mapping | N
     summary : DataFrame with :data:`SUMMARY_COLUMNS`
     """
     makers = as_decision_makers(makers)
+    _check_options(undefined, alternative)
     if groups is not None:
         missing = [m.name for m in makers if m.name not in groups]
         if missing:
             raise ValueError(f"groups has no entry for decision makers {missing[:5]}")
+    plan = _plan(makers, subsets=subsets, epochs=epochs, agreement=agreement, n_classes=n_classes)
+    labels, of_group = _group_codes(plan.names, groups)
     parts, t0 = [], time.perf_counter()
     with PairsWriter(pairs_path) as writer:
-        for frame in iter_pairs(makers, subsets=subsets, epochs=epochs, undefined=undefined, p_value=p_value,
-                                alternative=alternative, bias_corrected=bias_corrected, n_classes=n_classes,
-                                agreement=agreement):
-            writer.write(frame)
-            parts.append(summarize_pairs(frame, groups=groups))
+        for label, active, counts in _each_epoch(plan):
+            for subset, c in counts:
+                if pairs_path is None:  # the summary alone: straight from the counts
+                    parts.append(_summary_of_counts(c, active, of_group, labels, label, subset,
+                                                    undefined=undefined))
+                    continue
+                frame = _frame(c, active, plan.names, label, subset, undefined=undefined, p_value=p_value,
+                               alternative=alternative, bias_corrected=bias_corrected, n_classes=plan.n_classes)
+                writer.write(frame)
+                parts.append(summarize_pairs(frame, groups=groups))
         summary = pd.concat(parts, ignore_index=True)
         if summary_path is not None:
             write_pairs_summary(summary, summary_path)

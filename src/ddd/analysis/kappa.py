@@ -81,19 +81,43 @@ def kappa_from_rates(c_obs, p_a, p_b, *, undefined: str = "nan") -> np.ndarray:
     lo, hi = np.abs(p_a + p_b - 1), 1 - np.abs(p_a - p_b)
     if np.any((c_obs < lo - _TOL) | (c_obs > hi + _TOL)):
         raise ValueError("c_obs is impossible given p_a and p_b (must lie in [|p_a+p_b-1|, 1-|p_a-p_b|])")
-    c_exp = p_a * p_b + (1 - p_a) * (1 - p_b)
-    extreme_a, extreme_b = (p_a == 0) | (p_a == 1), (p_b == 0) | (p_b == 1)
-    undef = extreme_a & extreme_b & (p_a == p_b)
-    if undefined == "raise" and undef.any():
+    parts = _Parts(p_a, p_b)
+    if undefined == "raise" and parts.undef.any():
         raise ValueError(f"kappa undefined (both decision makers 100 % right or both 100 % wrong) "
-                         f"at {int(undef.sum())} of {undef.size} entries")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kappa = (c_obs - c_exp) / (1 - c_exp)
-    kappa = np.where(extreme_a != extreme_b, 0.0, kappa)
-    kappa = np.where(undef, np.nan, kappa)
-    if undefined == "mvh":
-        kappa = np.where(c_obs == 1, 1.0, kappa)
-    return kappa
+                         f"at {int(parts.undef.sum())} of {parts.undef.size} entries")
+    return parts.kappa(c_obs, undefined)
+
+
+class _Parts:
+    """What κ of given accuracies shares between observed agreements (``c_obs``, the bounds): no checks.
+
+    Every value is computed by the same floating-point operations whatever the caller, so κ, κ_min
+    and κ_max of :func:`pair_table` equal those of :func:`kappa_from_rates` and :func:`kappa_bounds` bit for bit.
+    """
+
+    def __init__(self, p_a: np.ndarray, p_b: np.ndarray):
+        self.p_a, self.p_b = p_a, p_b
+        self.c_exp = p_a * p_b + (1 - p_a) * (1 - p_b)
+        self.one_minus = 1 - self.c_exp
+        extreme_a, extreme_b = (p_a == 0) | (p_a == 1), (p_b == 0) | (p_b == 1)
+        self.one_extreme = extreme_a != extreme_b
+        self.undef = extreme_a & extreme_b & (p_a == p_b)
+        self.any_one, self.any_undef = bool(self.one_extreme.any()), bool(self.undef.any())
+
+    def kappa(self, c_obs: np.ndarray, undefined: str = "nan") -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kappa = np.asarray((c_obs - self.c_exp) / self.one_minus)
+        if self.any_one or kappa.ndim == 0:
+            kappa = np.where(self.one_extreme, 0.0, kappa)
+        if self.any_undef or kappa.ndim == 0:
+            kappa = np.where(self.undef, np.nan, kappa)
+        if undefined == "mvh":
+            kappa = np.where(c_obs == 1, 1.0, kappa)
+        return kappa
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = np.abs(self.p_a + self.p_b - 1), 1 - np.abs(self.p_a - self.p_b)
+        return self.kappa(lo), self.kappa(hi)
 
 
 def error_consistency(a, b, *, undefined: str = "nan") -> float:
@@ -149,7 +173,8 @@ def pair_counts(correct, *, mask=None) -> tuple[int, np.ndarray]:
     return n, np.rint(both).astype(np.int64)
 
 
-def pair_table(n, k_a, k_b, k_ab, *, undefined: str = "nan", bias_corrected: bool = False) -> dict:
+def pair_table(n, k_a, k_b, k_ab, *, undefined: str = "nan", bias_corrected: bool = False,
+               bounds: bool = True) -> dict:
     """The tidy columns of :func:`pairwise` from exact counts, elementwise with broadcasting.
 
     Parameters
@@ -158,6 +183,8 @@ def pair_table(n, k_a, k_b, k_ab, *, undefined: str = "nan", bias_corrected: boo
     k_a, k_b, k_ab : int array-likes, images right for a, for b, for both
     undefined : {"nan", "mvh", "raise"}
     bias_corrected : add ``kappa_bias_corrected``, Klein et al.'s κ′ = nκ / ((n − 1) + κ)
+    bounds : include ``kappa_min, kappa_max, kappa_over_max`` (default); ``False`` leaves them out
+        (what a summary of κ alone needs, about half the work)
 
     Returns
     -------
@@ -170,18 +197,33 @@ def pair_table(n, k_a, k_b, k_ab, *, undefined: str = "nan", bias_corrected: boo
     if np.any((k_ab < 0) | (k_ab > np.minimum(k_a, k_b)) | (k_a + k_b - k_ab > n)):
         raise ValueError("impossible counts: need 0 <= k_ab <= min(k_a, k_b) and k_a + k_b - k_ab <= n")
     ok = n > 0
-    nn = np.where(ok, n, 1)
-    nan = np.full(n.shape, np.nan)
-    p_a, p_b = np.where(ok, k_a / nn, np.nan), np.where(ok, k_b / nn, np.nan)
-    c_obs = np.where(ok, (n - k_a - k_b + 2 * k_ab) / nn, np.nan)
-    kappa, kappa_min, kappa_max = nan.copy(), nan.copy(), nan.copy()
-    kappa[ok] = kappa_from_rates(c_obs[ok], p_a[ok], p_b[ok], undefined=undefined)
-    kappa_min[ok], kappa_max[ok] = kappa_bounds(p_a[ok], p_b[ok])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        over = np.where(kappa_max > 0, kappa / np.where(kappa_max > 0, kappa_max, 1.0), np.nan)
-    out = {"n": n, "p_a": p_a, "p_b": p_b, "c_obs": c_obs, "c_exp": p_a * p_b + (1 - p_a) * (1 - p_b),
-           "kappa": kappa, "kappa_undefined": ~ok | ((k_a == k_b) & ((k_a == 0) | (k_a == n))),
-           "kappa_min": kappa_min, "kappa_max": kappa_max, "kappa_over_max": over}
+    everywhere = bool(ok.all())
+    nn = n if everywhere else np.where(ok, n, 1)
+    p_a, p_b = k_a / nn, k_b / nn
+    c_obs = (n - k_a - k_b + 2 * k_ab) / nn
+    if not everywhere:
+        p_a, p_b, c_obs = (np.where(ok, v, np.nan) for v in (p_a, p_b, c_obs))
+    # counts within these bounds give rates in [0, 1] with c_obs feasible: κ without kappa_from_rates' checks
+    if everywhere:
+        parts = _Parts(p_a, p_b)
+        if undefined == "raise" and parts.undef.any():
+            kappa_from_rates(c_obs, p_a, p_b, undefined="raise")  # raises, with its message
+        kappa, c_exp = parts.kappa(c_obs, undefined), parts.c_exp
+        if bounds:
+            kappa_min, kappa_max = parts.bounds()
+    else:
+        kappa = np.full(n.shape, np.nan)
+        kappa[ok] = kappa_from_rates(c_obs[ok], p_a[ok], p_b[ok], undefined=undefined)
+        if bounds:
+            kappa_min, kappa_max = np.full(n.shape, np.nan), np.full(n.shape, np.nan)
+            kappa_min[ok], kappa_max[ok] = kappa_bounds(p_a[ok], p_b[ok])
+        c_exp = p_a * p_b + (1 - p_a) * (1 - p_b)
+    out = {"n": n, "p_a": p_a, "p_b": p_b, "c_obs": c_obs, "c_exp": c_exp, "kappa": kappa,
+           "kappa_undefined": ~ok | ((k_a == k_b) & ((k_a == 0) | (k_a == n)))}
+    if bounds:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            over = np.where(kappa_max > 0, kappa / np.where(kappa_max > 0, kappa_max, 1.0), np.nan)
+        out.update(kappa_min=kappa_min, kappa_max=kappa_max, kappa_over_max=over)
     if bias_corrected:
         with np.errstate(divide="ignore", invalid="ignore"):
             out["kappa_bias_corrected"] = np.where(ok, n * kappa / ((n - 1) + kappa), np.nan)

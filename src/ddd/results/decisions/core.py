@@ -11,17 +11,30 @@ import numpy as np
 FORMAT = "ddd-decisions"
 
 
-FORMAT_VERSION = 3
-"""Version written. 3: version 2 plus the optional per-epoch ``margins`` (each row checksummed like
-a row of predictions) and one evaluation per chunk of ``predictions`` and ``margins``; 2: checksummed
-(see the package docstring); 1: files written before checksums. All three are read."""
+FORMAT_VERSION = 4
+"""Version written. 4: version 3 plus ``correct_bits``, every evaluation's correctness bit-packed
+(one row per chunk, uncompressed, each row checksummed), so that one epoch's correctness costs
+N / 8 bytes per file to read instead of a decompression of its predictions; 3: version 2 plus the
+optional per-epoch ``margins`` (each row checksummed like a row of predictions) and one evaluation
+per chunk of ``predictions`` and ``margins``; 2: checksummed (see the package docstring); 1: files
+written before checksums. All four are read."""
 
 
-READABLE_VERSIONS = (1, 2, 3)
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 MARGINS_SINCE = 3
 """First format version that can hold ``margins``; older files have none (readers say so: None)."""
+
+
+BITS_SINCE = 4
+"""First format version that holds ``correct_bits``; readers of older files compare predictions with targets."""
+
+
+def pack_correct(predictions: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """``correct_bits`` of predictions (E+1, N) and targets (N,): uint8 (E+1, ceil(N / 8)),
+    ``np.packbits(predictions == targets, axis=1)`` (big-endian bit order, the last byte padded with 0)."""
+    return np.packbits(np.asarray(predictions) == np.asarray(targets)[None, :], axis=1)
 
 
 ROW_CHUNK = 65536
@@ -76,6 +89,22 @@ def array_digest(a: np.ndarray) -> str:
     h = hashlib.sha256(header)
     h.update(data.view(np.uint8).reshape(-1) if data.size else b"")
     return h.hexdigest()
+
+
+def row_digests(a: np.ndarray) -> list[str]:
+    """:func:`array_digest` of every row of a 2-D array (``[array_digest(row) for row in a]``),
+    the header built once: what the per-epoch readers verify a band of rows against."""
+    header, data = _canonical(a, "an array")
+    if data.ndim != 2:
+        raise ValueError(f"row_digests needs a 2-D array, got shape {data.shape}")
+    header = f"{data.dtype.str}{(data.shape[1],)}:".encode()
+    raw = data.view(np.uint8).reshape(data.shape[0], -1) if data.size else [b""] * data.shape[0]
+    out = []
+    for row in raw:
+        h = hashlib.sha256(header)
+        h.update(row)
+        out.append(h.hexdigest())
+    return out
 
 
 def attrs_digest(items) -> str:

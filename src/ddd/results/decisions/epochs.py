@@ -16,8 +16,9 @@ def read_correct_rows(paths, epochs, *, out=None) -> np.ndarray:
     """Correctness of many decisions files at one epoch each, reading only that row of each file.
 
     Image ids are *not* read; check them once beforehand (:func:`read_ids_epochs`, :func:`check_same_images`).
-    Targets and epochs are verified against their checksums, the row by the fletcher32 checksum of
-    its chunk, and its predictions against the class range; a failure is a DecisionsFormatError naming the file.
+    Version 4 reads the row of ``correct_bits`` (N / 8 bytes), older versions the row of predictions
+    (checked against the class range) and the targets; rows, targets and epochs are verified against
+    their checksums and the chunks by fletcher32; a failure is a DecisionsFormatError naming the file.
 
     Parameters
     ----------
@@ -41,7 +42,7 @@ def read_correct_rows(paths, epochs, *, out=None) -> np.ndarray:
                 out = np.empty((len(paths), n), dtype=bool)
             _check_out(out, len(paths), n, path)
             row = _row_of(r.epochs(), int(epoch), path)
-            np.equal(r.predictions(slice(row, row + 1))[0], r.targets(), out=out[i])
+            out[i] = r.correct(slice(row, row + 1))[0]
     return out
 
 
@@ -78,23 +79,28 @@ class _RowBand(NamedTuple):
 
 
 class EpochReader:
-    """Correctness of many decisions files, one epoch at a time, decompressing every chunk once.
+    """Correctness of many decisions files, one epoch at a time, reading every chunk once.
 
-    ``predictions`` is stored in gzip chunks of several rows (epochs), so reading one row decompresses
-    the rows around it too. The reader keeps, per file, the correctness of the last band of rows it
-    decompressed (the rows of one chunk, at most 8), bit-packed: at most N bytes per file, i.e. all
-    files together never hold more than one epoch's (M, N) bool matrix. Reading epochs in increasing
-    order then costs one decompression per chunk instead of one per row (about 4x faster).
-    Every band is checked as in :func:`read_correct_rows`. Files of format version 3 store one
-    evaluation per chunk; there a band is 8 rows (8 chunks), read with one opening of the file.
+    :meth:`read` keeps, per file, the bit-packed correctness of a band of rows (epochs) read ahead.
+    Format version 4 stores it (``correct_bits``, N / 8 bytes per evaluation): a band starts at the
+    row asked for and holds as many rows (at most :attr:`BITS_BAND`) as keep all M files' bands
+    within :attr:`BITS_CACHE_BYTES` (1,000 files of 50,000 images: 64 rows), so reading epochs in
+    increasing order opens each file once per band, and an epoch of M files costs M N / 8 bytes.
+    Older versions store ``predictions`` in gzip chunks (versions 1 and 2: several rows per chunk;
+    version 3: one evaluation per chunk); their band is the rows of one chunk, at most 8 (8 chunks
+    of version 3), compared with the targets and packed: at most N bytes per file, one decompression
+    per chunk instead of one per row. Every band is checked as in :func:`read_correct_rows`.
 
     :meth:`rows` reads predictions (and margins) with the correctness: what the all-pairs engine
     needs for agreement on predicted classes and margin consistency (:mod:`ddd.analysis.agreement`).
     """
 
     BAND = 8
+    BITS_BAND = 64
     ROW_CACHE_BYTES = 256 * 2 ** 20
     """:meth:`rows` keeps at most this many bytes of read-ahead rows (all files together)."""
+    BITS_CACHE_BYTES = 384 * 2 ** 20
+    """:meth:`read` keeps at most this many bytes of read-ahead ``correct_bits`` (version 4, all files together)."""
 
     def __init__(self):
         self._bands: dict = {}  # path -> (first row, packed correctness (rows, ceil(N / 8)), N)
@@ -172,7 +178,7 @@ class EpochReader:
             band = self._bands.get(path)
             row = None if band is None else self._row(path, epoch)
             if band is None or not band[0] <= row < band[0] + len(band[1]):
-                band = self._bands[path] = self._load(path, epoch)
+                band = self._bands[path] = self._load(path, epoch, len(paths))
                 row = self._row(path, epoch)
             first, packed, n = band
             if out is None:
@@ -184,11 +190,15 @@ class EpochReader:
     def _row(self, path: str, epoch: int) -> int:
         return _row_of(self._epochs[path], int(epoch), path)
 
-    def _load(self, path: str, epoch: int):
+    def _load(self, path: str, epoch: int, m: int):
         with _open(path) as r:
-            chunks = r.dataset("predictions").chunks
-            self._epochs[path] = r.epochs()
+            self._epochs[path] = r.epochs(self._shared)
             row = self._row(path, epoch)
+            if r.has_bits:
+                width = -(-r.n_images // 8)
+                size = int(max(1, min(self.BITS_BAND, self.BITS_CACHE_BYTES // max(1, m * width))))
+                return row, r.correct_bits(slice(row, min(row + size, r.rows))), r.n_images
+            chunks = r.dataset("predictions").chunks
             rows = chunks[0] if chunks else 1
             size = min(rows if rows > 1 else self.BAND, self.BAND)  # a chunk's rows, or 8 of one-row chunks
             first = row - row % size

@@ -11,9 +11,10 @@ from typing import NamedTuple
 import h5py
 import numpy as np
 
-from ddd.results.decisions.core import (CHECKSUM, FORMAT, MARGINS_SINCE, NO_ANSWER, READABLE_VERSIONS, Decisions,
-                                        DecisionsFormatError, _CallerError, _row_of, array_digest, attrs_digest,
-                                        check_same_images, check_same_study)
+from ddd.results.decisions.core import (BITS_SINCE, CHECKSUM, FORMAT, MARGINS_SINCE, NO_ANSWER, READABLE_VERSIONS,
+                                        Decisions, DecisionsFormatError, _CallerError, _row_of, array_digest,
+                                        attrs_digest, check_same_images, check_same_study, pack_correct,
+                                        row_digests)
 
 log = logging.getLogger(__name__)
 
@@ -26,11 +27,12 @@ _unverified_seen: set = set()
 class _File:
     """An open decisions file, checked when opened; its reads verify what they read.
 
-    At open: format and version, the datasets present (versions 2 and 3: exactly those its ``checksums``
-    list; ``margins`` only from version 3), the shape of ``predictions``; each other dataset's shape
-    and dtype when it is first opened (metadata only, so a corrupt header never makes a reader
-    allocate or decode data). Reads (versions 2 and 3): a whole dataset is verified against its
-    SHA-256, a row of ``predictions`` or ``margins`` against the row's, attributes against theirs;
+    At open: format and version, the datasets present (versions 2 to 4: exactly those its ``checksums``
+    list; ``margins`` only from version 3; ``correct_bits`` in and only in version 4), the shape of
+    ``predictions``; each other dataset's shape and dtype when it is first opened (metadata only, so
+    a corrupt header never makes a reader allocate or decode data). Reads (versions 2 to 4): a whole
+    dataset is verified against its SHA-256, a row of ``predictions``, ``correct_bits`` or ``margins``
+    against the row's, attributes against theirs;
     under these, HDF5 verifies the fletcher32 checksum of every chunk it reads (before decompressing
     it) and the checksums of its metadata. Version 1 has none of these. Every prediction and target
     read is checked against the class range when the number of classes is known. Use as a context manager: any failure inside is re-raised as
@@ -75,7 +77,7 @@ class _File:
         if not (isinstance(sums, dict) and sums.get("algorithm") == CHECKSUM and isinstance(sums.get("attrs"), str)
                 and isinstance(sums.get("datasets"), dict) and isinstance(rows, dict)
                 and isinstance(rows.get("predictions"), list)
-                and set(rows) == {"predictions"} | ({"margins"} & set(sums["datasets"]))
+                and set(rows) == {"predictions"} | ({"margins", "correct_bits"} & set(sums["datasets"]))
                 and all(isinstance(r, list) for r in rows.values())
                 and all(isinstance(v, str) and _HEX.fullmatch(v)
                         for v in [sums["attrs"], *sums["datasets"].values(), *(h for r in rows.values() for h in r)])):
@@ -100,13 +102,17 @@ class _File:
         if "margins" in self._root and self.version < MARGINS_SINCE:
             raise DecisionsFormatError(f"{self.path}: margins in a format_version {self.version} file, which "
                                        "cannot hold them (corrupt?)")
+        if ("correct_bits" in self._root) != (self.version >= BITS_SINCE):
+            raise DecisionsFormatError(f"{self.path}: format_version {self.version} file "
+                                       + ("without its correct_bits" if self.version >= BITS_SINCE
+                                          else "with correct_bits, which it cannot hold") + " (corrupt?)")
         if ("features" in self._root) != ("feature_ids" in self._root):
             raise DecisionsFormatError(f"{self.path}: features and feature_ids must be stored together")
 
     def _check_dataset(self, name: str, d: h5py.Dataset) -> None:
         """Shape and dtype of a dataset against ``predictions``, from the metadata alone."""
         shape = {"targets": (self.n,), "image_ids": (self.n,), "epochs": (self.rows,),
-                 "margins": (self.rows, self.n)}.get(name)
+                 "margins": (self.rows, self.n), "correct_bits": (self.rows, -(-self.n // 8))}.get(name)
         if name.startswith("image_info/"):
             shape = (self.n,)
         elif name == "probabilities" and (d.ndim != 2 or d.shape[0] != self.n):
@@ -119,7 +125,7 @@ class _File:
             raise DecisionsFormatError(f"{self.path}: inconsistent dataset shapes: {name} has shape {d.shape}, "
                                        f"expected {shape} (predictions has {(self.rows, self.n)})")
         kind = {"targets": "i", "epochs": "i", "probabilities": "f", "features": "f", "image_ids": "S",
-                "feature_ids": "S", "margins": "f"}.get(name)
+                "feature_ids": "S", "margins": "f", "correct_bits": "u"}.get(name)
         if kind is not None and (h5py.check_string_dtype(d.dtype) is None if kind == "S" else d.dtype.kind != kind):
             raise DecisionsFormatError(f"{self.path}: {name} has dtype {d.dtype}, expected "
                                        + ("strings" if kind == "S" else f"kind {kind!r}"))
@@ -217,8 +223,8 @@ class _File:
         data = self.dataset(name)[rows]
         if self.sums is not None:
             hashes = self.sums["rows"][name]
-            for i, row in zip(range(*rows.indices(len(hashes))), data):
-                if array_digest(row) != hashes[i]:
+            for i, digest in zip(range(*rows.indices(len(hashes))), row_digests(data)):
+                if digest != hashes[i]:
                     raise DecisionsFormatError(f"{self.path}: row {i} of {name} does not match its checksum: "
                                                "the file is corrupt")
         return data
@@ -228,6 +234,26 @@ class _File:
         pred = self._rows("predictions", rows)
         self.check_classes(pred, "predictions", low=NO_ANSWER)
         return pred
+
+    @property
+    def has_bits(self) -> bool:
+        """The file stores ``correct_bits`` (format version 4)."""
+        return "correct_bits" in self._root
+
+    def correct_bits(self, rows: slice | None = None) -> np.ndarray:
+        """uint8 ``correct_bits`` (all or ``rows``; (rows, ceil(N / 8))), verified like :meth:`predictions`
+        (version 4 only)."""
+        bits = self._rows("correct_bits", rows)
+        if bits.dtype != np.uint8:
+            raise DecisionsFormatError(f"{self.path}: correct_bits has dtype {bits.dtype}, expected uint8")
+        return bits
+
+    def correct(self, rows: slice) -> np.ndarray:
+        """bool (rows, N): correctness of ``rows``, from ``correct_bits`` where stored, else from
+        predictions and targets."""
+        if self.has_bits:
+            return np.unpackbits(self.correct_bits(rows), axis=1, count=self.n).view(bool)
+        return self.predictions(rows) == self.targets()[None, :]
 
     @property
     def has_margins(self) -> bool:
@@ -351,10 +377,10 @@ def _open(path) -> _File:
 
 def read_decisions(path, *, load_probabilities: bool = True, load_margins: bool = True) -> Decisions:
     """Read a whole decisions file; raises :class:`DecisionsFormatError` (naming it) if it is not a
-    complete, intact one: every dataset read is verified against its checksum (versions 2 and 3;
+    complete, intact one: every dataset read is verified against its checksum (versions 2 to 4;
     version-1 files, written before checksums, are read unverified), predictions and targets against
-    the class range. ``margins`` is None for files without them (versions 1 and 2, imports) or with
-    ``load_margins=False``."""
+    the class range, and ``correct_bits`` (version 4) against predictions and targets. ``margins`` is
+    None for files without them (versions 1 and 2, imports) or with ``load_margins=False``."""
     path = os.fspath(path)
     with _open(path) as r:
         ids = r.strings("image_ids")
@@ -372,7 +398,10 @@ def read_decisions(path, *, load_probabilities: bool = True, load_margins: bool 
             optional["image_info"] = r.info()
         if load_margins and r.has_margins:
             optional["margins"] = r.margins()
-        return Decisions(predictions=r.predictions(), targets=r.targets(), image_ids=ids, epochs=r.epochs(),
+        predictions, targets = r.predictions(), r.targets()
+        if r.has_bits and not np.array_equal(r.correct_bits(), pack_correct(predictions, targets)):
+            raise DecisionsFormatError(f"{path}: correct_bits disagree with predictions and targets (corrupt?)")
+        return Decisions(predictions=predictions, targets=targets, image_ids=ids, epochs=r.epochs(),
                          attrs=attrs, path=path, **optional)
 
 
@@ -386,7 +415,7 @@ def read_correct(path, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray
     with _open(path) as r:
         ids, epochs = r.strings("image_ids"), r.epochs()
         row = len(epochs) - 1 if epoch is None else _row_of(epochs, epoch, path)
-        return ids, r.predictions(slice(row, row + 1))[0] == r.targets()
+        return ids, r.correct(slice(row, row + 1))[0]
 
 
 def read_margins(path, epoch: int | None = None) -> np.ndarray | None:
@@ -418,6 +447,15 @@ def read_ids_epochs(path, *, decode: bool = True) -> tuple[np.ndarray, np.ndarra
     path = os.fspath(path)
     with _open(path) as r:
         return (r.strings("image_ids") if decode else r.raw_ids()), r.epochs()
+
+
+def read_ids_digest(path) -> tuple[str | None, np.ndarray]:
+    """``(digest, epochs)``: the stored SHA-256 of a file's image ids (None for version-1 files, which
+    store none) and its int64 epochs (verified), without reading the ids. Two files whose digests
+    are equal hold the same ids in the same order (the digest covers dtype, shape and bytes)."""
+    path = os.fspath(path)
+    with _open(path) as r:
+        return (None if r.sums is None else r.sums["datasets"]["image_ids"]), r.epochs()
 
 
 class FileInfo(NamedTuple):

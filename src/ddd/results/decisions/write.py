@@ -1,5 +1,5 @@
 """Writing a decisions file: validation, then an atomic write (``.tmp`` renamed into place) of a
-checksummed version-3 file that is read back and verified before it is renamed."""
+checksummed version-4 file that is read back and verified before it is renamed."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import h5py
 import numpy as np
 
 from ddd.results.decisions.core import (_INT16_MAX, _RESERVED, CHECKSUM, FLOAT16_MAX, FORMAT, FORMAT_VERSION,
-                                        HDF5_LIBVER, NO_ANSWER, ROW_CHUNK, array_digest, attrs_digest)
+                                        HDF5_LIBVER, NO_ANSWER, ROW_CHUNK, array_digest, attrs_digest,
+                                        pack_correct)
 from ddd.results.decisions.read import read_decisions
 from ddd.results.files import replace_atomically
 
@@ -189,13 +190,14 @@ def _utf8(strings: np.ndarray) -> np.ndarray:
 
 
 def _write_arrays(f: h5py.File, a: dict) -> tuple[dict, dict]:
-    """Every dataset chunked with HDF5's fletcher32 filter, ``predictions`` and ``margins`` one
-    evaluation per chunk; returns ``{name: array_digest}`` and ``{"predictions": [array_digest of
-    each row], "margins": [...] (if stored)}``."""
+    """Every dataset chunked with HDF5's fletcher32 filter, ``predictions``, ``correct_bits`` and
+    ``margins`` one evaluation per chunk; returns ``{name: array_digest}`` and ``{"predictions":
+    [array_digest of each row], "correct_bits": [...], "margins": [...] (if stored)}``."""
     big = max(np.abs(a["predictions"]).max(), np.abs(a["targets"]).max()) > _INT16_MAX
     dtype = np.int32 if big else np.int16
     data = {"predictions": a["predictions"].astype(dtype), "targets": a["targets"].astype(dtype),
-            "image_ids": _utf8(a["image_ids"]), "epochs": a["epochs"].astype(np.int64)}
+            "image_ids": _utf8(a["image_ids"]), "epochs": a["epochs"].astype(np.int64),
+            "correct_bits": pack_correct(a["predictions"], a["targets"])}
     if a["margins"] is not None:
         data["margins"] = a["margins"]
     if a["probabilities"] is not None:
@@ -208,13 +210,16 @@ def _write_arrays(f: h5py.File, a: dict) -> tuple[dict, dict]:
     sums = {}
     for name, array in data.items():
         compress = "gzip" if name in ("predictions", "margins", "probabilities", "features") else None
-        rows = name in ("predictions", "margins")  # one evaluation per chunk: an epoch reads only its own
+        rows = name in _ROWS  # one evaluation per chunk: an epoch reads only its own
         f.create_dataset(name, data=array, compression=compress, fletcher32=True, shuffle=name == "margins",
                          chunks=(1, min(array.shape[1], ROW_CHUNK)) if rows else None,
                          maxshape=tuple(None if d == 0 else d for d in array.shape))
         sums[name] = array_digest(array)
-    return sums, {name: [array_digest(row) for row in data[name]] for name in ("predictions", "margins")
-                  if name in data}
+    return sums, {name: [array_digest(row) for row in data[name]] for name in _ROWS if name in data}
+
+
+_ROWS = ("predictions", "correct_bits", "margins")
+"""Datasets with one row per evaluation, each row checksummed and chunked on its own."""
 
 
 def _write_attrs(f: h5py.File, recipe: dict, attrs: dict, n_classes: int | None) -> None:
