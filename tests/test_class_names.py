@@ -64,3 +64,15 @@ def test_table_1_shows_imagenet_names(tmp_path):
     assert "| tench |" in open(out["md"]).read() and "n01440764" not in open(out["tex"]).read()
     back = pd.read_csv(out["csv"])
     assert back["highest_class"][0] == "tench"
+
+
+def test_clip_zero_shot_names_need_the_standard_wnids():
+    pytest.importorskip("open_clip")
+    from ddd.pretrained.clip import read_class_names
+    from ddd.pretrained.spec import PretrainedModelError
+    wnids, _ = load()
+    names = read_class_names(None, dataset_class_names=list(wnids), n_classes=N_CLASSES, dataset_kind="imagenet")
+    assert names[:2] == ["tench", "goldfish"] and len(names) == N_CLASSES
+    with pytest.raises(PretrainedModelError, match="not ImageNet-1k's wnids"):
+        read_class_names(None, dataset_class_names=[f"c{i:04d}" for i in range(N_CLASSES)], n_classes=N_CLASSES,
+                         dataset_kind="imagenet")

@@ -275,3 +275,43 @@ def test_the_paper_preset_resolves_to_the_papers_preprocessing():
             continue
         mean, std = want.get(m["name"], imagenet)
         assert pre == {"resize": 256, "crop": 224, "mean": mean, "std": std, "interpolation": "bilinear"}, m["name"]
+
+
+def test_config_takes_auto_and_overrides_and_names_bad_keys(tmp_path):
+    """Through the config (schema and planning): `auto`, a mapping of overrides, or an error
+    naming the study, the model and the allowed keys; nothing heavy imported."""
+    import pathlib
+    import sys
+
+    import yaml
+
+    from ddd.config.resolve import ConfigError, resolve_config
+    cfg = yaml.safe_load((pathlib.Path(__file__).parents[1] / "config" / "config.yaml").read_text())
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"")
+    models = [{"name": "a", "source": "torchvision", "model": "resnet50", "weights": str(weights),
+               "preprocessing": "auto"},
+              {"name": "b", "source": "timm", "model": "resnet50.a1_in1k", "weights": str(weights),
+               "preprocessing": {"crop": 224}},
+              {"name": "c", "source": "open_clip", "model": "ViT-B-32", "pretrained": "openai", "weights": str(weights)}]
+    cfg["studies"]["p"] = {"pretrained": {"dataset": "gaussian", "models": models}}
+    cfg["run"] = ["p"]
+    study = resolve_config(cfg).study("p")
+    assert [study.spec(m)["preprocessing"] for m in ("a", "b", "c")] == [{}, {"crop": 224}, {}]
+    models[1]["preprocessing"] = {"crop": 224, "scale": 1.1}
+    with pytest.raises(ConfigError, match=r"studies\.p\.pretrained\.models\[1\]: model 'b': preprocessing: unknown "
+                                          r"keys \['scale'\]; allowed: \['resize', 'crop', 'mean', 'std', "
+                                          r"'interpolation'\]"):
+        resolve_config(cfg)
+    models[1]["preprocessing"] = {"crop": 224}
+    models[2]["model"] = "ViT-B-23"
+    with pytest.raises(ConfigError, match=r"models\[2\]: model 'c': unknown open_clip model 'ViT-B-23'; close "
+                                          r"matches: ViT-B-32"):
+        resolve_config(cfg)
+    code = (  # planning imports no library (in a fresh interpreter: this one has them loaded)
+"import sys; from ddd.pretrained.spec import precheck_model; "
+            "precheck_model({'name': 'b', 'source': 'timm', 'model': 'resnet50.a1_in1k', 'preprocessing': {'crop': 9}}); "
+            "print(sorted(m for m in ('torch', 'timm', 'open_clip', 'torchvision') if m in sys.modules))")
+    import subprocess
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
