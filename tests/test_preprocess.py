@@ -139,10 +139,14 @@ def test_timm_models_of_varied_configs():
     assert {0.875, 0.95, 1.0, 1.15} <= {m[2] for m in modes}
 
 
-def test_every_timm_pretrained_config_has_the_library_parameters():
+def test_every_timm_pretrained_config_has_the_library_parameters(monkeypatch):
     """Parameters only (no image) for all of timm's pretrained configs; those ddd cannot express
     (crop mode border: resize the longest side and pad) are refused, naming the mode."""
+    import functools
+
+    from ddd.pretrained import names
     timm = pytest.importorskip("timm", reason="timm is an optional extra (pip install 'ddd[timm]')")
+    monkeypatch.setattr(names, "library_names", functools.cache(names.library_names))  # 1,826 look-ups
     refused = []
     for name in timm.list_pretrained():
         library, cfg = _timm_transform(timm, name)
@@ -228,6 +232,8 @@ def test_unknown_names_list_the_closest(monkeypatch):
     from ddd.pretrained import names
     cases = [({"source": "timm", "model": "resnet50.a1_in1K"}, r"no pretrained tag 'a1_in1K' for resnet50; tags: .*a1_in1k"),
              ({"source": "timm", "model": "convnext_tiyn"}, "unknown timm model 'convnext_tiyn'; close matches: convnext_tiny"),
+             ({"source": "timm", "model": "convnext_tiny_in22ft1k"},
+              "'convnext_tiny_in22ft1k' is deprecated: use 'convnext_tiny.fb_in22k_ft_in1k'"),
              ({"source": "open_clip", "model": "ViT-B/32", "pretrained": "openai"}, "close matches: ViT-B-32"),
              ({"source": "open_clip", "model": "ViT-B-32", "pretrained": "open_ai"}, "tags: openai, "),
              ({"source": "torchvision", "model": "resnet_50"}, "close matches: resnet50"),

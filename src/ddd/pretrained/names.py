@@ -1,7 +1,8 @@
 """The model names timm and open_clip know, as a snapshot shipped with ddd, and the name checks.
 
 ``library_names.json`` (next to this module) holds, for the pinned timm and open_clip, every timm
-architecture with its pretrained tags and every open_clip model with its pretrained tags, so that
+architecture with its pretrained tags (and timm's deprecated names with their current ones) and
+every open_clip model with its pretrained tags, so that
 planning can refuse an unknown name (listing the closest ones) without importing torch. The
 snapshot is used only when the installed library has the snapshot's version, or is not installed
 here (the job then runs in ``workflow/envs/pretrained.yaml``, which pins the same versions); with
@@ -25,8 +26,8 @@ _DISTRIBUTIONS = {"timm": "timm", "open_clip": "open_clip_torch"}
 
 @lru_cache(maxsize=1)
 def load() -> dict:
-    """The snapshot: ``{library: {"version": str, "models": {model: [pretrained tags]}}}`` for
-    ``timm`` (architectures) and ``open_clip``."""
+    """The snapshot: ``{library: {"version": str, "models": {model: [pretrained tags]},
+    "deprecated": {old name: current name}}}`` for ``timm`` (architectures) and ``open_clip``."""
     return json.loads(files("ddd.pretrained").joinpath(FILE_NAME).read_text(encoding="utf-8"))
 
 
@@ -39,42 +40,50 @@ def installed_version(library: str) -> str | None:
 
 
 def planning_names(library: str) -> dict | None:
-    """The snapshot's ``{model: [tags]}`` of ``library`` when it describes what the job will run
-    (the installed version is the snapshot's, or none is installed here), else None."""
+    """The snapshot's part for ``library`` (``{"version", "models": {model: [tags]}, "deprecated":
+    {old name: current name}}``) when it describes what the job will run (the installed version is
+    the snapshot's, or none is installed here), else None."""
     snap = load()[library]
     version = installed_version(library)
-    return snap["models"] if version in (None, snap["version"]) else None
+    return snap if version in (None, snap["version"]) else None
 
 
-@lru_cache(maxsize=None)
 def library_names(library: str) -> dict:
-    """``{model: [tags]}`` of the installed ``timm`` or ``open_clip`` (imports it; cached: do not change it)."""
+    """What the installed ``timm`` or ``open_clip`` knows now (models registered at run time
+    included), in the snapshot's format (imports it)."""
+    deprecated = {}
     if library == "timm":
         import timm
+        from timm.models._registry import get_deprecated_models
         models = {name: [] for name in timm.list_models()}
         for name in timm.list_pretrained():
             arch, tag = name.split(".", 1)
             models.setdefault(arch, []).append(tag)
-        return models
-    if library == "open_clip":
+        deprecated = {old: new for old, new in sorted(get_deprecated_models().items())}
+    elif library == "open_clip":
         import open_clip
         models = {name: [] for name in open_clip.list_models()}
         for name, tag in open_clip.list_pretrained():
             models.setdefault(name, []).append(tag)
-        return models
-    raise ValueError(f"unknown library {library!r}; allowed: {', '.join(_DISTRIBUTIONS)}")
+    else:
+        raise ValueError(f"unknown library {library!r}; allowed: {', '.join(_DISTRIBUTIONS)}")
+    return {"version": installed_version(library), "models": dict(sorted(models.items())), "deprecated": deprecated}
 
 
 def snapshot() -> dict:
     """What the installed timm and open_clip report, in the snapshot's format (imports both)."""
-    return {lib: {"version": installed_version(lib), "models": dict(sorted(library_names(lib).items()))}
-            for lib in _DISTRIBUTIONS}
+    return {lib: library_names(lib) for lib in _DISTRIBUTIONS}
 
 
-def check_timm_name(spec: dict, names: dict) -> None:
-    """Refuse a timm ``model`` (``arch`` or ``arch.tag``) unknown to ``names`` ({arch: [tags]}):
-    the closest architectures, or the architecture's tags, are listed."""
+def check_timm_name(spec: dict, known: dict) -> None:
+    """Refuse a timm ``model`` (``arch`` or ``arch.tag``) unknown to ``known`` (the snapshot's
+    format): the closest architectures, the architecture's tags, or a deprecated name's current
+    one are named."""
+    names = known["models"]
     arch, _, tag = spec["model"].partition(".")
+    if arch in known.get("deprecated", {}):
+        raise PretrainedModelError(f"model {spec['name']!r}: timm model name {arch!r} is deprecated: use "
+                                   f"{known['deprecated'][arch]!r}")
     if arch not in names:
         raise PretrainedModelError(f"model {spec['name']!r}: " + close_matches(arch, names, "timm model"))
     if tag and tag not in names[arch]:
@@ -83,8 +92,9 @@ def check_timm_name(spec: dict, names: dict) -> None:
                                    f"tags: {', '.join(tags) if tags else 'none (no pretrained weights)'}")
 
 
-def check_open_clip_name(spec: dict, names: dict) -> None:
-    """Refuse an open_clip ``model`` or ``pretrained`` tag unknown to ``names`` ({model: [tags]})."""
+def check_open_clip_name(spec: dict, known: dict) -> None:
+    """Refuse an open_clip ``model`` or ``pretrained`` tag unknown to ``known`` (the snapshot's format)."""
+    names = known["models"]
     model, tag = spec["model"], spec.get("pretrained")
     if model not in names:
         raise PretrainedModelError(f"model {spec['name']!r}: " + close_matches(model, names, "open_clip model"))
@@ -93,9 +103,9 @@ def check_open_clip_name(spec: dict, names: dict) -> None:
                                    f"{model}; tags: {', '.join(names[model]) or 'none'}")
 
 
-def check_name(spec: dict, names: dict) -> None:
+def check_name(spec: dict, known: dict) -> None:
     """:func:`check_timm_name` or :func:`check_open_clip_name` by the spec's source."""
-    {"timm": check_timm_name, "open_clip": check_open_clip_name}[spec["source"]](spec, names)
+    {"timm": check_timm_name, "open_clip": check_open_clip_name}[spec["source"]](spec, known)
 
 
 def main() -> None:
@@ -105,7 +115,9 @@ def main() -> None:
     libraries = []
     for lib, part in snap.items():  # one model per line: upgrades give readable diffs
         models = ",\n".join(f"  {json.dumps(m)}: {json.dumps(tags)}" for m, tags in part["models"].items())
-        libraries.append(f'{json.dumps(lib)}: {{"version": {json.dumps(part["version"])}, "models": {{\n{models}}}}}')
+        deprecated = ",\n".join(f"  {json.dumps(m)}: {json.dumps(new)}" for m, new in part["deprecated"].items())
+        libraries.append(f'{json.dumps(lib)}: {{"version": {json.dumps(part["version"])}, "models": {{\n{models}}}, '
+                         f'"deprecated": {{\n{deprecated}}}}}')
     with open(path, "w", encoding="utf-8") as f:  # type: ignore[arg-type]
         f.write("{" + ",\n".join(libraries) + "}\n")
     print(f"wrote {path}")
