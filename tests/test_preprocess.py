@@ -230,14 +230,17 @@ def test_planning_checks_keys_without_importing_the_library():
 def test_unknown_names_list_the_closest(monkeypatch):
     """At planning from the shipped snapshot (no library imported), in the job from the library."""
     from ddd.pretrained import names
-    cases = [({"source": "timm", "model": "resnet50.a1_in1K"}, r"no pretrained tag 'a1_in1K' for resnet50; tags: .*a1_in1k"),
-             ({"source": "timm", "model": "convnext_tiyn"}, "unknown timm model 'convnext_tiyn'; close matches: convnext_tiny"),
+    cases = [({"source": "timm", "model": "resnet50.a1_in1K"},
+              r"no pretrained tag 'a1_in1K' for resnet50; tags: .*a1_in1k"),
+             ({"source": "timm", "model": "convnext_tiyn"},
+              "unknown timm model 'convnext_tiyn'; close matches: convnext_tiny"),
              ({"source": "timm", "model": "convnext_tiny_in22ft1k"},
               "'convnext_tiny_in22ft1k' is deprecated: use 'convnext_tiny.fb_in22k_ft_in1k'"),
              ({"source": "open_clip", "model": "ViT-B/32", "pretrained": "openai"}, "close matches: ViT-B-32"),
              ({"source": "open_clip", "model": "ViT-B-32", "pretrained": "open_ai"}, "tags: openai, "),
              ({"source": "torchvision", "model": "resnet_50"}, "close matches: resnet50"),
-             ({"source": "torchvision", "model": "resnet50", "tag": "IMAGENET1K_V3"}, "allowed tags: IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT")]
+             ({"source": "torchvision", "model": "resnet50", "tag": "IMAGENET1K_V3"},
+              "allowed tags: IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT")]
     for extra, match in cases:
         spec = {"name": "m", **extra}
         with pytest.raises(PretrainedModelError, match=match):
@@ -287,6 +290,7 @@ def test_config_takes_auto_and_overrides_and_names_bad_keys(tmp_path):
     """Through the config (schema and planning): `auto`, a mapping of overrides, or an error
     naming the study, the model and the allowed keys; nothing heavy imported."""
     import pathlib
+    import subprocess
     import sys
 
     import yaml
@@ -299,7 +303,8 @@ def test_config_takes_auto_and_overrides_and_names_bad_keys(tmp_path):
                "preprocessing": "auto"},
               {"name": "b", "source": "timm", "model": "resnet50.a1_in1k", "weights": str(weights),
                "preprocessing": {"crop": 224}},
-              {"name": "c", "source": "open_clip", "model": "ViT-B-32", "pretrained": "openai", "weights": str(weights)}]
+              {"name": "c", "source": "open_clip", "model": "ViT-B-32", "pretrained": "openai",
+               "weights": str(weights)}]
     cfg["studies"]["p"] = {"pretrained": {"dataset": "gaussian", "models": models}}
     cfg["run"] = ["p"]
     study = resolve_config(cfg).study("p")
@@ -314,10 +319,10 @@ def test_config_takes_auto_and_overrides_and_names_bad_keys(tmp_path):
     with pytest.raises(ConfigError, match=r"models\[2\]: model 'c': unknown open_clip model 'ViT-B-23'; close "
                                           r"matches: ViT-B-32"):
         resolve_config(cfg)
-    code = (  # planning imports no library (in a fresh interpreter: this one has them loaded)
-"import sys; from ddd.pretrained.spec import precheck_model; "
-            "precheck_model({'name': 'b', 'source': 'timm', 'model': 'resnet50.a1_in1k', 'preprocessing': {'crop': 9}}); "
+    # planning imports no library (in a fresh interpreter: this one has them loaded)
+    code = ("import sys; from ddd.pretrained.spec import precheck_model; "
+            "precheck_model({'name': 'b', 'source': 'timm', 'model': 'resnet50.a1_in1k', "
+            "'preprocessing': {'crop': 9}}); "
             "print(sorted(m for m in ('torch', 'timm', 'open_clip', 'torchvision') if m in sys.modules))")
-    import subprocess
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -168,8 +168,8 @@ def resolve_preprocessing(spec: dict) -> dict:
 
 def resolve_spec(spec: dict) -> tuple[dict, dict]:
     """The normalised spec with its complete preprocessing, and a record for the decisions file:
-    ``{"resolved": the complete preprocessing, "from": where the library's values come from, "library": its values, "overrides": the keys
-    whose value differs from the library's}``."""
+    ``{"resolved": the complete preprocessing, "from": where the library's values come from,
+    "library": its values, "overrides": the keys whose value differs from the library's}``."""
     spec = normalize_spec(spec)
     resolved, library, origin = _resolve(spec)
     library = check_preprocessing(library, where=f"{_what(spec)}: the library's preprocessing", complete=False)

@@ -249,8 +249,10 @@ def precheck_model(spec: dict) -> str | None:
     """Cheap checks for planning, no file read and nothing heavy imported: the spec is valid, a
     torchvision, timm or open_clip model (and weights tag) or checkpoint builder name is known
     (close matches listed; timm and open_clip from :mod:`ddd.pretrained.names`' snapshot when it
-    fits the version the job runs), and a local weights file exists. Returns its absolute path, or None when ``weights``
-    is null (the job looks in the cache). Raises :class:`PretrainedModelError` (``WeightsNotFoundError``)."""
+    fits the version the job runs), and a local weights file exists. The preprocessing's keys are
+    checked; a library's values are resolved in the job. Returns the weights file's absolute path,
+    or None when ``weights`` is null (the job looks in the cache). Raises
+    :class:`PretrainedModelError` (``WeightsNotFoundError``)."""
     spec = normalize_spec(spec)
     origin = ""
     if spec["source"] == "checkpoint":
