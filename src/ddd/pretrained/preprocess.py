@@ -48,11 +48,11 @@ def _torchvision_models() -> dict:
 
 def _torchvision(spec: dict) -> tuple[dict, str]:
     from torchvision import models as tvm
-    from torchvision.transforms._presets import ImageClassification
     torchvision_weights_url(spec, _torchvision_models())  # unknown model or tag: the closest names
     weights = tvm.get_model_weights(spec["model"])[spec["tag"]]
     t = weights.transforms()
-    if not isinstance(t, ImageClassification):
+    fields = ("resize_size", "crop_size", "mean", "std", "interpolation", "antialias")
+    if type(t).__name__ != "ImageClassification" or not all(hasattr(t, f) for f in fields) or t.antialias is False:
         raise PretrainedModelError(f"{_what(spec)}: the weights' transforms() is {type(t).__name__}, not "
                                    "ImageClassification; set every preprocessing key")
     pre = {"resize": int(t.resize_size[0]), "crop": int(t.crop_size[0]), "mean": list(t.mean),
