@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from ddd.data.images import ImageFolderSplit  # noqa: E402
 from ddd.nets.device import resolve_device  # noqa: E402
 from ddd.pretrained.infer import infer  # noqa: E402
+from ddd.pretrained.preprocess import resolve_preprocessing  # noqa: E402
 from ddd.pretrained.spec import Preprocess, normalize_spec  # noqa: E402
 
 
@@ -81,7 +82,7 @@ def main():
         for name in a.models:
             spec = normalize_spec({"name": name, "source": "torchvision", "model": name,
                                    "weights": os.path.join(tmp, f"{name}.pth")})
-            ds = ImageFolderSplit(root, "val", transform=Preprocess(spec["preprocessing"]), name="imagefolder")
+            ds = ImageFolderSplit(root, "val", transform=Preprocess(resolve_preprocessing(spec)), name="imagefolder")
             model = torchvision.models.get_model(name, num_classes=len(ds.class_names))
             torch.save(model.state_dict(), spec["weights"])
             bare, ours = [], []

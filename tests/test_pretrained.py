@@ -159,10 +159,11 @@ def test_preprocessing_defaults_and_validation():
     assert (pre["resize"], pre["crop"], pre["interpolation"]) == (256, 224, "bilinear")
     spec = normalize_spec({"name": "r", "source": "torchvision", "model": "resnet18",
                            "preprocessing": {"mean": [0.5, 0.5, 0.5], "resize": [230, 240]}})
-    assert spec["preprocessing"]["mean"] == [0.5] * 3 and spec["preprocessing"]["resize"] == [230, 240]
-    assert spec["preprocessing"]["std"] == IMAGENET_STD and spec["tag"] == "DEFAULT" and spec["weights"] is None
+    # a library source keeps its overrides; the job adds the library's values (tests/test_preprocess.py)
+    assert spec["preprocessing"] == {"resize": [230, 240], "mean": [0.5] * 3}
+    assert spec["tag"] == "DEFAULT" and spec["weights"] is None
     clip = normalize_spec({"name": "clip", "source": "open_clip", "model": "ViT-B-32", "pretrained": "openai"})
-    assert clip["preprocessing"]["interpolation"] == "bicubic" and clip["preprocessing"]["resize"] == 224
+    assert clip["preprocessing"] == {}
     for bad, match in (({"interpolation": "lanczos"}, "interpolation"), ({"std": [1, 0, 1]}, "std"),
                        ({"crop": -3}, "crop"), ({"gamma": 2}, "unknown keys")):
         with pytest.raises(PretrainedModelError, match=match):
@@ -365,8 +366,14 @@ def test_timm_local_file_and_cache_lookup(fake_imagenet, tmp_path, monkeypatch):
             "preprocessing": SMALL}
     out = tmp_path / "tr.h5"
     infer(spec, _imagenet(fake_imagenet), out=out, device="cpu", batch_size=4, progress=False)
-    logits, ids = _direct(net, fake_imagenet, **SMALL)
-    _assert_decisions_match(read_decisions(out), logits, ids)
+    # the rest of the preprocessing is timm's config of test_resnet (r160_in1k): bilinear, mean/std 0.5
+    logits, ids = _direct(net, fake_imagenet, **SMALL, mean=[0.5] * 3, std=[0.5] * 3)
+    d = read_decisions(out)
+    _assert_decisions_match(d, logits, ids)
+    assert d.attrs["preprocessing"]["from"].startswith("timm pretrained config test_resnet.r160_in1k")
+    assert d.attrs["preprocessing"]["overrides"] == {"resize": 40, "crop": 32}
+    assert d.attrs["model_spec"]["preprocessing"] == {"resize": 40, "crop": 32, "mean": [0.5] * 3, "std": [0.5] * 3,
+                                                      "interpolation": "bilinear"}
     with pytest.raises(PretrainedModelError, match="close matches: .*test_resnet"):
         check_model({**spec, "model": "test_resnett"}, n_classes=3)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))

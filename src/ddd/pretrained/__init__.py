@@ -2,6 +2,10 @@
 
 - :mod:`ddd.pretrained.spec`: model specs and their preprocessing, and :func:`~ddd.pretrained.spec.precheck_model`,
   the planning-time check (names known, local weights file present); light: no torch;
+- :mod:`ddd.pretrained.preprocess`: the library's own preprocessing of a model (``preprocessing:
+  auto``) with the spec's keys on top, resolved in the job;
+- :mod:`ddd.pretrained.names`: the timm and open_clip model names (a shipped snapshot for planning)
+  and the checks listing the closest names;
 - :mod:`ddd.pretrained.weights`: weights files, the libraries' local caches, reading;
 - :mod:`ddd.pretrained.sources`: the four sources (torchvision, ``checkpoint`` builders of
   :mod:`ddd.nets`, timm, open_clip), each turning a spec into weights and a network builder;

@@ -90,11 +90,17 @@ def read_class_names(path: str | None, *, dataset_class_names=None, n_classes: i
 
     ``path``: one name per line (exactly ``n_classes`` lines, in label order), or lines
     ``<folder name>\\t<class name>`` matched to ``dataset_class_names`` (every folder needed).
-    None: open_clip's 1000 ImageNet names on a 1000-class ``imagenet`` dataset, else the
-    dataset's folder names with ``_`` read as a space.
+    None: open_clip's 1000 ImageNet names on a 1000-class ``imagenet`` dataset (whose folders,
+    when known, must be ImageNet-1k's wnids in the standard order), else the dataset's folder
+    names with ``_`` read as a space.
     """
     if path is None:
         if dataset_kind == "imagenet" and n_classes == 1000:
+            from ddd.data.imagenet_classes import load
+            if dataset_class_names is not None and tuple(map(str, dataset_class_names)) != load()[0]:
+                raise PretrainedModelError("zero-shot classification of a 1000-class imagenet dataset whose class "
+                                           "folders are not ImageNet-1k's wnids in the standard (sorted) order: "
+                                           "open_clip's names would not fit; set `class_names:` to a file")
             from open_clip import IMAGENET_CLASSNAMES
             return list(IMAGENET_CLASSNAMES)
         if dataset_class_names is None:

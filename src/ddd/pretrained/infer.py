@@ -23,7 +23,8 @@ from ddd.data.loading import EvalSet
 from ddd.results.decisions import write_decisions
 from ddd.nets.device import resolve_device
 from ddd.pretrained.load import build_prepared, prepare
-from ddd.pretrained.spec import Preprocess, normalize_spec
+from ddd.pretrained.preprocess import resolve_spec
+from ddd.pretrained.spec import Preprocess
 from ddd.pretrained.weights import sha256_file
 
 log = logging.getLogger(__name__)
@@ -147,8 +148,11 @@ def _model_and_data(spec: dict, dataset: dict, dev: torch.device):
 
 
 def _write(out, spec: dict, dataset: dict, meta: EvalSet, prepared, predictions, probabilities, *,
-           dev: torch.device, batch_size: int, start: float, loop_s: float, margins=None) -> None:
-    """The decisions file of one pretrained model (``ddd.results.decisions``)."""
+           dev: torch.device, batch_size: int, start: float, loop_s: float, margins=None,
+           preprocessing: dict | None = None) -> None:
+    """The decisions file of one pretrained model (``ddd.results.decisions``). ``spec`` has its
+    resolved preprocessing (also in the recipe); ``preprocessing``: where it comes from
+    (:func:`ddd.pretrained.preprocess.resolve_spec`), attribute ``preprocessing``."""
     weights_sha = sha256_file(prepared.weights_path)
     os.makedirs(os.path.dirname(os.path.abspath(os.fspath(out))), exist_ok=True)
     import torchvision
@@ -162,7 +166,8 @@ def _write(out, spec: dict, dataset: dict, meta: EvalSet, prepared, predictions,
                "ddd_version": __version__, **prepared.versions,
                "device": str(dev) if dev.type != "cuda" else torch.cuda.get_device_name(dev),
                "platform": platform.platform(), "batch_size": batch_size,
-               "wall_time_s": time.time() - start, "inference_s": loop_s})
+               "wall_time_s": time.time() - start, "inference_s": loop_s,
+               **({"preprocessing": preprocessing} if preprocessing is not None else {})})
 
 
 def infer(spec: dict, dataset: dict, *, out, device: str = "auto", batch_size: int = 64,
@@ -170,7 +175,9 @@ def infer(spec: dict, dataset: dict, *, out, device: str = "auto", batch_size: i
     """Run one pretrained model over the evaluation split of ``dataset`` and write its decisions.
 
     Everything is checked before the first image is read: the spec, the weights file, the state
-    dict against the network and the class count against the dataset's.
+    dict against the network and the class count against the dataset's. The preprocessing is the
+    library's (:func:`ddd.pretrained.preprocess.resolve_spec`) with the spec's keys on top; the
+    resolved one is in the file's recipe and ``model_spec``, its origin in ``preprocessing``.
 
     Parameters
     ----------
@@ -192,7 +199,7 @@ def infer(spec: dict, dataset: dict, *, out, device: str = "auto", batch_size: i
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if threads:
         torch.set_num_threads(max(1, int(threads)))
-    spec = normalize_spec(spec)
+    spec, preprocessing = resolve_spec(spec)  # the library's preprocessing, the spec's keys on top
     dev = resolve_device(device)
     ds, meta, prepared, model = _model_and_data(spec, dataset, dev)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers,
@@ -206,7 +213,7 @@ def infer(spec: dict, dataset: dict, *, out, device: str = "auto", batch_size: i
                          f"{len(meta.class_names)} classes")
     accuracy = float(np.mean(predictions == meta.targets))
     _write(out, spec, dataset, meta, prepared, predictions, probabilities, dev=dev, batch_size=batch_size,
-           start=start, loop_s=loop_s, margins=margins)
+           start=start, loop_s=loop_s, margins=margins, preprocessing=preprocessing)
     log.info("%s: accuracy %.4f on %d images (%.1f images/s), %s", spec["name"], accuracy, len(ds),
              len(ds) / max(loop_s, 1e-9), out)
     return {"accuracy": accuracy, "n_images": len(ds), "wall_time_s": time.time() - start,

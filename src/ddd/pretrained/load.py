@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ddd.pretrained.preprocess import resolve_preprocessing
 from ddd.pretrained.sources import PREPARERS, Prepared
 from ddd.pretrained.spec import ClassCountError, PretrainedModelError, normalize_spec
 
@@ -90,7 +91,7 @@ def check_model(spec: dict, *, n_classes: int, class_names=None, dataset_kind: s
     Returns
     -------
     dict: ``name``, ``source``, ``model``, ``weights_path``, ``n_parameters`` (entries of the state
-    dict), ``preprocessing`` (resolved).
+    dict), ``preprocessing`` (resolved: the library's with the spec's keys on top).
 
     Raises
     ------
@@ -99,7 +100,7 @@ def check_model(spec: dict, *, n_classes: int, class_names=None, dataset_kind: s
     p = prepare(spec, n_classes=n_classes, class_names=class_names, dataset_kind=dataset_kind)
     return {"name": p.spec["name"], "source": p.spec["source"], "model": p.spec["model"],
             "weights_path": p.weights_path, "n_parameters": int(sum(v.numel() for v in p.state_dict.values())),
-            "preprocessing": p.spec["preprocessing"]}
+            "preprocessing": resolve_preprocessing(p.spec)}
 
 
 def build_prepared(p: Prepared, *, device) -> nn.Module:

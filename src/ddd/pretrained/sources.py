@@ -117,9 +117,8 @@ def _checkpoint(spec: dict, n_classes: int, **_) -> Prepared:
 
 def _timm(spec: dict, n_classes: int, **_) -> Prepared:
     timm = _optional("timm", "timm")
-    arch = spec["model"].split(".", 1)[0]
-    if not timm.is_model(arch):
-        raise PretrainedModelError(f"model {spec['name']!r}: " + close_matches(arch, timm.list_models(), "timm model"))
+    from ddd.pretrained.names import check_timm_name, library_names
+    check_timm_name(spec, library_names("timm"))  # unknown model or tag: the closest names
     origin, cached, where = "", None, None
     try:
         cfg = timm.models.get_pretrained_cfg(spec["model"])

@@ -9,7 +9,7 @@ A spec is a plain dict (one entry of a ``pretrained`` study's ``models`` list)::
     source: torchvision             # torchvision | timm | open_clip | checkpoint
     model: resnet152                # library model name, or a checkpoint builder (ddd.nets.checkpoint_builders())
     weights: weights/resnet152-f82ba261.pth   # local file; null: the library's local cache
-    preprocessing:                  # defaults: Resize(256) + CenterCrop(224), ImageNet mean/std
+    preprocessing: auto             # the library's own (default); or a mapping of overrides:
       resize: 256                   # shorter side (int), [h, w] (no aspect kept) or null
       crop: 224                     # centre crop (int or [h, w]) or null
       mean: [0.485, 0.456, 0.406]
@@ -28,9 +28,16 @@ file with one class name per line in the dataset's class order, or ``<folder>\\t
 null: open_clip's 1000 ImageNet names on a 1000-class ImageNet, else the dataset's folder names)
 and ``logit_scale`` (100, the paper's).
 
-Preprocessing defaults: the standard one above; a ``checkpoint`` builder may declare its own
-(SimCLR: mean 0, std 1); ``open_clip`` defaults to CLIP's: Resize(224, bicubic) + CenterCrop(224)
-with CLIP's mean/std. Keys given in the spec always win.
+Preprocessing (docs/reproduction.md#pretrained-models): ``auto`` (or leaving the key out) takes
+the library's own for ``torchvision`` (the weights enum's ``transforms()``), ``timm`` (the
+pretrained config: input size, crop_pct, crop_mode, interpolation, mean, std) and ``open_clip``
+(the model config's image size and the pretrained tag's mean, std, interpolation and resize
+mode); a ``checkpoint`` builder declares its own (:data:`DEFAULT_PREPROCESSING`, the standard
+Resize(256) + CenterCrop(224) with ImageNet's mean/std, with the builder's changes: SimCLR has
+mean 0, std 1). A mapping replaces only the keys it gives. Resolving a library's values imports
+the library, so it happens in the job (:func:`ddd.pretrained.preprocess.resolve_preprocessing`);
+here the keys and values are only checked, and a normalised spec of a library source keeps just
+its overrides.
 """
 
 from __future__ import annotations
@@ -44,13 +51,10 @@ from ddd.data import IMAGENET_MEAN, IMAGENET_STD
 
 SOURCES = ("torchvision", "timm", "open_clip", "checkpoint")
 INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
-CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
-CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 DEFAULT_PREPROCESSING = {"resize": 256, "crop": 224, "mean": IMAGENET_MEAN, "std": IMAGENET_STD,
                          "interpolation": "bilinear"}
-SOURCE_PREPROCESSING = {
-    "open_clip": {"resize": 224, "crop": 224, "mean": CLIP_MEAN, "std": CLIP_STD, "interpolation": "bicubic"},
-}
+PREPROCESSING_KEYS = tuple(DEFAULT_PREPROCESSING)
+LIBRARY_SOURCES = ("torchvision", "timm", "open_clip")  # preprocessing: auto resolves in the library
 _COMMON = {"name", "source", "model", "weights", "preprocessing", "options", "url", "trust_pickle"}
 _EXTRA = {"torchvision": {"tag"}, "timm": set(), "checkpoint": set(),
           "open_clip": {"pretrained", "templates", "class_names", "logit_scale"}}
@@ -92,18 +96,47 @@ def _triple(value, key: str, where: str, *, positive: bool):
     return [float(v) for v in value]
 
 
-def check_preprocessing(pre: dict, *, where: str = "preprocessing") -> dict:
-    """Validate a complete preprocessing dict; returns it with lists for sizes/mean/std."""
-    unknown = sorted(set(pre) - set(DEFAULT_PREPROCESSING))
+def check_preprocessing(pre: dict, *, where: str = "preprocessing", complete: bool = True) -> dict:
+    """Validate a preprocessing dict; returns it with lists for sizes/mean/std.
+
+    ``complete``: every key of :data:`PREPROCESSING_KEYS` is needed (what :class:`Preprocess`
+    takes); else ``pre`` holds overrides, any subset of the keys. Unknown keys are named with
+    the allowed ones."""
+    if not isinstance(pre, dict):
+        raise PretrainedModelError(f"{where} must be a mapping of {list(PREPROCESSING_KEYS)} or 'auto', got {pre!r}")
+    unknown = sorted(set(pre) - set(PREPROCESSING_KEYS), key=str)
     if unknown:
-        raise PretrainedModelError(f"{where}: unknown keys {unknown}; allowed: {sorted(DEFAULT_PREPROCESSING)}")
-    if pre["interpolation"] not in INTERPOLATIONS:
-        raise PretrainedModelError(f"{where}.interpolation must be one of {list(INTERPOLATIONS)}, "
-                                   f"got {pre['interpolation']!r}")
-    return {"resize": _size(pre["resize"], "resize", where), "crop": _size(pre["crop"], "crop", where),
-            "mean": _triple(pre["mean"], "mean", where, positive=False),
-            "std": _triple(pre["std"], "std", where, positive=True),
-            "interpolation": pre["interpolation"]}
+        raise PretrainedModelError(f"{where}: unknown keys {unknown}; allowed: {list(PREPROCESSING_KEYS)}")
+    missing = [k for k in PREPROCESSING_KEYS if k not in pre]
+    if complete and missing:
+        raise PretrainedModelError(f"{where}: missing keys {missing} (a library source's preprocessing is "
+                                   "completed in the job by ddd.pretrained.preprocess.resolve_preprocessing)")
+    out = {}
+    if "resize" in pre:
+        out["resize"] = _size(pre["resize"], "resize", where)
+    if "crop" in pre:
+        out["crop"] = _size(pre["crop"], "crop", where)
+    if "mean" in pre:
+        out["mean"] = _triple(pre["mean"], "mean", where, positive=False)
+    if "std" in pre:
+        out["std"] = _triple(pre["std"], "std", where, positive=True)
+    if "interpolation" in pre:
+        if pre["interpolation"] not in INTERPOLATIONS:
+            raise PretrainedModelError(f"{where}.interpolation must be one of {list(INTERPOLATIONS)}, "
+                                       f"got {pre['interpolation']!r}")
+        out["interpolation"] = pre["interpolation"]
+    return {k: out[k] for k in PREPROCESSING_KEYS if k in out}
+
+
+def preprocessing_overrides(value, *, where: str = "preprocessing") -> dict:
+    """The overrides a spec's ``preprocessing`` value gives: ``auto``/null/missing -> {}, a mapping
+    -> its checked keys."""
+    if value is None or value == "auto":
+        return {}
+    if isinstance(value, str):
+        raise PretrainedModelError(f"{where} must be 'auto' or a mapping of any of {list(PREPROCESSING_KEYS)}, "
+                                   f"got {value!r}")
+    return check_preprocessing(value, where=where, complete=False)
 
 
 def normalize_spec(spec: dict) -> dict:
@@ -138,11 +171,10 @@ def normalize_spec(spec: dict) -> dict:
     out["options"] = options
     out["url"] = out.get("url")
     out["trust_pickle"] = bool(out.get("trust_pickle", False))
-    pre = out.get("preprocessing") or {}
-    if not isinstance(pre, dict):
-        raise PretrainedModelError(f"{where}: preprocessing must be a mapping, got {pre!r}")
-    out["preprocessing"] = check_preprocessing({**default_preprocessing(out), **pre},
-                                               where=f"{where}: preprocessing")
+    pre = preprocessing_overrides(out.get("preprocessing"), where=f"{where}: preprocessing")
+    if source not in LIBRARY_SOURCES:  # a checkpoint builder's defaults are known without torch
+        pre = check_preprocessing({**default_preprocessing(out), **pre}, where=f"{where}: preprocessing")
+    out["preprocessing"] = pre
     if source == "torchvision":
         out["tag"] = out.get("tag") or "DEFAULT"
     if source == "open_clip":
@@ -157,13 +189,15 @@ def normalize_spec(spec: dict) -> dict:
 
 
 def default_preprocessing(spec: dict) -> dict:
-    """The preprocessing a spec gets for keys it leaves out (see the module docstring)."""
+    """The preprocessing of a ``checkpoint`` spec for keys it leaves out: the standard one with
+    the builder's changes. (Library sources: :func:`ddd.pretrained.preprocess.library_preprocessing`.)"""
+    if spec["source"] in LIBRARY_SOURCES:
+        raise PretrainedModelError(f"model {spec.get('name', '?')!r}: the preprocessing of a {spec['source']} "
+                                   "model comes from the library (ddd.pretrained.preprocess.library_preprocessing)")
     pre = dict(DEFAULT_PREPROCESSING)
-    pre.update(SOURCE_PREPROCESSING.get(spec["source"], {}))
-    if spec["source"] == "checkpoint":
-        from ddd.nets import checkpoint_builders, checkpoint_info
-        if spec["model"] in checkpoint_builders():
-            pre.update(checkpoint_info(spec["model"]).preprocessing)
+    from ddd.nets import checkpoint_builders, checkpoint_info
+    if spec["model"] in checkpoint_builders():
+        pre.update(checkpoint_info(spec["model"]).preprocessing)
     return pre
 
 
@@ -179,7 +213,7 @@ def close_matches(name: str, names, what: str) -> str:
 
 def missing_weights(path: str, spec: dict, origin: str, *, cache: bool) -> WeightsNotFoundError:
     """The error for a weights file that is not at ``path`` (the spec's file, or the cache's when ``cache``)."""
-    how = (f"It is looked up in the library's local cache (set `weights:` to a file instead)"
+    how = ("It is looked up in the library's local cache (set `weights:` to a file instead)"
            if cache else "Put the file there, or point `weights:` at your copy")
     where = spec.get("url") or origin or "the model's original release"
     return WeightsNotFoundError(f"model {spec['name']!r}: weights file {path} does not exist. {how}. "
@@ -213,9 +247,12 @@ def torchvision_weights_url(spec: dict, models: dict[str, dict[str, str]]) -> st
 
 def precheck_model(spec: dict) -> str | None:
     """Cheap checks for planning, no file read and nothing heavy imported: the spec is valid, a
-    torchvision model (and weights tag) or checkpoint builder name is known (close matches
-    listed), and a local weights file exists. Returns its absolute path, or None when ``weights``
-    is null (the job looks in the cache). Raises :class:`PretrainedModelError` (``WeightsNotFoundError``)."""
+    torchvision, timm or open_clip model (and weights tag) or checkpoint builder name is known
+    (close matches listed; timm and open_clip from :mod:`ddd.pretrained.names`' snapshot when it
+    fits the version the job runs), and a local weights file exists. The preprocessing's keys are
+    checked; a library's values are resolved in the job. Returns the weights file's absolute path,
+    or None when ``weights`` is null (the job looks in the cache). Raises
+    :class:`PretrainedModelError` (``WeightsNotFoundError``)."""
     spec = normalize_spec(spec)
     origin = ""
     if spec["source"] == "checkpoint":
@@ -227,8 +264,13 @@ def precheck_model(spec: dict) -> str | None:
     elif spec["source"] == "torchvision":
         from ddd.nets import torchvision_weights
         origin = torchvision_weights_url(spec, torchvision_weights.models())
-    elif spec["source"] == "timm" and "." in spec["model"]:
-        origin = f"https://huggingface.co/timm/{spec['model']}"
+    else:
+        from ddd.pretrained import names
+        known = names.planning_names(spec["source"])
+        if known is not None:
+            names.check_name(spec, known)
+        if spec["source"] == "timm" and "." in spec["model"]:
+            origin = f"https://huggingface.co/timm/{spec['model']}"
     return local_weights(spec, origin)
 
 

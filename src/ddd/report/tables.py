@@ -2,8 +2,10 @@
 
 Table 1 (:func:`table_1`): the classes the base network is best and worst at, from
 :func:`ddd.analysis.accuracy.class_accuracy_table` (the ranking and tie rule are there). Class
-names come from the decisions file's ``class_names`` attribute (ImageNet: the wnid folder names;
-the paper printed WordNet synonyms). Written as CSV, a LaTeX tabular (booktabs) and Markdown.
+names come from the decisions file's ``class_names`` attribute (the dataset's class folders);
+ImageNet-1k's 1000 wnids are shown as the class names the libraries ship
+(:func:`ddd.data.imagenet_classes.display_class_names`; the paper printed WordNet synonyms).
+Written as CSV, a LaTeX tabular (booktabs) and Markdown.
 
 Headline (:func:`headline`): the rows of :func:`ddd.analysis.headline.headline_rows`, written as
 CSV (fractions as fractions) and Markdown (percent, κ to 3 decimals, counts as numbers;
@@ -19,6 +21,7 @@ import pandas as pd
 
 from ddd.analysis.accuracy import class_accuracy_table, maker_class_accuracy
 from ddd.analysis.headline import headline_rows
+from ddd.data.imagenet_classes import display_class_names
 from ddd.report.figures.common import base_of
 from ddd.results.study import read_kappas, read_summary
 
@@ -78,7 +81,7 @@ def table_1(decision_makers, *, csv, tex, md, base: str = "base", k: int = 10, s
     """
     e = base_of(decision_makers, base=base)
     acc, names = maker_class_accuracy(e)
-    table = class_accuracy_table(acc, names, k=k)
+    table = class_accuracy_table(acc, display_class_names(names), k=k)
     n = len(table)
     caption = (f"{study + ': ' if study else ''}the {n} classes with the highest and the {n} with the lowest "
                f"accuracy of the base network ({e.name}, epoch {e.epoch}); highest first in the left column, "

@@ -1,7 +1,7 @@
 """Figures 13 / 14: example images, an impossible one (top) over a trivial one (bottom).
 
-The choice: :func:`ddd.analysis.examples.choose_examples`. Each image's class and number right are
-printed under it, and the row title says "Hardest" / "Easiest" instead of "Impossible" / "Trivial"
+The choice: :func:`ddd.analysis.examples.choose_examples`. Each image's class (ImageNet-1k: its
+name, :func:`ddd.data.imagenet_classes.display_class_names`) and number right are printed under it, and the row title says "Hardest" / "Easiest" instead of "Impossible" / "Trivial"
 where the choice fell back to the lowest / highest ranked images.
 
 Pixels are shown un-normalised, without axes: the Gaussian set is regenerated from the dataset
@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ddd.analysis.examples import POOL, SEED, choose_examples
+from ddd.data.imagenet_classes import display_class_names
 from ddd.experiment.makers import as_decision_makers, base_maker
 from ddd.report import style as _style
 from ddd.report.catalog import examples_available
@@ -94,7 +95,7 @@ def figure_13(split_tsv, summary_json, decision_makers, *, png, pdf, pool: int =
         raise FigureNotApplicable(f"example images: {reason}")
     split = read_split(split_tsv)
     counts = split["n_correct"].to_numpy()
-    names = d.attrs.get("class_names") or []
+    names = display_class_names(d.attrs.get("class_names") or [])  # ImageNet-1k: names, not wnids
     summary = read_summary(summary_json)
     n = int(summary.get("n_decision_makers", counts.max()))
     lo, hi, info = choose_examples(counts, n=n, pool=pool, n_pairs=n_pairs, seed=seed)
