@@ -33,7 +33,8 @@ from test_psychophysics import write_responses  # noqa: E402
 #: Environments built as a copy of another plus their own packages.
 EXTENDS = {"labels": "analysis", "pretrained": "torch"}
 #: Modules a rule's script reaches only with some configs (imported lazily): imported in its env.
-LAZY = {"find_label_issues": ["cleanlab"], "infer_model": ["timm", "open_clip", "ddd.pretrained.clip"]}
+LAZY = {"find_label_issues": ["cleanlab"],
+        "infer_model": ["timm", "open_clip", "ddd.pretrained.clip", "ddd.pretrained.preprocess", "ddd.pretrained.names"]}
 
 
 def env_packages(name: str) -> list[str]:
