@@ -277,3 +277,57 @@ def test_zoo_jobs_read_the_shared_folder_and_refuse_weights_that_do_not_fit(fake
         infer(study.spec("squeezenet1_1.IMAGENET1K_V1"), study.dataset, out=tmp_path / "x.h5", device="cpu",
               progress=False)
     assert not (tmp_path / "x.h5").exists()
+
+
+# --- the inference loop (issue 20, item 4) ------------------------------------------------------------
+
+
+def test_predict_waits_for_the_device_only_once_at_the_end(monkeypatch):
+    """No per-batch copy to the host or read of a value (each would wait for a GPU): the results stay on
+    the device and are copied once; the answers are the logits' (known)."""
+    torch = pytest.importorskip("torch")
+    from ddd.pretrained.infer import predict
+
+    torch.manual_seed(1)
+    batches = [(torch.randn(4, 5), torch.tensor([0, 1, 2, 2])) for _ in range(6)]
+    model = torch.nn.Linear(5, 3)
+    calls = []
+    for method in ("cpu", "item", "tolist", "__bool__", "__float__", "__int__"):
+        original = getattr(torch.Tensor, method)
+        monkeypatch.setattr(torch.Tensor, method,
+                            lambda self, *a, _m=method, _o=original, **k: (calls.append(_m), _o(self, *a, **k))[1])
+    preds, probs, margins = predict(model, batches, device=torch.device("cpu"))
+    assert calls == ["cpu"] * 3   # predictions, probabilities, margins: once each, after the loop
+    monkeypatch.undo()
+    with torch.no_grad():
+        logits = model(torch.cat([x for x, _ in batches]))
+    y = torch.cat([t for _, t in batches])
+    assert preds.tolist() == logits.argmax(1).tolist()
+    np = pytest.importorskip("numpy")
+    np.testing.assert_allclose(probs.astype(np.float32), logits.softmax(1).numpy(), atol=1e-3)
+    others = logits.clone()
+    others[torch.arange(len(y)), y] = float("-inf")
+    np.testing.assert_allclose(margins.astype(np.float32), (logits[torch.arange(len(y)), y] - others.amax(1)).numpy(),
+                               atol=1e-2)
+
+
+def test_worker_processes_give_the_same_decisions_in_order(fake_imagenet, tmp_path):
+    torch = pytest.importorskip("torch")
+    import torchvision
+
+    from ddd.pretrained.infer import infer, make_loader
+    from ddd.results.decisions import read_decisions
+
+    torch.manual_seed(2)
+    weights = tmp_path / "r18.pth"
+    torch.save(torchvision.models.resnet18(num_classes=3).state_dict(), weights)
+    spec = {"name": "r18", "source": "torchvision", "model": "resnet18", "weights": str(weights),
+            "preprocessing": {"resize": 40, "crop": 32}}
+    for workers in (0, 2):
+        infer(spec, _imagenet(fake_imagenet), out=tmp_path / f"{workers}.h5", device="cpu", batch_size=2,
+              num_workers=workers, progress=False)
+    a, b = read_decisions(tmp_path / "0.h5"), read_decisions(tmp_path / "2.h5")
+    assert a.image_ids.tolist() == b.image_ids.tolist() and a.predictions.tolist() == b.predictions.tolist()
+    assert (a.probabilities == b.probabilities).all()
+    with pytest.raises(ValueError, match="num_workers must be an integer >= 0, got -1"):
+        make_loader([], batch_size=2, num_workers=-1, device=torch.device("cpu"))
