@@ -42,9 +42,10 @@ def test_sota_preset_plans_one_inference_job_per_model(sota_preset, fake_imagene
     code, out = _plan(preset, "--config", f"imagenet_root={fake_imagenet}")
     assert code == 0, out[-2000:]
     assert re.search(r"^infer_model\s+11$", out, re.M) and not re.search(r"^train_run\s", out, re.M), out[-2000:]
-    # without the files: refused at planning, naming the first missing file
+    # without the files: refused at planning, naming every missing file
     code, out = _plan(SOTA, "--config", f"imagenet_root={fake_imagenet}")
-    assert code != 0 and "weights/simclr-resnet50-x1.pth" in out, out[-2000:]
+    assert code != 0 and "11 of 11 weights files missing" in out, out[-2000:]
+    assert "weights/simclr-resnet50-x1.pth" in out and "weights/ViT-B-32.pt" in out, out[-2000:]
 
 
 def test_preset_with_missing_dataset_fails_at_planning(tmp_path):

@@ -1,7 +1,7 @@
 # Pretrained models as decision makers (ddd.pretrained; docs/reproduction.md#pretrained-models):
 # one job per model of a `pretrained` study, writing the same decisions HDF5 as a training run
-# (one row, epoch 0, with class probabilities). Specs come normalised and pre-checked from
-# ddd.config (weights files present, names known).
+# (one row, epoch 0, with class probabilities). Specs, also those a `library_models` list names,
+# come normalised and pre-checked from ddd.config (weights files present, names known).
 
 
 rule infer_model:

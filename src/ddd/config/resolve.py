@@ -211,26 +211,67 @@ def _zoo_study(name: str, block: dict, datasets: dict) -> ZooStudy:
 
 
 def _pretrained_study(name: str, block: dict, datasets: dict) -> PretrainedStudy:
-    """A pretrained study: its dataset checked, every model spec normalised and its local weights
-    file present (nothing is read; the job checks keys and class count before inference)."""
-    from ddd.pretrained.spec import PretrainedModelError, normalize_spec, precheck_model
+    """A pretrained study: its dataset checked, the models of ``library_models`` expanded (one spec
+    per name, ddd.pretrained.weights.library_models), every model spec normalised and its weights
+    file present (nothing is read; the job checks keys and class count before inference). Every
+    problem of the study is reported at once: unknown names, then every missing weights file with
+    where it belongs and where it comes from."""
+    from ddd.pretrained.spec import PretrainedModelError, WeightsNotFoundError, normalize_spec, precheck_model
+    from ddd.pretrained.weights import library_models
 
-    ds = dataset_of_block(datasets, block["dataset"], f"studies.{name}.pretrained.dataset")
+    where = f"studies.{name}.pretrained"
+    ds = dataset_of_block(datasets, block["dataset"], f"{where}.dataset")
     if ds.get("kind") == "digits":
-        raise ConfigError(f"studies.{name}.pretrained.dataset: pretrained models cannot be evaluated on the "
+        raise ConfigError(f"{where}.dataset: pretrained models cannot be evaluated on the "
                           "8 x 8 handwritten digits (kind digits); allowed kinds: gaussian, cifar100, imagenet, "
                           "imagefolder")
-    models = {}
-    for i, spec in enumerate(block["models"]):
+    problems, missing = [], []
+    specs = [(f"{where}.models[{i}]", spec, None) for i, spec in enumerate(block.get("models") or [])]
+    if block.get("library_models"):
+        listed, bad = library_models(block["library_models"], where=f"{where}.library_models",
+                                     n_classes=_known_classes(ds))
+        problems += bad
+        specs += [(m.key, m.spec, m) for m in listed]
+    if not specs and not problems:
+        raise ConfigError(f"{where}: no models; list specs under `models` or names under `library_models`")
+    models, keys = {}, {}
+    for key, spec, listed in specs:
         try:
             spec = normalize_spec(spec)
-            precheck_model(spec)
         except PretrainedModelError as err:
-            raise ConfigError(f"studies.{name}.pretrained.models[{i}]: {err}") from None
+            problems.append(f"{key}: {err}")
+            continue
         if spec["name"] in models:
-            raise ConfigError(f"studies.{name}.pretrained.models: name {spec['name']!r} used twice")
-        models[spec["name"]] = spec
+            problems.append(f"{key}: name {spec['name']!r} used twice (also {keys[spec['name']]})")
+            continue
+        models[spec["name"]], keys[spec["name"]] = spec, key
+        try:
+            if listed is None:
+                precheck_model(spec)
+            elif listed.path is None:
+                missing.append(f"{spec['name']} ({spec['source']}): {os.path.abspath(listed.expected)}  "
+                               f"<- {listed.origin}")
+        except WeightsNotFoundError as err:
+            missing.append(f"{spec['name']} ({spec['source']}): {err.path}  <- {err.origin}")
+        except PretrainedModelError as err:
+            problems.append(f"{key}: {err}")
+    if problems or missing:
+        head = [f"{len(problems)} problem{'s' * (len(problems) != 1)}"] if problems else []
+        lines = problems[:]
+        if missing:
+            head.append(f"{len(missing)} of {len(models)} weights files missing")
+            lines.append("missing weights files (nothing is downloaded; put each at the path shown, from the source "
+                         "after '<-'):")
+            lines += ["  " + m for m in missing]
+        raise ConfigError(f"{where}: {', '.join(head)}:\n  " + "\n  ".join(lines))
     return PretrainedStudy(name=name, dataset=ds, models=models, batch_size=block.get("batch_size", 128))
+
+
+def _known_classes(ds: dict) -> int | None:
+    """The class count of a dataset that planning knows without reading it (Gaussian, CIFAR-100)."""
+    if ds.get("kind") == "gaussian":
+        return ds["n_classes"]
+    return 100 if ds.get("kind") == "cifar100" else None
 
 
 def _external_study(name: str, ext: dict, datasets: dict) -> ExternalStudy:

@@ -6,7 +6,10 @@
   auto``) with the spec's keys on top, resolved in the job;
 - :mod:`ddd.pretrained.names`: the timm and open_clip model names (a shipped snapshot for planning)
   and the checks listing the closest names;
-- :mod:`ddd.pretrained.weights`: weights files, the libraries' local caches, reading;
+- :mod:`ddd.pretrained.weights`: weights files, the libraries' local caches, reading, and
+  :func:`~ddd.pretrained.weights.library_models` (a study's models named by their libraries'
+  names, one shared weights folder; planning: light);
+- :mod:`ddd.pretrained.timm_weights`: the snapshot of timm's pretrained names planning reads;
 - :mod:`ddd.pretrained.sources`: the four sources (torchvision, ``checkpoint`` builders of
   :mod:`ddd.nets`, timm, open_clip), each turning a spec into weights and a network builder;
 - :mod:`ddd.pretrained.load`: :func:`~ddd.pretrained.load.check_model` (keys, shapes and class count

@@ -98,6 +98,16 @@ def eval_dataset(dataset: dict, transform) -> tuple[Dataset, EvalSet]:
                        f"{kind}-{ds.fingerprint()}")
 
 
+def make_loader(ds: Dataset, *, batch_size: int, num_workers: int, device: torch.device) -> DataLoader:
+    """The evaluation loader of :func:`infer`: in order, ``num_workers`` worker processes decoding and
+    preprocessing images (0: in the main process), batches in pinned memory on CUDA so that the copy
+    to the device can run asynchronously, each worker ``prefetch_factor`` = 2 batches ahead."""
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"num_workers must be an integer >= 0, got {num_workers!r}")
+    return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                      pin_memory=device.type == "cuda", persistent_workers=False)
+
+
 @torch.inference_mode()
 def predict(model, loader, *, device, progress: bool = False, total: int | None = None):
     """Top-1 predictions, softmax probabilities and decision margins of ``model`` over ``loader``, in order.
@@ -109,7 +119,8 @@ def predict(model, loader, *, device, progress: bool = False, total: int | None 
     Returns
     -------
     predictions int64 (N,), probabilities float16 (N, C), margins float16 (N,). Results stay on
-    the device until the end (one copy to the host).
+    the device until the end (one copy to the host): nothing in the loop waits for the device,
+    so on CUDA the next batch is decoded and copied while the model runs.
     """
     from tqdm import tqdm
 
@@ -202,8 +213,7 @@ def infer(spec: dict, dataset: dict, *, out, device: str = "auto", batch_size: i
     spec, preprocessing = resolve_spec(spec)  # the library's preprocessing, the spec's keys on top
     dev = resolve_device(device)
     ds, meta, prepared, model = _model_and_data(spec, dataset, dev)
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        pin_memory=dev.type == "cuda", persistent_workers=False)
+    loader = make_loader(ds, batch_size=batch_size, num_workers=num_workers, device=dev)
     t = time.time()
     predictions, probabilities, margins = predict(model, loader, device=dev, progress=progress,
                                                   total=-(-len(ds) // batch_size))

@@ -216,8 +216,10 @@ def missing_weights(path: str, spec: dict, origin: str, *, cache: bool) -> Weigh
     how = ("It is looked up in the library's local cache (set `weights:` to a file instead)"
            if cache else "Put the file there, or point `weights:` at your copy")
     where = spec.get("url") or origin or "the model's original release"
-    return WeightsNotFoundError(f"model {spec['name']!r}: weights file {path} does not exist. {how}. "
-                                f"Obtain it from: {where}. Nothing is downloaded.")
+    err = WeightsNotFoundError(f"model {spec['name']!r}: weights file {path} does not exist. {how}. "
+                               f"Obtain it from: {where}. Nothing is downloaded.")
+    err.path, err.origin = path, where  # planning lists every missing file at once (ddd.config)
+    return err
 
 
 def local_weights(spec: dict, origin: str) -> str | None:
