@@ -127,8 +127,8 @@ def part_a(args, work: str) -> dict:
 def generate_b(args, work: str) -> dict:
     m, n, e = args.makers, args.images, args.epochs
     stamp = os.path.join(work, "generated.json")
-    size = [m, n, e, FORMAT_VERSION]
-    if os.path.exists(stamp) and json.load(open(stamp))["size"] == size:  # --workdir reused
+    key = [m, n, e, FORMAT_VERSION]
+    if os.path.exists(stamp) and json.load(open(stamp))["size"] == key:  # --workdir reused
         return json.load(open(stamp))["info"]
     rng = np.random.default_rng(1)
     ids = np.array([f"img{i:06d}" for i in range(n)])
@@ -142,7 +142,7 @@ def generate_b(args, work: str) -> dict:
             print(f"  wrote {k + 1}/{m} files, {time.perf_counter() - t0:.0f}s", file=sys.stderr, flush=True)
     size = sum(os.path.getsize(os.path.join(work, f)) for f in os.listdir(work) if f.startswith("b"))
     info = {"generate_s": round(time.perf_counter() - t0, 1), "files_gb": round(size / 1e9, 2)}
-    json.dump({"size": size, "info": info}, open(stamp, "w"))
+    json.dump({"size": key, "info": info}, open(stamp, "w"))
     return info
 
 

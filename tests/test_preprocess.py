@@ -5,6 +5,10 @@ resize, interpolation, crop, mean and std, and the same tensor from an image. No
 downloaded: only the libraries' shipped configurations are read."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -256,7 +260,10 @@ def test_the_name_snapshot_is_the_installed_libraries():
     pytest.importorskip("timm")
     pytest.importorskip("open_clip")
     from ddd.pretrained import names
-    assert names.load() == names.snapshot(), "regenerate with: python -m ddd.pretrained.names"
+    # in a fresh interpreter: other tests of this session register models with timm and open_clip
+    code = "import json; from ddd.pretrained import names; print(json.dumps(names.snapshot()))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert names.load() == json.loads(out), "regenerate with: python -m ddd.pretrained.names"
 
 
 def test_library_values_come_with_where_they_come_from():
