@@ -15,7 +15,7 @@ subset of images, with one matrix product per (epoch, subset) instead of a loop 
 
 Memory: one epoch's correctness (M x N bool; with agreement also predictions int16 and margins
 float16, 5 bytes per decision) and the reader's read-ahead (:class:`ddd.results.decisions.EpochReader`:
-``correct_bits`` of decisions format 4, at most 384 MiB for all files, i.e. 64 epochs of 1,000 x
+``correct_bits`` of decisions format 4, at most 320 MiB for all files, i.e. 53 epochs of 1,000 x
 50,000; with agreement one row per file of predictions and margins), plus column blocks as float32
 (<= 64 MiB), the blocks of :func:`ddd.analysis.agreement.same_wrong_counts` (<= 2^22 decisions), a
 few (M, M) matrices per subset and the M (M-1) / 2 rows of one block.

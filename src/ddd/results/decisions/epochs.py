@@ -84,7 +84,7 @@ class EpochReader:
     :meth:`read` keeps, per file, the bit-packed correctness of a band of rows (epochs) read ahead.
     Format version 4 stores it (``correct_bits``, N / 8 bytes per evaluation): a band starts at the
     row asked for and holds as many rows (at most :attr:`BITS_BAND`) as keep all M files' bands
-    within :attr:`BITS_CACHE_BYTES` (1,000 files of 50,000 images: 64 rows), so reading epochs in
+    within :attr:`BITS_CACHE_BYTES` (1,000 files of 50,000 images: 53 rows), so reading epochs in
     increasing order opens each file once per band, and an epoch of M files costs M N / 8 bytes.
     Older versions store ``predictions`` in gzip chunks (versions 1 and 2: several rows per chunk;
     version 3: one evaluation per chunk); their band is the rows of one chunk, at most 8 (8 chunks
@@ -99,7 +99,7 @@ class EpochReader:
     BITS_BAND = 64
     ROW_CACHE_BYTES = 256 * 2 ** 20
     """:meth:`rows` keeps at most this many bytes of read-ahead rows (all files together)."""
-    BITS_CACHE_BYTES = 384 * 2 ** 20
+    BITS_CACHE_BYTES = 320 * 2 ** 20
     """:meth:`read` keeps at most this many bytes of read-ahead ``correct_bits`` (version 4, all files together)."""
 
     def __init__(self):
