@@ -49,7 +49,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ddd.analysis.kappa import _F32_EXACT, _as_correct, _check_undefined, pair_table
+from ddd.analysis.kappa import _F32_EXACT, _as_correct, _check_undefined
 from ddd.analysis.uncertainty import resample_weights
 from ddd.results.pairs import CONDITION_COLUMNS, DIFFERENCE_COLUMNS
 
@@ -58,6 +58,7 @@ __all__ = ["holm", "kappa_differences", "condition_differences", "study_differen
 
 ALPHA = 0.05
 _CHUNK_CELLS = 2 ** 23  # resample weights held at once: <= 32 MiB float32
+_BLOCK_CELLS = 2 ** 23  # resampled or permuted κ (or Δκ) held at once per block: <= 64 MiB float64
 
 
 def holm(p_values) -> np.ndarray:
@@ -111,48 +112,133 @@ def _pairs(pairs, m: int, what: str) -> np.ndarray:
     return p
 
 
+class _Parts:
+    """The images split into disjoint parts by the subsets (every image in exactly one part), each part's
+    correctness as float32 (M, n_part), so that a subset's counts are sums over its parts and "all"
+    the sum over every part: each image is multiplied once however many subsets hold it."""
+
+    def __init__(self, c: np.ndarray, masks: dict):
+        self.c, self.masks = c, masks
+        names = [s for s in masks if masks[s] is not None]
+        code = np.zeros(c.shape[1], dtype=np.int64)
+        for b, s in enumerate(names):
+            code |= masks[s].astype(np.int64) << b
+        atoms, inverse = np.unique(code, return_inverse=True)
+        self.cols = [np.flatnonzero(inverse == a) for a in range(len(atoms))]
+        self.whole = len(self.cols) == 1
+        self.c32 = [c.astype(np.float32) if self.whole else c[:, cols].astype(np.float32) for cols in self.cols]
+        self.of_subset = {"all": list(range(len(atoms)))}
+        for b, s in enumerate(names):
+            self.of_subset[s] = [a for a, x in enumerate(atoms) if (x >> b) & 1]
+
+    def split(self, w: np.ndarray) -> list:
+        """Weights (r, N) -> one (r, n_part) array per part."""
+        return [w] if self.whole else [np.ascontiguousarray(w[:, cols]) for cols in self.cols]
+
+    def sizes(self, wp: list) -> np.ndarray:
+        """float64 (r, parts): images drawn per part (exact integers)."""
+        return np.stack([x.sum(axis=1, dtype=np.float64) for x in wp], axis=1)
+
+    def singles(self, wp: list) -> np.ndarray:
+        """float64 (r, parts, M): images right per decision maker and part (exact integers)."""
+        return np.stack([np.rint(x @ c.T).astype(np.float64) for x, c in zip(wp, self.c32)], axis=1)
+
+
+def _kappa(n, k_a, k_b, k_ab, undefined: str) -> np.ndarray:
+    """κ of :func:`ddd.analysis.kappa.pair_table` from exact counts (float64 integers, broadcast), the same
+    operations in the same order (so the same bits) without its other columns and checks; the counts
+    come from exact products, so they are always possible."""
+    ok = n > 0
+    nn = np.where(ok, n, 1.0)
+    p_a, p_b = k_a / nn, k_b / nn
+    c_obs = (n - k_a - k_b + 2 * k_ab) / nn
+    c_exp = p_a * p_b + (1 - p_a) * (1 - p_b)
+    extreme_a, extreme_b = (p_a == 0) | (p_a == 1), (p_b == 0) | (p_b == 1)
+    undef = extreme_a & extreme_b & (p_a == p_b)
+    if undefined == "raise" and np.any(undef & ok):
+        raise ValueError(f"kappa undefined (both decision makers 100 % right or both 100 % wrong) "
+                         f"at {int((undef & ok).sum())} of {undef.size} entries")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = (c_obs - c_exp) / (1 - c_exp)
+    kappa = np.where(extreme_a != extreme_b, 0.0, kappa)
+    kappa = np.where(undef, np.nan, kappa)
+    if undefined == "mvh":
+        kappa = np.where(c_obs == 1, 1.0, kappa)
+    return np.where(ok, kappa, np.nan)
+
+
 class _Counts:
     """κ of many (pair, subset) comparisons under resample weights, all at once.
 
-    ``keys``: list of ``(i, j, subset)``. :meth:`kappas` takes image weights (r, N) and returns κ
-    (r, len(keys)); :meth:`point` the κ of the data (weights 1).
+    ``keys``: int (K, 3) rows ``(i, j, subset index)``. Every key is counted from one of its two
+    decision makers, its *hub* (the one in more keys): per hub and part one product
+    ``(w * c_hub) @ c_partners.T``, so no (K, N) matrix of joint correctness is ever built and the
+    cost is O(r N K) for K keys (for all pairs of M decision makers the same as r Gram matrices).
+    :meth:`kappas` takes image weights (r, N) and returns κ (r, K).
     """
 
-    def __init__(self, c: np.ndarray, keys, masks: dict, undefined: str):
-        self.c, self.keys, self.undefined = c, list(keys), undefined
-        self.by_subset = {}
-        for col, (i, j, s) in enumerate(self.keys):
-            self.by_subset.setdefault(s, []).append((col, i, j))
-        self.cols = {}
-        for s, items in self.by_subset.items():
-            mask = masks[s]
-            cols = None if mask is None else np.flatnonzero(mask)
-            sel = (lambda x: x) if cols is None else (lambda x, cols=cols: x[..., cols])
-            used = np.unique([x for _, i, j in items for x in (i, j)])
-            pos = np.searchsorted(used, [i for _, i, _ in items]), np.searchsorted(used, [j for _, _, j in items])
-            both = np.stack([sel(c[i] & c[j]) for _, i, j in items]).astype(np.float32)
-            self.cols[s] = (cols, sel(c[used]).astype(np.float32), both, pos, np.array([k for k, _, _ in items]))
+    def __init__(self, parts: _Parts, keys: np.ndarray, subset_names: list, undefined: str):
+        self.parts, self.undefined = parts, undefined
+        keys = np.asarray(keys, dtype=np.int64).reshape(-1, 3)
+        self.keys = keys
+        self.subset_parts = [parts.of_subset[s] for s in subset_names]
+        lo, hi = np.minimum(keys[:, 0], keys[:, 1]), np.maximum(keys[:, 0], keys[:, 1])
+        pairs = np.unique(lo * parts.c.shape[0] + hi)
+        deg = np.bincount(np.concatenate([pairs // parts.c.shape[0], pairs % parts.c.shape[0]]),
+                          minlength=parts.c.shape[0])
+        hub_is_lo = (deg[lo] > deg[hi]) | ((deg[lo] == deg[hi]) & (lo <= hi))
+        self.hub, self.partner = np.where(hub_is_lo, lo, hi), np.where(hub_is_lo, hi, lo)
+        order = np.lexsort((self.partner, self.hub))
+        self.groups = []  # (hub, key positions, partners (unique, sorted), index of each key's partner)
+        hubs, starts = np.unique(self.hub[order], return_index=True)
+        for h, a, b in zip(hubs, starts, [*starts[1:], len(order)]):
+            at = order[a:b]
+            partners, where = np.unique(self.partner[at], return_inverse=True)
+            self.groups.append((int(h), at, partners, where))
+        self.used = np.unique(keys[:, :2])
 
-    def kappas(self, w: np.ndarray) -> np.ndarray:
-        out = np.empty((w.shape[0], len(self.keys)))
-        for s, (cols, single, both, (pi, pj), where) in self.cols.items():
-            ws = w if cols is None else w[:, cols]
-            n = np.rint(ws.sum(axis=1, dtype=np.float64)).astype(np.int64)[:, None]
-            k = np.rint(ws @ single.T).astype(np.int64)
-            kab = np.rint(ws @ both.T).astype(np.int64)
-            out[:, where] = pair_table(n, k[:, pi], k[:, pj], kab, undefined=self.undefined)["kappa"]
+    def kappas(self, w: np.ndarray, *, singles=None, sizes=None) -> np.ndarray:
+        """κ (r, K) under weights ``w`` (r, N) float32; ``singles``/``sizes``: :meth:`_Parts.singles` /
+        :meth:`_Parts.sizes` of the same weights when already computed."""
+        parts = self.parts
+        wp = parts.split(w)
+        if sizes is None:
+            sizes = parts.sizes(wp)
+        if singles is None:
+            singles = parts.singles(wp)
+        r, k = w.shape[0], len(self.keys)
+        both = np.zeros((r, len(parts.c32), k))
+        for h, at, partners, where in self.groups:
+            lo, hi = int(partners[0]), int(partners[-1]) + 1
+            dense = hi - lo <= 2 * len(partners)
+            for a, (x, c) in enumerate(zip(wp, parts.c32)):
+                rows = c[lo:hi] if dense else c[partners]
+                prod = np.rint((x * c[h]) @ rows.T)
+                both[:, a, at] = prod[:, (partners - lo)[where] if dense else where]
+        out = np.empty((r, k))
+        sub = self.keys[:, 2]
+        for s, pa in enumerate(self.subset_parts):
+            cols = np.flatnonzero(sub == s)
+            if not cols.size:
+                continue
+            n = sizes[:, pa].sum(axis=1)[:, None]
+            ka = singles[:, pa][:, :, self.keys[cols, 0]].sum(axis=1)
+            kb = singles[:, pa][:, :, self.keys[cols, 1]].sum(axis=1)
+            kab = both[:, pa][:, :, cols].sum(axis=1)
+            out[:, cols] = _kappa(n, ka, kb, kab, self.undefined)
         return out
 
     def point(self) -> tuple[np.ndarray, np.ndarray]:
         """κ and number of images of every key on the data."""
-        w = np.ones((1, self.c.shape[1]), dtype=np.float32)
-        n = np.array([self.c.shape[1] if self.cols[s][0] is None else self.cols[s][0].size for _, _, s in self.keys])
-        return self.kappas(w)[0], n
+        w = np.ones((1, self.parts.c.shape[1]), dtype=np.float32)
+        sizes = self.parts.sizes(self.parts.split(w))
+        n = np.array([sizes[0, pa].sum() for pa in self.subset_parts], dtype=np.int64)[self.keys[:, 2]]
+        return self.kappas(w, sizes=sizes)[0], n
 
 
 def _resampled(counts: _Counts, n_boot: int, rng):
     """Yield ``(first resample, κ (r, keys))`` for ``n_boot`` bootstrap resamples of the images, in chunks."""
-    n = counts.c.shape[1]
+    n = counts.parts.c.shape[1]
     chunk = max(1, _CHUNK_CELLS // n)
     for s in range(0, n_boot, chunk):
         yield s, counts.kappas(resample_weights(rng, min(chunk, n_boot - s), n))
@@ -175,60 +261,181 @@ def _normal_p(delta: np.ndarray, draws: np.ndarray) -> np.ndarray:
 
 
 def _percentiles(boot: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
-        lo, hi = np.nanpercentile(boot, [50 * (1 - ci), 50 * (1 + ci)], axis=0)
+    """Percentile interval of every column of ``boot`` (B, K), NaN draws left out (``numpy.nanpercentile``).
+
+    Columns without NaN go through ``numpy.percentile`` at once (the same order statistics and
+    interpolation, column by column, as ``nanpercentile``, which loops over columns in Python).
+    """
+    q = [50 * (1 - ci), 50 * (1 + ci)]
+    lo, hi = np.empty(boot.shape[1]), np.empty(boot.shape[1])
+    bad = np.isnan(boot).any(axis=0)
+    if not bad.all():
+        lo[~bad], hi[~bad] = np.percentile(boot[:, ~bad], q, axis=0)
+    if bad.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
+            lo[bad], hi[bad] = np.nanpercentile(boot[:, bad], q, axis=0)
     return lo, hi
 
 
-def _swap_p(c, first, second, subsets_of, masks, delta, *, n_perm, rng, undefined) -> np.ndarray:
-    """p of the response-swap test for rows (R, A) vs (R, B) on one subset; NaN for other rows."""
+def _blocks(total: int, size: int) -> list:
+    """Slices of ``range(total)`` of about ``size``; none of length 1 unless ``total`` is 1 (a column
+    reduction over a single column sums in another order, so blocks keep the sums of the whole)."""
+    size = max(2, int(size))
+    out = [slice(a, min(a + size, total)) for a in range(0, total, size)]
+    if len(out) > 1 and out[-1].stop - out[-1].start == 1:
+        out[-2:] = [slice(out[-2].start, total)]
+    return out
+
+
+def _summarise(draws: np.ndarray, delta: np.ndarray, ci: float, wide: bool):
+    """Interval, p and undefined count of a block of Δ draws (B, k); ``wide``: the whole has >= 2
+    columns, so a single column is summarised beside a copy of itself (see :func:`_blocks`)."""
+    k = draws.shape[1]
+    if wide and k == 1:
+        draws, delta = np.repeat(draws, 2, axis=1), np.repeat(delta, 2)
+    lo, hi = _percentiles(draws, ci)
+    p = _normal_p(delta, draws)
+    return lo[:k], hi[:k], p[:k], np.isnan(draws[:, :k]).sum(axis=0)
+
+
+def _draw_weights(rng, n_boot: int, n: int) -> np.ndarray:
+    """All bootstrap resample weights (n_boot, N) as small integers (uint8, uint16 if needed), drawn in
+    the chunks of :func:`_resampled` so that the random stream is the same."""
+    chunk = max(1, _CHUNK_CELLS // n)
+    out = np.empty((n_boot, n), dtype=np.uint8)
+    for s in range(0, n_boot, chunk):
+        w = resample_weights(rng, min(chunk, n_boot - s), n)
+        if w.max() > np.iinfo(out.dtype).max:
+            out = out.astype(np.uint16)
+        out[s:s + len(w)] = w
+    return out
+
+
+def _bootstrap(parts: _Parts, keys, subset_names, kf, ks, delta, weights, *, ci, undefined):
+    """Percentile interval, bootstrap p and undefined resamples of Δ = κ(keys[kf]) − κ(keys[ks]).
+
+    Keys are taken in batches of at most ``_BLOCK_CELLS / n_boot`` (whole hubs where they fit: the
+    comparisons of a study share their hub), κ of a batch computed for every resample, then its
+    comparisons summarised in blocks. Comparisons whose keys fall in two batches are done at the end
+    in batches of their own keys. Memory: a few blocks of ``_BLOCK_CELLS`` float64 plus the weights.
+    """
+    n_boot, n = weights.shape
+    chunk = max(1, _CHUNK_CELLS // n)
+    res = [slice(s, min(s + chunk, n_boot)) for s in range(0, n_boot, chunk)]
+    sizes, singles = [], []
+    for sl in res:
+        wp = parts.split(weights[sl].astype(np.float32))
+        sizes.append(parts.sizes(wp))
+        singles.append(parts.singles(wp))
+    budget = max(2, _BLOCK_CELLS // n_boot)
+    whole = _Counts(parts, keys, subset_names, undefined)
+    batch_of = np.empty(len(keys), dtype=np.int64)
+    batches, current = [], []
+    for _, at, _, _ in whole.groups:
+        if current and sum(map(len, current)) + len(at) > budget:
+            batches.append(np.concatenate(current))
+            current = []
+        for piece in range(0, len(at), budget):
+            current.append(at[piece:piece + budget])
+            if sum(map(len, current)) >= budget:
+                batches.append(np.concatenate(current))
+                current = []
+    if current:
+        batches.append(np.concatenate(current))
+    for b, ids in enumerate(batches):
+        batch_of[ids] = b
+    lo, hi, p = (np.full(len(kf), np.nan) for _ in range(3))
+    n_undef = np.zeros(len(kf), dtype=np.int64)
+    wide = len(kf) >= 2
+    inside = batch_of[kf] == batch_of[ks]
+    by_batch = np.argsort(np.where(inside, batch_of[kf], len(batches)), kind="stable")
+    bounds = np.searchsorted(np.where(inside, batch_of[kf], len(batches))[by_batch], np.arange(len(batches) + 1))
+    jobs = [(batches[b], by_batch[bounds[b]:bounds[b + 1]]) for b in range(len(batches))]
+    cross = by_batch[bounds[-1]:]
+    for piece in _blocks(len(cross), budget // 2) if len(cross) else []:
+        cmp = cross[piece]
+        jobs.append((np.unique(np.concatenate([kf[cmp], ks[cmp]])), cmp))
+    for ids, cmp in jobs:
+        if not len(cmp):
+            continue
+        counts = _Counts(parts, keys[ids], subset_names, undefined)
+        kap = np.empty((n_boot, len(ids)))
+        for sl, z, sg in zip(res, sizes, singles):
+            kap[sl] = counts.kappas(weights[sl].astype(np.float32), singles=sg, sizes=z)
+        local = np.full(len(keys), -1, dtype=np.int64)
+        local[ids] = np.arange(len(ids))
+        for blk in _blocks(len(cmp), budget):
+            c_ = cmp[blk]
+            d = np.ascontiguousarray(kap[:, local[kf[c_]]] - kap[:, local[ks[c_]]])  # C order: sums as before
+            lo[c_], hi[c_], p[c_], n_undef[c_] = _summarise(d, delta[c_], ci, wide)
+    return lo, hi, p, n_undef
+
+
+def _swap_p(c, first, second, fs, ss, masks, delta, *, n_perm, rng, undefined) -> np.ndarray:
+    """p of the response-swap test for rows (R, A) vs (R, B) on one subset; NaN for other rows.
+
+    Rows are grouped by (R, subset); each group draws its swaps in chunks (the same draws whatever the
+    group's size), keeps only the swapped-in counts (n_perm, decision makers of the group) and then
+    evaluates its rows in blocks, so memory is bounded by the block, not by the number of rows.
+    """
     p = np.full(len(first), np.nan)
-    if n_perm == 0:
+    if n_perm == 0 or not len(first):
         return p
-    rows = []
-    for k, ((a1, b1), (a2, b2), s) in enumerate(zip(first, second, subsets_of)):
-        if s[0] != s[1]:
-            continue
-        shared = {a1, b1} & {a2, b2}
-        if len(shared) != 1 or {a1, b1} == {a2, b2}:
-            continue
-        (r,) = shared
-        rows.append((k, r, a1 if b1 == r else b1, a2 if b2 == r else b2, s[0]))
+    a1, b1, a2, b2 = first[:, 0], first[:, 1], second[:, 0], second[:, 1]
+    same_sub = np.array([x == y for x, y in zip(fs, ss)])
+    same_pair = ((a1 == a2) & (b1 == b2)) | ((a1 == b2) & (b1 == a2))
+    # the one shared decision maker R, or -1
+    shared = np.full(len(first), -1, dtype=np.int64)
+    for x, y in ((a1, a2), (a1, b2), (b1, a2), (b1, b2)):
+        hit = (x == y) & (shared == -1)
+        shared[hit] = x[hit]
+    ok = same_sub & ~same_pair & (shared >= 0)
+    rows = np.flatnonzero(ok)
+    r = shared[rows]
+    oa = np.where(b1[rows] == r, a1[rows], b1[rows])
+    ob = np.where(b2[rows] == r, a2[rows], b2[rows])
     groups: dict = {}
-    for row in rows:
-        groups.setdefault((row[1], row[4]), []).append(row)
+    for k, rr, s_ in zip(rows.tolist(), r.tolist(), [fs[x] for x in rows.tolist()]):
+        groups.setdefault((rr, s_), []).append(k)
+    at = {k: x for x, k in enumerate(rows.tolist())}
     n_all = c.shape[1]
     for (r, s), items in groups.items():
         mask = masks[s]
         cols = np.arange(n_all) if mask is None else np.flatnonzero(mask)
         n = cols.size
         ref = c[r, cols]
-        others = np.unique([x for _, _, a, b, _ in items for x in (a, b)])
+        pos = np.array([at[k] for k in items])
+        ia_m, ib_m = oa[pos], ob[pos]
+        others = np.unique(np.concatenate([ia_m, ib_m]))
         x = c[others][:, cols]
         xf, rxf = x.astype(np.float32), (x & ref).astype(np.float32)
         k_x, k_rx, k_r = x.sum(axis=1), (x & ref).sum(axis=1), int(ref.sum())
-        ia = np.searchsorted(others, [a for _, _, a, _, _ in items])
-        ib = np.searchsorted(others, [b for _, _, _, b, _ in items])
-        null = np.empty((int(n_perm), len(items)))
+        del x
+        ia, ib = np.searchsorted(others, ia_m), np.searchsorted(others, ib_m)
+        sx = np.empty((int(n_perm), len(others)), dtype=np.float64)
+        srx = np.empty_like(sx)
         done = 0
         chunk = max(1, _CHUNK_CELLS // max(n, 1))
         while done < n_perm:
-            m = min(chunk, n_perm - done)
-            s_ = rng.integers(0, 2, size=(m, n), dtype=np.int8).astype(np.float32)
-            sx = np.rint(s_ @ xf.T).astype(np.int64)    # (m, others): swapped-in part of each
-            srx = np.rint(s_ @ rxf.T).astype(np.int64)
+            mm = min(chunk, n_perm - done)
+            s_ = rng.integers(0, 2, size=(mm, n), dtype=np.int8).astype(np.float32)
+            sx[done:done + mm] = np.rint(s_ @ xf.T)    # (m, others): swapped-in part of each
+            srx[done:done + mm] = np.rint(s_ @ rxf.T)
+            done += mm
+        del xf, rxf
+        items = np.array(items)
+        kx, krx = k_x.astype(np.float64), k_rx.astype(np.float64)
+        for blk in _blocks(len(items), _BLOCK_CELLS // int(n_perm)):
+            ja, jb = ia[blk], ib[blk]
             # A' = A + s (B - A), B' = B - s (B - A), elementwise over images.
-            ka = k_x[ia] + sx[:, ib] - sx[:, ia]
-            kb = k_x[ib] - sx[:, ib] + sx[:, ia]
-            kra = k_rx[ia] + srx[:, ib] - srx[:, ia]
-            krb = k_rx[ib] - srx[:, ib] + srx[:, ia]
-            d = (pair_table(n, k_r, ka, kra, undefined=undefined)["kappa"]
-                 - pair_table(n, k_r, kb, krb, undefined=undefined)["kappa"])
-            null[done:done + m] = d
-            done += m
-        where = [k for k, *_ in items]
-        p[where] = _normal_p(delta[where], null)
+            swap = sx[:, jb] - sx[:, ja]
+            ka, kb = kx[ja] + swap, kx[jb] - swap
+            swap = srx[:, jb] - srx[:, ja]
+            kra, krb = krx[ja] + swap, krx[jb] - swap
+            null = np.ascontiguousarray(_kappa(float(n), float(k_r), ka, kra, undefined)
+                                        - _kappa(float(n), float(k_r), kb, krb, undefined))  # C order: sums as before
+            p[items[blk]] = _normal_p(delta[items[blk]], null)
     return p
 
 
@@ -269,25 +476,28 @@ def kappa_differences(correct, first, second, *, first_subset=None, second_subse
     unknown = sorted(set(fs + ss) - set(masks))
     if unknown:
         raise ValueError(f"unknown subsets {unknown}; given: {sorted(masks)}")
-    keys = list(dict.fromkeys([(min(i, j), max(i, j), s) for (i, j), s in
-                               zip(np.vstack([first, second]).tolist(), fs + ss)]))
-    col = {k: x for x, k in enumerate(keys)}
-    kf = np.array([col[(min(i, j), max(i, j), s)] for (i, j), s in zip(first.tolist(), fs)], dtype=np.int64)
-    ks = np.array([col[(min(i, j), max(i, j), s)] for (i, j), s in zip(second.tolist(), ss)], dtype=np.int64)
-    counts = _Counts(c, keys, masks, undefined)
-    point, n_images = counts.point()
+    subset_names = list(masks)
+    at_subset = {x: k for k, x in enumerate(subset_names)}
+    lo = np.minimum(np.vstack([first, second])[:, 0], np.vstack([first, second])[:, 1])
+    hi = np.maximum(np.vstack([first, second])[:, 0], np.vstack([first, second])[:, 1])
+    sub = np.array([at_subset[x] for x in fs + ss], dtype=np.int64)
+    code = (sub * m + lo) * m + hi
+    uniq, first_at, inverse = np.unique(code, return_index=True, return_inverse=True)
+    keys = np.stack([lo[first_at], hi[first_at], sub[first_at]], axis=1)
+    kf, ks = inverse[:len(first)], inverse[len(first):]
+    parts = _Parts(c, masks)
+    point, n_images = _Counts(parts, keys, subset_names, undefined).point()
     delta = point[kf] - point[ks]
     rng = np.random.default_rng(seed)
-    boot = np.empty((int(n_boot), len(first)))
-    for s, kap in _resampled(counts, int(n_boot), rng):
-        boot[s:s + len(kap)] = kap[:, kf] - kap[:, ks]
-    lo, hi = _percentiles(boot, ci)
-    p_swap = _swap_p(c, first.tolist(), second.tolist(), list(zip(fs, ss)), masks, delta, n_perm=int(n_perm),
-                     rng=rng, undefined=undefined)
-    return pd.DataFrame({"kappa_first": point[kf], "kappa_second": point[ks], "delta": delta, "ci_low": lo,
-                         "ci_high": hi, "p_bootstrap": _normal_p(delta, boot),
+    weights = _draw_weights(rng, int(n_boot), n)
+    lo_ci, hi_ci, p_boot, n_undef = _bootstrap(parts, keys, subset_names, kf, ks, delta, weights, ci=ci,
+                                               undefined=undefined)
+    del weights
+    p_swap = _swap_p(c, first, second, fs, ss, masks, delta, n_perm=int(n_perm), rng=rng, undefined=undefined)
+    return pd.DataFrame({"kappa_first": point[kf], "kappa_second": point[ks], "delta": delta, "ci_low": lo_ci,
+                         "ci_high": hi_ci, "p_bootstrap": p_boot,
                          "p_swap": p_swap, "n_first": n_images[kf], "n_second": n_images[ks],
-                         "n_boot_undefined": np.isnan(boot).sum(axis=0)})
+                         "n_boot_undefined": n_undef})
 
 
 def condition_differences(correct, conditions: Mapping[str, Sequence], *, subsets=None, compare=None,
@@ -341,7 +551,9 @@ def condition_differences(correct, conditions: Mapping[str, Sequence], *, subset
     cells = [(cond, s) for cond in names for s in masks]
     member = {(cond, s): np.array([col[(min(i, j), max(i, j), s)] for i, j in runs[cond].tolist()])
               for cond, s in cells}
-    counts = _Counts(c, keys, masks, undefined)
+    subset_names = list(masks)
+    at_subset = {x: k for k, x in enumerate(subset_names)}
+    counts = _Counts(_Parts(c, masks), [(i, j, at_subset[x]) for i, j, x in keys], subset_names, undefined)
     point_k, n_images = counts.point()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
