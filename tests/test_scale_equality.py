@@ -112,7 +112,7 @@ def write_networks(root, n_networks: int, n_images: int, epochs: int, seed: int 
     rng = np.random.default_rng(seed)
     targets = rng.integers(0, classes, n_images)
     ids = [f"img{i:05d}" for i in range(n_images)]
-    entries = []
+    entries, prev = [], None
     for k in range(n_networks):
         e = epochs + (3 if k == 0 else 0)
         learned = rng.integers(0, e + 2, n_images)
@@ -120,7 +120,7 @@ def write_networks(root, n_networks: int, n_images: int, epochs: int, seed: int 
         wrong = (targets[None, :] + rng.integers(1, classes, (e + 1, n_images))) % classes
         preds = np.where(correct, targets[None, :], wrong)
         if k == 2:
-            preds = prev  # noqa: F821 (identical to network 1: merged as a decision maker)
+            preds = prev  # identical to network 1: merged as a decision maker
         prev = preds
         path = os.path.join(root, f"n{k:02d}.h5")
         write_decisions(path, preds, targets, ids, recipe={"test": True})
@@ -170,3 +170,19 @@ def test_small_blocks_give_the_same_numbers(monkeypatch, cells):
     kw = dict(n_boot=57, n_perm=43, seed=3)
     assert_frames_equal(new_diff.kappa_differences(c, first[keep], second[keep], **kw),
                         ref_diff.kappa_differences(c, first[keep], second[keep], **kw))
+
+
+def test_rasch_difficulty_equals_the_reference_fit_of_every_image():
+    from girth import rasch_mml
+
+    from ddd.analysis.irt import rasch_difficulty
+
+    rng = np.random.default_rng(2)
+    c = rng.random((15, 700)) < rng.random(700)[None, :]
+    diff, status, _ = rasch_difficulty(c)
+    k = c.sum(axis=0)
+    inner = (k > 0) & (k < 15)
+    every = np.asarray(rasch_mml(c[:, inner].T.astype(int))["Difficulty"], dtype=float)
+    fitted = status[inner] == "fitted"
+    np.testing.assert_array_equal(diff[inner][fitted], every[fitted])
+    assert fitted.sum() > 500

@@ -72,9 +72,15 @@ def rasch_difficulty(correct) -> tuple[np.ndarray, np.ndarray, dict]:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # log(0) of girth's likelihood at extremes
-                est = np.asarray(rasch_mml(c[:, inner].T.astype(int))["Difficulty"], dtype=float)
-            if est.shape != (int(inner.sum()),) or not np.isfinite(est).all():
+                # girth fits each image's difficulty from its share right alone (abilities integrated
+                # out, discrimination fixed), so one image per distinct number right gives every
+                # image's estimate: at most M - 1 fits instead of N (the same numbers, M x fewer bytes).
+                counts, first, back = np.unique(k[inner], return_index=True, return_inverse=True)
+                reps = np.flatnonzero(inner)[first]
+                fitted = np.asarray(rasch_mml(c[:, reps].T.astype(int))["Difficulty"], dtype=float)
+            if fitted.shape != (len(reps),) or not np.isfinite(fitted).all():
                 raise ValueError("girth returned non-finite or misshapen difficulties")
+            est = fitted[back]
             at_bound = np.abs(est) >= BOUND - _EDGE
             idx = np.flatnonzero(inner)
             difficulty[idx[~at_bound]] = est[~at_bound]
