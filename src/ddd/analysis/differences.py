@@ -59,6 +59,7 @@ __all__ = ["holm", "kappa_differences", "condition_differences", "study_differen
 ALPHA = 0.05
 _CHUNK_CELLS = 2 ** 23  # resample weights held at once: <= 32 MiB float32
 _BLOCK_CELLS = 2 ** 23  # resampled or permuted κ (or Δκ) held at once per block: <= 64 MiB float64
+_JOINT_CELLS = 2 ** 23  # joint correctness of a block of pairs as float32: <= 32 MiB
 
 
 def holm(p_values) -> np.ndarray:
@@ -113,9 +114,9 @@ def _pairs(pairs, m: int, what: str) -> np.ndarray:
 
 
 class _Parts:
-    """The images split into disjoint parts by the subsets (every image in exactly one part), each part's
-    correctness as float32 (M, n_part), so that a subset's counts are sums over its parts and "all"
-    the sum over every part: each image is multiplied once however many subsets hold it."""
+    """The images split into disjoint parts by the subsets (every image in exactly one part), so that a
+    subset's counts are sums over its parts and "all" the sum over every part: each image is
+    multiplied once however many subsets hold it. ``cb``: each part's correctness, bool (M, n_part)."""
 
     def __init__(self, c: np.ndarray, masks: dict):
         self.c, self.masks = c, masks
@@ -126,13 +127,14 @@ class _Parts:
         atoms, inverse = np.unique(code, return_inverse=True)
         self.cols = [np.flatnonzero(inverse == a) for a in range(len(atoms))]
         self.whole = len(self.cols) == 1
-        self.c32 = [c.astype(np.float32) if self.whole else c[:, cols].astype(np.float32) for cols in self.cols]
+        self.cb = [c if self.whole else np.ascontiguousarray(c[:, cols]) for cols in self.cols]
         self.of_subset = {"all": list(range(len(atoms)))}
         for b, s in enumerate(names):
             self.of_subset[s] = [a for a, x in enumerate(atoms) if (x >> b) & 1]
 
     def split(self, w: np.ndarray) -> list:
-        """Weights (r, N) -> one (r, n_part) array per part."""
+        """Weights (r, N) -> one float32 (r, n_part) array per part."""
+        w = w.astype(np.float32, copy=False)
         return [w] if self.whole else [np.ascontiguousarray(w[:, cols]) for cols in self.cols]
 
     def sizes(self, wp: list) -> np.ndarray:
@@ -141,7 +143,13 @@ class _Parts:
 
     def singles(self, wp: list) -> np.ndarray:
         """float64 (r, parts, M): images right per decision maker and part (exact integers)."""
-        return np.stack([np.rint(x @ c.T).astype(np.float64) for x, c in zip(wp, self.c32)], axis=1)
+        m = self.c.shape[0]
+        out = np.empty((wp[0].shape[0], len(wp), m))
+        for a, (x, cb) in enumerate(zip(wp, self.cb)):
+            step = max(1, _JOINT_CELLS // max(1, cb.shape[1]))
+            for r0 in range(0, m, step):
+                out[:, a, r0:r0 + step] = np.rint(x @ cb[r0:r0 + step].astype(np.float32).T)
+        return out
 
 
 def _kappa(n, k_a, k_b, k_ab, undefined: str) -> np.ndarray:
@@ -170,61 +178,43 @@ def _kappa(n, k_a, k_b, k_ab, undefined: str) -> np.ndarray:
 class _Counts:
     """κ of many (pair, subset) comparisons under resample weights, all at once.
 
-    ``keys``: int (K, 3) rows ``(i, j, subset index)``. Every key is counted from one of its two
-    decision makers, its *hub* (the one in more keys): per hub and part one product
-    ``(w * c_hub) @ c_partners.T``, so no (K, N) matrix of joint correctness is ever built and the
-    cost is O(r N K) for K keys (for all pairs of M decision makers the same as r Gram matrices).
-    :meth:`kappas` takes image weights (r, N) and returns κ (r, K).
+    ``keys``: int (K, 3) rows ``(i, j, subset index)``. The joint correctness ``c_i & c_j`` of a block
+    of keys (at most ``_JOINT_CELLS`` cells) is built on the parts of the key's subset only and
+    multiplied by the weights: O(r N K) multiply-adds for K keys and r resamples, with no (K, N)
+    matrix held. :meth:`kappas` takes image weights (r, N) and returns κ (r, K).
     """
 
     def __init__(self, parts: _Parts, keys: np.ndarray, subset_names: list, undefined: str):
         self.parts, self.undefined = parts, undefined
-        keys = np.asarray(keys, dtype=np.int64).reshape(-1, 3)
-        self.keys = keys
+        self.keys = np.asarray(keys, dtype=np.int64).reshape(-1, 3)
         self.subset_parts = [parts.of_subset[s] for s in subset_names]
-        lo, hi = np.minimum(keys[:, 0], keys[:, 1]), np.maximum(keys[:, 0], keys[:, 1])
-        pairs = np.unique(lo * parts.c.shape[0] + hi)
-        deg = np.bincount(np.concatenate([pairs // parts.c.shape[0], pairs % parts.c.shape[0]]),
-                          minlength=parts.c.shape[0])
-        hub_is_lo = (deg[lo] > deg[hi]) | ((deg[lo] == deg[hi]) & (lo <= hi))
-        self.hub, self.partner = np.where(hub_is_lo, lo, hi), np.where(hub_is_lo, hi, lo)
-        order = np.lexsort((self.partner, self.hub))
-        self.groups = []  # (hub, key positions, partners (unique, sorted), index of each key's partner)
-        hubs, starts = np.unique(self.hub[order], return_index=True)
-        for h, a, b in zip(hubs, starts, [*starts[1:], len(order)]):
-            at = order[a:b]
-            partners, where = np.unique(self.partner[at], return_inverse=True)
-            self.groups.append((int(h), at, partners, where))
-        self.used = np.unique(keys[:, :2])
 
-    def kappas(self, w: np.ndarray, *, singles=None, sizes=None) -> np.ndarray:
-        """κ (r, K) under weights ``w`` (r, N) float32; ``singles``/``sizes``: :meth:`_Parts.singles` /
-        :meth:`_Parts.sizes` of the same weights when already computed."""
+    def kappas(self, w, *, singles=None, sizes=None) -> np.ndarray:
+        """κ (r, K) under weights ``w`` (r, N) (or their :meth:`_Parts.split`); ``singles``/``sizes``:
+        :meth:`_Parts.singles` / :meth:`_Parts.sizes` of the same weights when already computed."""
         parts = self.parts
-        wp = parts.split(w)
+        wp = parts.split(w) if isinstance(w, np.ndarray) else w
         if sizes is None:
             sizes = parts.sizes(wp)
         if singles is None:
             singles = parts.singles(wp)
-        r, k = w.shape[0], len(self.keys)
-        both = np.zeros((r, len(parts.c32), k))
-        for h, at, partners, where in self.groups:
-            lo, hi = int(partners[0]), int(partners[-1]) + 1
-            dense = hi - lo <= 2 * len(partners)
-            for a, (x, c) in enumerate(zip(wp, parts.c32)):
-                rows = c[lo:hi] if dense else c[partners]
-                prod = np.rint((x * c[h]) @ rows.T)
-                both[:, a, at] = prod[:, (partners - lo)[where] if dense else where]
-        out = np.empty((r, k))
-        sub = self.keys[:, 2]
+        r, keys = wp[0].shape[0], self.keys
+        out = np.empty((r, len(keys)))
         for s, pa in enumerate(self.subset_parts):
-            cols = np.flatnonzero(sub == s)
+            cols = np.flatnonzero(keys[:, 2] == s)
             if not cols.size:
                 continue
+            i, j = keys[cols, 0], keys[cols, 1]
+            kab = np.zeros((r, cols.size))
+            for a in pa:
+                cb, x = parts.cb[a], wp[a]
+                step = max(1, _JOINT_CELLS // max(1, cb.shape[1]))
+                for b0 in range(0, cols.size, step):
+                    joint = (cb[i[b0:b0 + step]] & cb[j[b0:b0 + step]]).astype(np.float32)
+                    kab[:, b0:b0 + step] += np.rint(x @ joint.T)
             n = sizes[:, pa].sum(axis=1)[:, None]
-            ka = singles[:, pa][:, :, self.keys[cols, 0]].sum(axis=1)
-            kb = singles[:, pa][:, :, self.keys[cols, 1]].sum(axis=1)
-            kab = both[:, pa][:, :, cols].sum(axis=1)
+            ka = singles[:, pa][:, :, i].sum(axis=1)
+            kb = singles[:, pa][:, :, j].sum(axis=1)
             out[:, cols] = _kappa(n, ka, kb, kab, self.undefined)
         return out
 
@@ -321,30 +311,11 @@ def _bootstrap(parts: _Parts, keys, subset_names, kf, ks, delta, weights, *, ci,
     in batches of their own keys. Memory: a few blocks of ``_BLOCK_CELLS`` float64 plus the weights.
     """
     n_boot, n = weights.shape
-    chunk = max(1, _CHUNK_CELLS // n)
-    res = [slice(s, min(s + chunk, n_boot)) for s in range(0, n_boot, chunk)]
-    sizes, singles = [], []
-    for sl in res:
-        wp = parts.split(weights[sl].astype(np.float32))
-        sizes.append(parts.sizes(wp))
-        singles.append(parts.singles(wp))
+    wp = parts.split(weights)  # float32, all resamples (1,000 x 50,000: 200 MB)
+    sizes, singles = parts.sizes(wp), parts.singles(wp)
     budget = max(2, _BLOCK_CELLS // n_boot)
-    whole = _Counts(parts, keys, subset_names, undefined)
-    batch_of = np.empty(len(keys), dtype=np.int64)
-    batches, current = [], []
-    for _, at, _, _ in whole.groups:
-        if current and sum(map(len, current)) + len(at) > budget:
-            batches.append(np.concatenate(current))
-            current = []
-        for piece in range(0, len(at), budget):
-            current.append(at[piece:piece + budget])
-            if sum(map(len, current)) >= budget:
-                batches.append(np.concatenate(current))
-                current = []
-    if current:
-        batches.append(np.concatenate(current))
-    for b, ids in enumerate(batches):
-        batch_of[ids] = b
+    batch_of = np.arange(len(keys)) // budget  # keys are in order of their pair: a pair's subsets together
+    batches = [np.arange(a, min(a + budget, len(keys))) for a in range(0, len(keys), budget)]
     lo, hi, p = (np.full(len(kf), np.nan) for _ in range(3))
     n_undef = np.zeros(len(kf), dtype=np.int64)
     wide = len(kf) >= 2
@@ -359,10 +330,7 @@ def _bootstrap(parts: _Parts, keys, subset_names, kf, ks, delta, weights, *, ci,
     for ids, cmp in jobs:
         if not len(cmp):
             continue
-        counts = _Counts(parts, keys[ids], subset_names, undefined)
-        kap = np.empty((n_boot, len(ids)))
-        for sl, z, sg in zip(res, sizes, singles):
-            kap[sl] = counts.kappas(weights[sl].astype(np.float32), singles=sg, sizes=z)
+        kap = _Counts(parts, keys[ids], subset_names, undefined).kappas(wp, singles=singles, sizes=sizes)
         local = np.full(len(keys), -1, dtype=np.int64)
         local[ids] = np.arange(len(ids))
         for blk in _blocks(len(cmp), budget):
@@ -409,21 +377,22 @@ def _swap_p(c, first, second, fs, ss, masks, delta, *, n_perm, rng, undefined) -
         ia_m, ib_m = oa[pos], ob[pos]
         others = np.unique(np.concatenate([ia_m, ib_m]))
         x = c[others][:, cols]
-        xf, rxf = x.astype(np.float32), (x & ref).astype(np.float32)
-        k_x, k_rx, k_r = x.sum(axis=1), (x & ref).sum(axis=1), int(ref.sum())
-        del x
+        rx = x & ref
+        k_x, k_rx, k_r = x.sum(axis=1), rx.sum(axis=1), int(ref.sum())
         ia, ib = np.searchsorted(others, ia_m), np.searchsorted(others, ib_m)
         sx = np.empty((int(n_perm), len(others)), dtype=np.float64)
         srx = np.empty_like(sx)
         done = 0
         chunk = max(1, _CHUNK_CELLS // max(n, 1))
+        rows = max(1, _JOINT_CELLS // max(n, 1))
         while done < n_perm:
             mm = min(chunk, n_perm - done)
             s_ = rng.integers(0, 2, size=(mm, n), dtype=np.int8).astype(np.float32)
-            sx[done:done + mm] = np.rint(s_ @ xf.T)    # (m, others): swapped-in part of each
-            srx[done:done + mm] = np.rint(s_ @ rxf.T)
+            for r0 in range(0, len(others), rows):  # swapped-in part of each decision maker (m, others)
+                sx[done:done + mm, r0:r0 + rows] = np.rint(s_ @ x[r0:r0 + rows].astype(np.float32).T)
+                srx[done:done + mm, r0:r0 + rows] = np.rint(s_ @ rx[r0:r0 + rows].astype(np.float32).T)
             done += mm
-        del xf, rxf
+        del x, rx
         items = np.array(items)
         kx, krx = k_x.astype(np.float64), k_rx.astype(np.float64)
         for blk in _blocks(len(items), _BLOCK_CELLS // int(n_perm)):
@@ -481,7 +450,7 @@ def kappa_differences(correct, first, second, *, first_subset=None, second_subse
     lo = np.minimum(np.vstack([first, second])[:, 0], np.vstack([first, second])[:, 1])
     hi = np.maximum(np.vstack([first, second])[:, 0], np.vstack([first, second])[:, 1])
     sub = np.array([at_subset[x] for x in fs + ss], dtype=np.int64)
-    code = (sub * m + lo) * m + hi
+    code = (lo * m + hi) * len(subset_names) + sub  # keys in order of their pair, a pair's subsets together
     uniq, first_at, inverse = np.unique(code, return_index=True, return_inverse=True)
     keys = np.stack([lo[first_at], hi[first_at], sub[first_at]], axis=1)
     kf, ks = inverse[:len(first)], inverse[len(first):]
