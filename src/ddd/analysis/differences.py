@@ -58,7 +58,7 @@ __all__ = ["holm", "kappa_differences", "condition_differences", "study_differen
 
 ALPHA = 0.05
 _CHUNK_CELLS = 2 ** 23  # resample weights held at once: <= 32 MiB float32
-_BLOCK_CELLS = 2 ** 23  # resampled or permuted κ (or Δκ) held at once per block: <= 64 MiB float64
+_BLOCK_CELLS = 2 ** 21  # resampled or permuted κ (or Δκ) held at once per block: <= 16 MiB float64
 _JOINT_CELLS = 2 ** 23  # joint correctness of a block of pairs as float32: <= 32 MiB
 
 
@@ -198,24 +198,36 @@ class _Counts:
             sizes = parts.sizes(wp)
         if singles is None:
             singles = parts.singles(wp)
-        r, keys = wp[0].shape[0], self.keys
+        r, keys, m = wp[0].shape[0], self.keys, parts.c.shape[0]
         out = np.empty((r, len(keys)))
+        # Each pair's product on each part is made once and shared by its keys (e.g. the in-between
+        # part serves both "in_between" and "all").
+        pairs, pair_of = np.unique(keys[:, 0] * m + keys[:, 1], return_inverse=True)
+        need = np.zeros((len(pairs), len(parts.cb)), dtype=bool)
         for s, pa in enumerate(self.subset_parts):
-            cols = np.flatnonzero(keys[:, 2] == s)
-            if not cols.size:
-                continue
-            i, j = keys[cols, 0], keys[cols, 1]
-            kab = np.zeros((r, cols.size))
             for a in pa:
-                cb, x = parts.cb[a], wp[a]
-                step = max(1, _JOINT_CELLS // max(1, cb.shape[1]))
-                for b0 in range(0, cols.size, step):
-                    joint = (cb[i[b0:b0 + step]] & cb[j[b0:b0 + step]]).astype(np.float32)
-                    kab[:, b0:b0 + step] += np.rint(x @ joint.T)
-            n = sizes[:, pa].sum(axis=1)[:, None]
-            ka = singles[:, pa][:, :, i].sum(axis=1)
-            kb = singles[:, pa][:, :, j].sum(axis=1)
-            out[:, cols] = _kappa(n, ka, kb, kab, self.undefined)
+                need[pair_of[keys[:, 2] == s], a] = True
+        by_pair = np.argsort(pair_of, kind="stable")
+        bounds = np.searchsorted(pair_of[by_pair], np.arange(len(pairs) + 1))
+        one = [singles[:, pa].sum(axis=1) for pa in self.subset_parts]  # (r, M) per subset
+        n_s = [sizes[:, pa].sum(axis=1)[:, None] for pa in self.subset_parts]
+        step = max(1, _JOINT_CELLS // max(cb.shape[1] for cb in parts.cb))
+        for p0 in range(0, len(pairs), step):  # a block of pairs: its products and κ, small temporaries
+            blk = slice(p0, min(p0 + step, len(pairs)))
+            i, j = pairs[blk] // m, pairs[blk] % m
+            prod = np.zeros((r, len(parts.cb), len(i)))
+            for a, cb in enumerate(parts.cb):
+                sel = np.flatnonzero(need[blk, a])
+                if sel.size:
+                    joint = (cb[i[sel]] & cb[j[sel]]).astype(np.float32)
+                    prod[:, a, sel] = np.rint(wp[a] @ joint.T)
+            at = by_pair[bounds[blk.start]:bounds[blk.stop]]
+            for s, pa in enumerate(self.subset_parts):
+                ks = at[keys[at, 2] == s]
+                if ks.size:
+                    local = pair_of[ks] - blk.start
+                    kab = prod[:, pa][:, :, local].sum(axis=1)
+                    out[:, ks] = _kappa(n_s[s], one[s][:, keys[ks, 0]], one[s][:, keys[ks, 1]], kab, self.undefined)
         return out
 
     def point(self) -> tuple[np.ndarray, np.ndarray]:
