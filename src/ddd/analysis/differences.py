@@ -39,6 +39,28 @@ decision-maker comparisons and the condition comparisons, named in the ``holm_fa
 
 All arrays: ``correct`` bool (M, N), decision makers x images. Counts come from float32 matrix
 products of resample weights (exact below 2^24 images), all comparisons of a resample at once.
+
+Cost and memory (issue 19)
+--------------------------
+The images are split into disjoint parts by the subsets (with one subset: inside and outside), so
+each image is multiplied once however many subsets hold it. All ``n_boot`` resample weights are
+drawn once (the same random stream as drawing them chunk by chunk) and held as float32 (n_boot x N;
+200 MB at 1,000 x 50,000). A *key* is a pair of decision makers on a subset; its counts under every
+resample are one product of the weights with the pair's joint correctness ``c_i & c_j``, built for a
+block of pairs at a time (<= 32 MiB) and shared by the pair's subsets: O(n_boot N) multiply-adds per
+pair. κ of a batch of keys (<= 16 MiB of float64) is computed for every resample and its comparisons
+summarised block by block (percentiles, standard deviation, undefined count), so memory does not
+grow with the number of comparisons. The swap test of a group (R, subset) keeps only the swapped-in
+counts of its decision makers (n_perm x decision makers) and evaluates its rows in blocks.
+
+What a study compares (:func:`study_differences`) with R runs compared with the base and M decision
+makers: ``vs_base`` R (R − 1) comparisons (every two runs, on all and in-between images: pairs of
+pairs, quadratic in R, but their counts need only R keys per subset); ``in_between_vs_all``
+M (M − 1) / 2 comparisons, whose counts are n_boot weighted Gram matrices: n_boot N M² / 2
+multiply-adds, 2.5e13 at 1,000 x 50,000 x 1,000 resamples, which dominates at that size (it is
+the arithmetic of 1,000 epochs of the all-pairs engine). Every number equals the implementation
+before this rewrite (``tests/test_scale_equality.py`` against a frozen copy): the same random
+draws, exact integer counts, κ by the same operations, and column reductions in the same order.
 """
 
 from __future__ import annotations

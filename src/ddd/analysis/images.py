@@ -29,6 +29,15 @@ identical ones are merged first, as for the split, so ``n_correct`` equals ``spl
 
 Studies whose decision makers were evaluated once (pretrained, imported) have no learning
 dynamics: those columns are empty and ``n_evaluations`` is 1.
+
+Cost and memory (issue 19, 1,000 decision makers x 50,000 images x 91 epochs): the learning
+dynamics are read epoch by epoch for all networks at once through
+:meth:`ddd.results.decisions.EpochReader.read` (correctness only) and kept as two small integers per
+network and image (evaluations right, the epoch the current run of right answers began), O(M E N)
+time and about 3 bytes x M x N; the summaries over networks go by blocks of images. The most frequent
+answers sort each image's M answers (O(M N log M)); the final predictions are held as int16. The
+Rasch fit (:mod:`ddd.analysis.irt`) fits one image per distinct number right. The numbers equal the
+implementation before (``tests/test_scale_equality.py``).
 """
 
 from __future__ import annotations
