@@ -104,7 +104,8 @@ def child(args) -> dict:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     counts = table.groupby(["level", "comparison"]).size()
-    return {"seconds": round(seconds, 1), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"seconds": round(seconds, 1), "peak_rss_mb": round(rss),
             "peak_traced_mb": round(peak / 2 ** 20), "comparisons": len(table), "conditions_rows": len(per),
             "by_family": {f"{a}/{b}": int(v) for (a, b), v in counts.items()},
             "first_rows_checksum": float(np.nansum(table["delta"].to_numpy()[:1000]))}

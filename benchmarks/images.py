@@ -77,8 +77,8 @@ def child(root: str, what: str) -> dict:
     t0 = time.perf_counter()
     if what in ("images", "reference"):
         module = images if what == "images" else images_v1
-        info = module.study_images(entries, os.path.join(root, "split.tsv"),
-                                   images_path=os.path.join(root, "images.tsv" if what == "images" else "images_v1.tsv"))
+        name = "images.tsv" if what == "images" else "images_v1.tsv"
+        info = module.study_images(entries, os.path.join(root, "split.tsv"), images_path=os.path.join(root, name))
         extra = {"irt": info["irt"]}
     else:
         read_final(entries)

@@ -11,7 +11,8 @@ items. girth's Rasch fit of every image took about 4 s for 50,000 images on 2 co
 makers; about 8 s of CPU at 1,000), while its 2PL fit did not finish in minutes. girth finds each
 difficulty from the image's share right alone (abilities integrated out, discrimination fixed), so
 :func:`rasch_difficulty` fits one image per distinct number right (at most M − 1) and gives the
-others the same estimate: the same numbers in milliseconds, and M x fewer bytes passed to girth. With a study's 10 to 30 decision makers there are too few respondents to
+others the same estimate: the same numbers in milliseconds, and M x fewer bytes passed to girth.
+With a study's 10 to 30 decision makers there are too few respondents to
 estimate a discrimination per image. Under the Rasch model an image's number right is a
 sufficient statistic for its difficulty, so b orders images exactly as the number right does.
 What it adds is a scale: logits against the decision makers' ability distribution, comparable
