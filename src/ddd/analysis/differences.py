@@ -156,8 +156,9 @@ class _Parts:
 
     def split(self, w: np.ndarray) -> list:
         """Weights (r, N) -> one float32 (r, n_part) array per part."""
-        w = w.astype(np.float32, copy=False)
-        return [w] if self.whole else [np.ascontiguousarray(w[:, cols]) for cols in self.cols]
+        if self.whole:
+            return [w.astype(np.float32, copy=False)]
+        return [w[:, cols].astype(np.float32) for cols in self.cols]  # no full-size float32 copy
 
     def sizes(self, wp: list) -> np.ndarray:
         """float64 (r, parts): images drawn per part (exact integers)."""
