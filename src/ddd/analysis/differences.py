@@ -340,8 +340,8 @@ def _draw_weights(rng, n_boot: int, n: int) -> np.ndarray:
 def _bootstrap(parts: _Parts, keys, subset_names, kf, ks, delta, weights, *, ci, undefined):
     """Percentile interval, bootstrap p and undefined resamples of Δ = κ(keys[kf]) − κ(keys[ks]).
 
-    Keys are taken in batches of at most ``_BLOCK_CELLS / n_boot`` (whole hubs where they fit: the
-    comparisons of a study share their hub), κ of a batch computed for every resample, then its
+    Keys are taken in batches of at most ``_BLOCK_CELLS / n_boot`` in the order of their pairs (a
+    pair's subsets side by side, the base's pairs first), κ of a batch computed for every resample, then its
     comparisons summarised in blocks. Comparisons whose keys fall in two batches are done at the end
     in batches of their own keys. Memory: a few blocks of ``_BLOCK_CELLS`` float64 plus the weights.
     """
