@@ -39,6 +39,28 @@ decision-maker comparisons and the condition comparisons, named in the ``holm_fa
 
 All arrays: ``correct`` bool (M, N), decision makers x images. Counts come from float32 matrix
 products of resample weights (exact below 2^24 images), all comparisons of a resample at once.
+
+Cost and memory (issue 19)
+--------------------------
+The images are split into disjoint parts by the subsets (with one subset: inside and outside), so
+each image is multiplied once however many subsets hold it. All ``n_boot`` resample weights are
+drawn once (the same random stream as drawing them chunk by chunk) and held as float32 (n_boot x N;
+200 MB at 1,000 x 50,000). A *key* is a pair of decision makers on a subset; its counts under every
+resample are one product of the weights with the pair's joint correctness ``c_i & c_j``, built for a
+block of pairs at a time (<= 32 MiB) and shared by the pair's subsets: O(n_boot N) multiply-adds per
+pair. κ of a batch of keys (<= 16 MiB of float64) is computed for every resample and its comparisons
+summarised block by block (percentiles, standard deviation, undefined count), so memory does not
+grow with the number of comparisons. The swap test of a group (R, subset) keeps only the swapped-in
+counts of its decision makers (n_perm x decision makers) and evaluates its rows in blocks.
+
+What a study compares (:func:`study_differences`) with R runs compared with the base and M decision
+makers: ``vs_base`` R (R − 1) comparisons (every two runs, on all and in-between images: pairs of
+pairs, quadratic in R, but their counts need only R keys per subset); ``in_between_vs_all``
+M (M − 1) / 2 comparisons, whose counts are n_boot weighted Gram matrices: n_boot N M² / 2
+multiply-adds, 2.5e13 at 1,000 x 50,000 x 1,000 resamples, which dominates at that size (it is
+the arithmetic of 1,000 epochs of the all-pairs engine). Every number equals the implementation
+before this rewrite (``tests/test_scale_equality.py`` against a frozen copy): the same random
+draws, exact integer counts, κ by the same operations, and column reductions in the same order.
 """
 
 from __future__ import annotations
@@ -49,7 +71,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ddd.analysis.kappa import _F32_EXACT, _as_correct, _check_undefined, pair_table
+from ddd.analysis.kappa import _F32_EXACT, _as_correct, _check_undefined
 from ddd.analysis.uncertainty import resample_weights
 from ddd.results.pairs import CONDITION_COLUMNS, DIFFERENCE_COLUMNS
 
@@ -58,6 +80,8 @@ __all__ = ["holm", "kappa_differences", "condition_differences", "study_differen
 
 ALPHA = 0.05
 _CHUNK_CELLS = 2 ** 23  # resample weights held at once: <= 32 MiB float32
+_BLOCK_CELLS = 2 ** 21  # resampled or permuted κ (or Δκ) held at once per block: <= 16 MiB float64
+_JOINT_CELLS = 2 ** 23  # joint correctness of a block of pairs as float32: <= 32 MiB
 
 
 def holm(p_values) -> np.ndarray:
@@ -111,48 +135,135 @@ def _pairs(pairs, m: int, what: str) -> np.ndarray:
     return p
 
 
+class _Parts:
+    """The images split into disjoint parts by the subsets (every image in exactly one part), so that a
+    subset's counts are sums over its parts and "all" the sum over every part: each image is
+    multiplied once however many subsets hold it. ``cb``: each part's correctness, bool (M, n_part)."""
+
+    def __init__(self, c: np.ndarray, masks: dict):
+        self.c, self.masks = c, masks
+        names = [s for s in masks if masks[s] is not None]
+        code = np.zeros(c.shape[1], dtype=np.int64)
+        for b, s in enumerate(names):
+            code |= masks[s].astype(np.int64) << b
+        atoms, inverse = np.unique(code, return_inverse=True)
+        self.cols = [np.flatnonzero(inverse == a) for a in range(len(atoms))]
+        self.whole = len(self.cols) == 1
+        self.cb = [c if self.whole else np.ascontiguousarray(c[:, cols]) for cols in self.cols]
+        self.of_subset = {"all": list(range(len(atoms)))}
+        for b, s in enumerate(names):
+            self.of_subset[s] = [a for a, x in enumerate(atoms) if (x >> b) & 1]
+
+    def split(self, w: np.ndarray) -> list:
+        """Weights (r, N) -> one float32 (r, n_part) array per part."""
+        if self.whole:
+            return [w.astype(np.float32, copy=False)]
+        return [w[:, cols].astype(np.float32) for cols in self.cols]  # no full-size float32 copy
+
+    def sizes(self, wp: list) -> np.ndarray:
+        """float64 (r, parts): images drawn per part (exact integers)."""
+        return np.stack([x.sum(axis=1, dtype=np.float64) for x in wp], axis=1)
+
+    def singles(self, wp: list) -> np.ndarray:
+        """float64 (r, parts, M): images right per decision maker and part (exact integers)."""
+        m = self.c.shape[0]
+        out = np.empty((wp[0].shape[0], len(wp), m))
+        for a, (x, cb) in enumerate(zip(wp, self.cb)):
+            step = max(1, _JOINT_CELLS // max(1, cb.shape[1]))
+            for r0 in range(0, m, step):
+                out[:, a, r0:r0 + step] = np.rint(x @ cb[r0:r0 + step].astype(np.float32).T)
+        return out
+
+
+def _kappa(n, k_a, k_b, k_ab, undefined: str) -> np.ndarray:
+    """κ of :func:`ddd.analysis.kappa.pair_table` from exact counts (float64 integers, broadcast), the same
+    operations in the same order (so the same bits) without its other columns and checks; the counts
+    come from exact products, so they are always possible."""
+    ok = n > 0
+    nn = np.where(ok, n, 1.0)
+    p_a, p_b = k_a / nn, k_b / nn
+    c_obs = (n - k_a - k_b + 2 * k_ab) / nn
+    c_exp = p_a * p_b + (1 - p_a) * (1 - p_b)
+    extreme_a, extreme_b = (p_a == 0) | (p_a == 1), (p_b == 0) | (p_b == 1)
+    undef = extreme_a & extreme_b & (p_a == p_b)
+    if undefined == "raise" and np.any(undef & ok):
+        raise ValueError(f"kappa undefined (both decision makers 100 % right or both 100 % wrong) "
+                         f"at {int((undef & ok).sum())} of {undef.size} entries")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kappa = (c_obs - c_exp) / (1 - c_exp)
+    kappa = np.where(extreme_a != extreme_b, 0.0, kappa)
+    kappa = np.where(undef, np.nan, kappa)
+    if undefined == "mvh":
+        kappa = np.where(c_obs == 1, 1.0, kappa)
+    return np.where(ok, kappa, np.nan)
+
+
 class _Counts:
     """κ of many (pair, subset) comparisons under resample weights, all at once.
 
-    ``keys``: list of ``(i, j, subset)``. :meth:`kappas` takes image weights (r, N) and returns κ
-    (r, len(keys)); :meth:`point` the κ of the data (weights 1).
+    ``keys``: int (K, 3) rows ``(i, j, subset index)``. The joint correctness ``c_i & c_j`` of a block
+    of keys (at most ``_JOINT_CELLS`` cells) is built on the parts of the key's subset only and
+    multiplied by the weights: O(r N K) multiply-adds for K keys and r resamples, with no (K, N)
+    matrix held. :meth:`kappas` takes image weights (r, N) and returns κ (r, K).
     """
 
-    def __init__(self, c: np.ndarray, keys, masks: dict, undefined: str):
-        self.c, self.keys, self.undefined = c, list(keys), undefined
-        self.by_subset = {}
-        for col, (i, j, s) in enumerate(self.keys):
-            self.by_subset.setdefault(s, []).append((col, i, j))
-        self.cols = {}
-        for s, items in self.by_subset.items():
-            mask = masks[s]
-            cols = None if mask is None else np.flatnonzero(mask)
-            sel = (lambda x: x) if cols is None else (lambda x, cols=cols: x[..., cols])
-            used = np.unique([x for _, i, j in items for x in (i, j)])
-            pos = np.searchsorted(used, [i for _, i, _ in items]), np.searchsorted(used, [j for _, _, j in items])
-            both = np.stack([sel(c[i] & c[j]) for _, i, j in items]).astype(np.float32)
-            self.cols[s] = (cols, sel(c[used]).astype(np.float32), both, pos, np.array([k for k, _, _ in items]))
+    def __init__(self, parts: _Parts, keys: np.ndarray, subset_names: list, undefined: str):
+        self.parts, self.undefined = parts, undefined
+        self.keys = np.asarray(keys, dtype=np.int64).reshape(-1, 3)
+        self.subset_parts = [parts.of_subset[s] for s in subset_names]
 
-    def kappas(self, w: np.ndarray) -> np.ndarray:
-        out = np.empty((w.shape[0], len(self.keys)))
-        for s, (cols, single, both, (pi, pj), where) in self.cols.items():
-            ws = w if cols is None else w[:, cols]
-            n = np.rint(ws.sum(axis=1, dtype=np.float64)).astype(np.int64)[:, None]
-            k = np.rint(ws @ single.T).astype(np.int64)
-            kab = np.rint(ws @ both.T).astype(np.int64)
-            out[:, where] = pair_table(n, k[:, pi], k[:, pj], kab, undefined=self.undefined)["kappa"]
+    def kappas(self, w, *, singles=None, sizes=None) -> np.ndarray:
+        """κ (r, K) under weights ``w`` (r, N) (or their :meth:`_Parts.split`); ``singles``/``sizes``:
+        :meth:`_Parts.singles` / :meth:`_Parts.sizes` of the same weights when already computed."""
+        parts = self.parts
+        wp = parts.split(w) if isinstance(w, np.ndarray) else w
+        if sizes is None:
+            sizes = parts.sizes(wp)
+        if singles is None:
+            singles = parts.singles(wp)
+        r, keys, m = wp[0].shape[0], self.keys, parts.c.shape[0]
+        out = np.empty((r, len(keys)))
+        # Each pair's product on each part is made once and shared by its keys (e.g. the in-between
+        # part serves both "in_between" and "all").
+        pairs, pair_of = np.unique(keys[:, 0] * m + keys[:, 1], return_inverse=True)
+        need = np.zeros((len(pairs), len(parts.cb)), dtype=bool)
+        for s, pa in enumerate(self.subset_parts):
+            for a in pa:
+                need[pair_of[keys[:, 2] == s], a] = True
+        by_pair = np.argsort(pair_of, kind="stable")
+        bounds = np.searchsorted(pair_of[by_pair], np.arange(len(pairs) + 1))
+        one = [singles[:, pa].sum(axis=1) for pa in self.subset_parts]  # (r, M) per subset
+        n_s = [sizes[:, pa].sum(axis=1)[:, None] for pa in self.subset_parts]
+        step = max(1, _JOINT_CELLS // max(cb.shape[1] for cb in parts.cb))
+        for p0 in range(0, len(pairs), step):  # a block of pairs: its products and κ, small temporaries
+            blk = slice(p0, min(p0 + step, len(pairs)))
+            i, j = pairs[blk] // m, pairs[blk] % m
+            prod = np.zeros((r, len(parts.cb), len(i)))
+            for a, cb in enumerate(parts.cb):
+                sel = np.flatnonzero(need[blk, a])
+                if sel.size:
+                    joint = (cb[i[sel]] & cb[j[sel]]).astype(np.float32)
+                    prod[:, a, sel] = np.rint(wp[a] @ joint.T)
+            at = by_pair[bounds[blk.start]:bounds[blk.stop]]
+            for s, pa in enumerate(self.subset_parts):
+                ks = at[keys[at, 2] == s]
+                if ks.size:
+                    local = pair_of[ks] - blk.start
+                    kab = prod[:, pa][:, :, local].sum(axis=1)
+                    out[:, ks] = _kappa(n_s[s], one[s][:, keys[ks, 0]], one[s][:, keys[ks, 1]], kab, self.undefined)
         return out
 
     def point(self) -> tuple[np.ndarray, np.ndarray]:
         """κ and number of images of every key on the data."""
-        w = np.ones((1, self.c.shape[1]), dtype=np.float32)
-        n = np.array([self.c.shape[1] if self.cols[s][0] is None else self.cols[s][0].size for _, _, s in self.keys])
-        return self.kappas(w)[0], n
+        w = np.ones((1, self.parts.c.shape[1]), dtype=np.float32)
+        sizes = self.parts.sizes(self.parts.split(w))
+        n = np.array([sizes[0, pa].sum() for pa in self.subset_parts], dtype=np.int64)[self.keys[:, 2]]
+        return self.kappas(w, sizes=sizes)[0], n
 
 
 def _resampled(counts: _Counts, n_boot: int, rng):
     """Yield ``(first resample, κ (r, keys))`` for ``n_boot`` bootstrap resamples of the images, in chunks."""
-    n = counts.c.shape[1]
+    n = counts.parts.c.shape[1]
     chunk = max(1, _CHUNK_CELLS // n)
     for s in range(0, n_boot, chunk):
         yield s, counts.kappas(resample_weights(rng, min(chunk, n_boot - s), n))
@@ -175,60 +286,160 @@ def _normal_p(delta: np.ndarray, draws: np.ndarray) -> np.ndarray:
 
 
 def _percentiles(boot: np.ndarray, ci: float) -> tuple[np.ndarray, np.ndarray]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
-        lo, hi = np.nanpercentile(boot, [50 * (1 - ci), 50 * (1 + ci)], axis=0)
+    """Percentile interval of every column of ``boot`` (B, K), NaN draws left out (``numpy.nanpercentile``).
+
+    Columns without NaN go through ``numpy.percentile`` at once (the same order statistics and
+    interpolation, column by column, as ``nanpercentile``, which loops over columns in Python).
+    """
+    q = [50 * (1 - ci), 50 * (1 + ci)]
+    lo, hi = np.empty(boot.shape[1]), np.empty(boot.shape[1])
+    bad = np.isnan(boot).any(axis=0)
+    if not bad.all():
+        lo[~bad], hi[~bad] = np.percentile(boot[:, ~bad], q, axis=0)
+    if bad.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
+            lo[bad], hi[bad] = np.nanpercentile(boot[:, bad], q, axis=0)
     return lo, hi
 
 
-def _swap_p(c, first, second, subsets_of, masks, delta, *, n_perm, rng, undefined) -> np.ndarray:
-    """p of the response-swap test for rows (R, A) vs (R, B) on one subset; NaN for other rows."""
+def _blocks(total: int, size: int) -> list:
+    """Slices of ``range(total)`` of about ``size``; none of length 1 unless ``total`` is 1 (a column
+    reduction over a single column sums in another order, so blocks keep the sums of the whole)."""
+    size = max(2, int(size))
+    out = [slice(a, min(a + size, total)) for a in range(0, total, size)]
+    if len(out) > 1 and out[-1].stop - out[-1].start == 1:
+        out[-2:] = [slice(out[-2].start, total)]
+    return out
+
+
+def _summarise(draws: np.ndarray, delta: np.ndarray, ci: float, wide: bool):
+    """Interval, p and undefined count of a block of Δ draws (B, k); ``wide``: the whole has >= 2
+    columns, so a single column is summarised beside a copy of itself (see :func:`_blocks`)."""
+    k = draws.shape[1]
+    if wide and k == 1:
+        draws, delta = np.repeat(draws, 2, axis=1), np.repeat(delta, 2)
+    lo, hi = _percentiles(draws, ci)
+    p = _normal_p(delta, draws)
+    return lo[:k], hi[:k], p[:k], np.isnan(draws[:, :k]).sum(axis=0)
+
+
+def _draw_weights(rng, n_boot: int, n: int) -> np.ndarray:
+    """All bootstrap resample weights (n_boot, N) as small integers (uint8, uint16 if needed), drawn in
+    the chunks of :func:`_resampled` so that the random stream is the same."""
+    chunk = max(1, _CHUNK_CELLS // n)
+    out = np.empty((n_boot, n), dtype=np.uint8)
+    for s in range(0, n_boot, chunk):
+        w = resample_weights(rng, min(chunk, n_boot - s), n)
+        if w.max() > np.iinfo(out.dtype).max:
+            out = out.astype(np.uint16)
+        out[s:s + len(w)] = w
+    return out
+
+
+def _bootstrap(parts: _Parts, keys, subset_names, kf, ks, delta, weights, *, ci, undefined):
+    """Percentile interval, bootstrap p and undefined resamples of Δ = κ(keys[kf]) − κ(keys[ks]).
+
+    Keys are taken in batches of at most ``_BLOCK_CELLS / n_boot`` in the order of their pairs (a
+    pair's subsets side by side, the base's pairs first), κ of a batch computed for every resample, then its
+    comparisons summarised in blocks. Comparisons whose keys fall in two batches are done at the end
+    in batches of their own keys. Memory: a few blocks of ``_BLOCK_CELLS`` float64 plus the weights.
+    """
+    n_boot, n = weights.shape
+    wp = parts.split(weights)  # float32, all resamples (1,000 x 50,000: 200 MB)
+    sizes, singles = parts.sizes(wp), parts.singles(wp)
+    budget = max(2, _BLOCK_CELLS // n_boot)
+    batch_of = np.arange(len(keys)) // budget  # keys are in order of their pair: a pair's subsets together
+    batches = [np.arange(a, min(a + budget, len(keys))) for a in range(0, len(keys), budget)]
+    lo, hi, p = (np.full(len(kf), np.nan) for _ in range(3))
+    n_undef = np.zeros(len(kf), dtype=np.int64)
+    wide = len(kf) >= 2
+    inside = batch_of[kf] == batch_of[ks]
+    by_batch = np.argsort(np.where(inside, batch_of[kf], len(batches)), kind="stable")
+    bounds = np.searchsorted(np.where(inside, batch_of[kf], len(batches))[by_batch], np.arange(len(batches) + 1))
+    jobs = [(batches[b], by_batch[bounds[b]:bounds[b + 1]]) for b in range(len(batches))]
+    cross = by_batch[bounds[-1]:]
+    for piece in _blocks(len(cross), budget // 2) if len(cross) else []:
+        cmp = cross[piece]
+        jobs.append((np.unique(np.concatenate([kf[cmp], ks[cmp]])), cmp))
+    for ids, cmp in jobs:
+        if not len(cmp):
+            continue
+        kap = _Counts(parts, keys[ids], subset_names, undefined).kappas(wp, singles=singles, sizes=sizes)
+        local = np.full(len(keys), -1, dtype=np.int64)
+        local[ids] = np.arange(len(ids))
+        for blk in _blocks(len(cmp), budget):
+            c_ = cmp[blk]
+            d = np.ascontiguousarray(kap[:, local[kf[c_]]] - kap[:, local[ks[c_]]])  # C order: sums as before
+            lo[c_], hi[c_], p[c_], n_undef[c_] = _summarise(d, delta[c_], ci, wide)
+    return lo, hi, p, n_undef
+
+
+def _swap_p(c, first, second, fs, ss, masks, delta, *, n_perm, rng, undefined) -> np.ndarray:
+    """p of the response-swap test for rows (R, A) vs (R, B) on one subset; NaN for other rows.
+
+    Rows are grouped by (R, subset); each group draws its swaps in chunks (the same draws whatever the
+    group's size), keeps only the swapped-in counts (n_perm, decision makers of the group) and then
+    evaluates its rows in blocks, so memory is bounded by the block, not by the number of rows.
+    """
     p = np.full(len(first), np.nan)
-    if n_perm == 0:
+    if n_perm == 0 or not len(first):
         return p
-    rows = []
-    for k, ((a1, b1), (a2, b2), s) in enumerate(zip(first, second, subsets_of)):
-        if s[0] != s[1]:
-            continue
-        shared = {a1, b1} & {a2, b2}
-        if len(shared) != 1 or {a1, b1} == {a2, b2}:
-            continue
-        (r,) = shared
-        rows.append((k, r, a1 if b1 == r else b1, a2 if b2 == r else b2, s[0]))
+    a1, b1, a2, b2 = first[:, 0], first[:, 1], second[:, 0], second[:, 1]
+    same_sub = np.array([x == y for x, y in zip(fs, ss)])
+    same_pair = ((a1 == a2) & (b1 == b2)) | ((a1 == b2) & (b1 == a2))
+    # the one shared decision maker R, or -1
+    shared = np.full(len(first), -1, dtype=np.int64)
+    for x, y in ((a1, a2), (a1, b2), (b1, a2), (b1, b2)):
+        hit = (x == y) & (shared == -1)
+        shared[hit] = x[hit]
+    ok = same_sub & ~same_pair & (shared >= 0)
+    rows = np.flatnonzero(ok)
+    r = shared[rows]
+    oa = np.where(b1[rows] == r, a1[rows], b1[rows])
+    ob = np.where(b2[rows] == r, a2[rows], b2[rows])
     groups: dict = {}
-    for row in rows:
-        groups.setdefault((row[1], row[4]), []).append(row)
+    for k, rr, s_ in zip(rows.tolist(), r.tolist(), [fs[x] for x in rows.tolist()]):
+        groups.setdefault((rr, s_), []).append(k)
+    at = {k: x for x, k in enumerate(rows.tolist())}
     n_all = c.shape[1]
     for (r, s), items in groups.items():
         mask = masks[s]
         cols = np.arange(n_all) if mask is None else np.flatnonzero(mask)
         n = cols.size
         ref = c[r, cols]
-        others = np.unique([x for _, _, a, b, _ in items for x in (a, b)])
+        pos = np.array([at[k] for k in items])
+        ia_m, ib_m = oa[pos], ob[pos]
+        others = np.unique(np.concatenate([ia_m, ib_m]))
         x = c[others][:, cols]
-        xf, rxf = x.astype(np.float32), (x & ref).astype(np.float32)
-        k_x, k_rx, k_r = x.sum(axis=1), (x & ref).sum(axis=1), int(ref.sum())
-        ia = np.searchsorted(others, [a for _, _, a, _, _ in items])
-        ib = np.searchsorted(others, [b for _, _, _, b, _ in items])
-        null = np.empty((int(n_perm), len(items)))
+        rx = x & ref
+        k_x, k_rx, k_r = x.sum(axis=1), rx.sum(axis=1), int(ref.sum())
+        ia, ib = np.searchsorted(others, ia_m), np.searchsorted(others, ib_m)
+        sx = np.empty((int(n_perm), len(others)), dtype=np.float64)
+        srx = np.empty_like(sx)
         done = 0
         chunk = max(1, _CHUNK_CELLS // max(n, 1))
+        rows = max(1, _JOINT_CELLS // max(n, 1))
         while done < n_perm:
-            m = min(chunk, n_perm - done)
-            s_ = rng.integers(0, 2, size=(m, n), dtype=np.int8).astype(np.float32)
-            sx = np.rint(s_ @ xf.T).astype(np.int64)    # (m, others): swapped-in part of each
-            srx = np.rint(s_ @ rxf.T).astype(np.int64)
+            mm = min(chunk, n_perm - done)
+            s_ = rng.integers(0, 2, size=(mm, n), dtype=np.int8).astype(np.float32)
+            for r0 in range(0, len(others), rows):  # swapped-in part of each decision maker (m, others)
+                sx[done:done + mm, r0:r0 + rows] = np.rint(s_ @ x[r0:r0 + rows].astype(np.float32).T)
+                srx[done:done + mm, r0:r0 + rows] = np.rint(s_ @ rx[r0:r0 + rows].astype(np.float32).T)
+            done += mm
+        del x, rx
+        items = np.array(items)
+        kx, krx = k_x.astype(np.float64), k_rx.astype(np.float64)
+        for blk in _blocks(len(items), _BLOCK_CELLS // int(n_perm)):
+            ja, jb = ia[blk], ib[blk]
             # A' = A + s (B - A), B' = B - s (B - A), elementwise over images.
-            ka = k_x[ia] + sx[:, ib] - sx[:, ia]
-            kb = k_x[ib] - sx[:, ib] + sx[:, ia]
-            kra = k_rx[ia] + srx[:, ib] - srx[:, ia]
-            krb = k_rx[ib] - srx[:, ib] + srx[:, ia]
-            d = (pair_table(n, k_r, ka, kra, undefined=undefined)["kappa"]
-                 - pair_table(n, k_r, kb, krb, undefined=undefined)["kappa"])
-            null[done:done + m] = d
-            done += m
-        where = [k for k, *_ in items]
-        p[where] = _normal_p(delta[where], null)
+            swap = sx[:, jb] - sx[:, ja]
+            ka, kb = kx[ja] + swap, kx[jb] - swap
+            swap = srx[:, jb] - srx[:, ja]
+            kra, krb = krx[ja] + swap, krx[jb] - swap
+            null = np.ascontiguousarray(_kappa(float(n), float(k_r), ka, kra, undefined)
+                                        - _kappa(float(n), float(k_r), kb, krb, undefined))  # C order: sums as before
+            p[items[blk]] = _normal_p(delta[items[blk]], null)
     return p
 
 
@@ -269,25 +480,28 @@ def kappa_differences(correct, first, second, *, first_subset=None, second_subse
     unknown = sorted(set(fs + ss) - set(masks))
     if unknown:
         raise ValueError(f"unknown subsets {unknown}; given: {sorted(masks)}")
-    keys = list(dict.fromkeys([(min(i, j), max(i, j), s) for (i, j), s in
-                               zip(np.vstack([first, second]).tolist(), fs + ss)]))
-    col = {k: x for x, k in enumerate(keys)}
-    kf = np.array([col[(min(i, j), max(i, j), s)] for (i, j), s in zip(first.tolist(), fs)], dtype=np.int64)
-    ks = np.array([col[(min(i, j), max(i, j), s)] for (i, j), s in zip(second.tolist(), ss)], dtype=np.int64)
-    counts = _Counts(c, keys, masks, undefined)
-    point, n_images = counts.point()
+    subset_names = list(masks)
+    at_subset = {x: k for k, x in enumerate(subset_names)}
+    lo = np.minimum(np.vstack([first, second])[:, 0], np.vstack([first, second])[:, 1])
+    hi = np.maximum(np.vstack([first, second])[:, 0], np.vstack([first, second])[:, 1])
+    sub = np.array([at_subset[x] for x in fs + ss], dtype=np.int64)
+    code = (lo * m + hi) * len(subset_names) + sub  # keys in order of their pair, a pair's subsets together
+    uniq, first_at, inverse = np.unique(code, return_index=True, return_inverse=True)
+    keys = np.stack([lo[first_at], hi[first_at], sub[first_at]], axis=1)
+    kf, ks = inverse[:len(first)], inverse[len(first):]
+    parts = _Parts(c, masks)
+    point, n_images = _Counts(parts, keys, subset_names, undefined).point()
     delta = point[kf] - point[ks]
     rng = np.random.default_rng(seed)
-    boot = np.empty((int(n_boot), len(first)))
-    for s, kap in _resampled(counts, int(n_boot), rng):
-        boot[s:s + len(kap)] = kap[:, kf] - kap[:, ks]
-    lo, hi = _percentiles(boot, ci)
-    p_swap = _swap_p(c, first.tolist(), second.tolist(), list(zip(fs, ss)), masks, delta, n_perm=int(n_perm),
-                     rng=rng, undefined=undefined)
-    return pd.DataFrame({"kappa_first": point[kf], "kappa_second": point[ks], "delta": delta, "ci_low": lo,
-                         "ci_high": hi, "p_bootstrap": _normal_p(delta, boot),
+    weights = _draw_weights(rng, int(n_boot), n)
+    lo_ci, hi_ci, p_boot, n_undef = _bootstrap(parts, keys, subset_names, kf, ks, delta, weights, ci=ci,
+                                               undefined=undefined)
+    del weights
+    p_swap = _swap_p(c, first, second, fs, ss, masks, delta, n_perm=int(n_perm), rng=rng, undefined=undefined)
+    return pd.DataFrame({"kappa_first": point[kf], "kappa_second": point[ks], "delta": delta, "ci_low": lo_ci,
+                         "ci_high": hi_ci, "p_bootstrap": p_boot,
                          "p_swap": p_swap, "n_first": n_images[kf], "n_second": n_images[ks],
-                         "n_boot_undefined": np.isnan(boot).sum(axis=0)})
+                         "n_boot_undefined": n_undef})
 
 
 def condition_differences(correct, conditions: Mapping[str, Sequence], *, subsets=None, compare=None,
@@ -341,7 +555,9 @@ def condition_differences(correct, conditions: Mapping[str, Sequence], *, subset
     cells = [(cond, s) for cond in names for s in masks]
     member = {(cond, s): np.array([col[(min(i, j), max(i, j), s)] for i, j in runs[cond].tolist()])
               for cond, s in cells}
-    counts = _Counts(c, keys, masks, undefined)
+    subset_names = list(masks)
+    at_subset = {x: k for k, x in enumerate(subset_names)}
+    counts = _Counts(_Parts(c, masks), [(i, j, at_subset[x]) for i, j, x in keys], subset_names, undefined)
     point_k, n_images = counts.point()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -29,6 +29,15 @@ identical ones are merged first, as for the split, so ``n_correct`` equals ``spl
 
 Studies whose decision makers were evaluated once (pretrained, imported) have no learning
 dynamics: those columns are empty and ``n_evaluations`` is 1.
+
+Cost and memory (issue 19, 1,000 decision makers x 50,000 images x 91 epochs): the learning
+dynamics are read epoch by epoch for all networks at once through
+:meth:`ddd.results.decisions.EpochReader.read` (correctness only) and kept as two small integers per
+network and image (evaluations right, the epoch the current run of right answers began), O(M E N)
+time and about 3 bytes x M x N; the summaries over networks go by blocks of images. The most frequent
+answers sort each image's M answers (O(M N log M)); the final predictions are held as int16. The
+Rasch fit (:mod:`ddd.analysis.irt`) fits one image per distinct number right. The numbers equal the
+implementation before (``tests/test_scale_equality.py``).
 """
 
 from __future__ import annotations
@@ -65,18 +74,41 @@ def most_frequent(predictions, *, mask=None) -> tuple[np.ndarray, np.ndarray]:
     p = np.asarray(predictions)
     if p.ndim != 2 or p.dtype.kind not in "iu":
         raise ValueError(f"predictions must be an integer (M, N) array, got {p.dtype} {p.shape}")
-    m = np.ones(p.shape, bool) if mask is None else np.asarray(mask, dtype=bool)
-    if m.shape != p.shape:
+    m = None if mask is None else np.asarray(mask, dtype=bool)
+    if m is not None and m.shape != p.shape:
         raise ValueError(f"mask must have the shape of predictions {p.shape}, got {m.shape}")
-    counted = m.sum(axis=0)
-    best = np.full(p.shape[1], -1, dtype=np.int64)
-    best_n = np.zeros(p.shape[1], dtype=np.int64)
-    for row in range(p.shape[0]):  # M is small (decision makers); O(M^2 N)
-        v = p[row]
-        n = ((p == v[None, :]) & m).sum(axis=0)
-        better = m[row] & ((n > best_n) | ((n == best_n) & (v < best)))
-        best = np.where(better, v, best)
-        best_n = np.where(better, n, best_n)
+    n_rows, n_cols = p.shape
+    best = np.full(n_cols, -1, dtype=np.int64)
+    best_n = np.zeros(n_cols, dtype=np.int64)
+    counted = np.full(n_cols, n_rows, dtype=np.int64) if m is None else m.sum(axis=0)
+    # Sort each image's answers (entries not counted become a value above every answer), find the
+    # runs of equal values, keep the longest (the first, i.e. smallest value, among equals): O(M N log M).
+    dtype = p.dtype if p.size == 0 or p.max() < np.iinfo(p.dtype).max else np.int64
+    top = np.iinfo(dtype).max
+    step = max(1, 2 ** 22 // max(n_rows, 1))
+    for a in range(0, n_cols, step) if n_rows else []:
+        cols = slice(a, min(a + step, n_cols))
+        x = p[:, cols].astype(dtype, copy=True)
+        if m is not None:
+            x[~m[:, cols]] = top
+        x = np.sort(x.T, axis=1)
+        k = x.shape[0]
+        start = np.ones(x.shape, dtype=bool)
+        start[:, 1:] = x[:, 1:] != x[:, :-1]
+        at = np.flatnonzero(start.ravel())
+        length = np.diff(np.append(at, x.size))
+        value = x.ravel()[at]
+        row = at // n_rows
+        if m is not None:
+            length[value == top] = 0
+        first = np.searchsorted(row, np.arange(k))
+        longest = np.maximum.reduceat(length, first)
+        hit = length == longest[row]
+        pick = np.flatnonzero(hit)
+        pick = pick[np.searchsorted(row[pick], np.arange(k))]
+        ok = longest > 0
+        best[cols] = np.where(ok, value[pick].astype(np.int64), -1)
+        best_n[cols] = np.where(ok, longest, 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(counted > 0, best_n / np.maximum(counted, 1), np.nan)
     return best, share
@@ -138,19 +170,25 @@ def image_table(makers, split: pd.DataFrame, *, irt: bool = True) -> tuple[pd.Da
         raise ValueError(f"split.tsv does not hold the decisions' images (e.g. {missing[:3]}; "
                          f"{len(by_id)} rows for {len(ids)} images)")
     split = by_id.loc[ids]
-    preds, kept, _ = merge_identical(final.predictions, [m.name for m in makers])
-    correct = preds == final.targets[None, :]
+    targets = final.targets
+    p = final.predictions  # int64 (M, N): kept narrow from here on (1,000 x 50,000: 100 MB, not 400)
+    narrow = np.int16 if p.size == 0 or (p.min() >= -2 ** 15 and p.max() < 2 ** 15) else np.int32
+    p = p.astype(narrow)
+    final = final._replace(predictions=None)
+    preds, kept, _ = merge_identical(p, [m.name for m in makers])
+    del p
+    correct = preds == targets[None, :]
     n_correct = correct.sum(axis=0)
     if not np.array_equal(n_correct, split["n_correct"].to_numpy(np.int64)):
         raise ValueError("split.tsv's n_correct differs from the decisions' (the split is stale: summarise the study again)")
-    table = pd.DataFrame({"image_id": ids, "target": final.targets, "n_correct": n_correct,
+    table = pd.DataFrame({"image_id": ids, "target": targets, "n_correct": n_correct,
                           "n_decision_makers": len(kept)})
     for rule in ("strict", "all_but_one"):
         table[rule] = split[rule].to_numpy() if rule in split else ""
     table["label_issue"] = split["label_issue"].to_numpy() if "label_issue" in split else False
     table["mean_correct"] = correct.mean(axis=0)
     notes = []
-    dyn, n_eval = _dynamics(makers, final.targets, ids, notes)
+    dyn, n_eval = _dynamics(makers, targets, ids, notes)
     table = pd.concat([table, dyn], axis=1)
     wrong = ~correct
     top, share = most_frequent(preds)
@@ -175,28 +213,28 @@ def image_table(makers, split: pd.DataFrame, *, irt: bool = True) -> tuple[pd.Da
 
 
 def _dynamics(makers, targets, ids, notes) -> tuple[pd.DataFrame, int]:
-    """The learning-dynamics columns, one network (decisions file) at a time."""
+    """The learning-dynamics columns, epoch by epoch over all networks (decisions files).
+
+    Each epoch's correctness of the networks that evaluated it comes from
+    :meth:`ddd.results.decisions.EpochReader.read`; per network and image only the number of right
+    evaluations and the epoch its current run of right answers began are kept (a few bytes per
+    network and image), the same quantities as :func:`learning_dynamics` of each network's
+    (T, N) history. Targets and image ids were checked against the study's by ``read_final``.
+    """
+    from ddd.results.decisions import EpochReader, read_file_info
+
     networks = _last_epochs(makers)
     n = len(ids)
-    means, firsts, forget = [], [], np.zeros(n, dtype=np.int64)
-    ever = np.zeros(n, dtype=bool)
-    n_eval = 1
+    paths, evals = [], []
     for path, last in networks.items():
-        d = read_decisions(path, load_probabilities=False)
-        if not np.array_equal(d.image_ids.astype(str), ids):
-            raise ValueError(f"{path}: image ids differ from the study's first decisions file")
-        rows = (d.epochs >= 1) & (d.epochs <= last)
-        if rows.sum() < 1:
-            continue
-        n_eval = max(n_eval, int(rows.sum()))
-        dyn = learning_dynamics(d.predictions[rows] == targets[None, :])
-        epochs = d.epochs[rows]
-        means.append(dyn["mean"])
-        firsts.append(np.where(dyn["first_learned"] >= 0, epochs[np.maximum(dyn["first_learned"], 0)], -1))
-        forget += dyn["forgetting"]
-        ever |= dyn["ever_right"]
+        stored = read_file_info(path).epochs
+        rows = stored[(stored >= 1) & (stored <= last)]
+        if rows.size >= 1:
+            paths.append(path)
+            evals.append(rows)
+    n_eval = max([1, *(len(e) for e in evals)])
     empty = pd.DataFrame(index=range(n))
-    if not means or n_eval < 2:
+    if not paths or n_eval < 2:
         notes.append("one evaluation per decision maker: no learning dynamics (those columns are empty)")
         log.info(notes[-1])
         frame = empty.assign(mean_correct_epochs=np.nan, sd_over_networks=np.nan, first_learned_median=np.nan,
@@ -206,17 +244,47 @@ def _dynamics(makers, targets, ids, notes) -> tuple[pd.DataFrame, int]:
                              never_forgotten=pd.array([pd.NA] * n, dtype="boolean"), n_evaluations=1)
         frame.attrs["n_networks"] = len(networks)
         return frame, 1
-    means, firsts = np.stack(means), np.stack(firsts).astype(float)
-    learned = firsts >= 0
-    firsts[~learned] = np.nan
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # images no network learns: NaN quantiles
-        q25, med, q75 = np.nanpercentile(firsts, [25, 50, 75], axis=0)
-    frame = empty.assign(mean_correct_epochs=means.mean(axis=0), sd_over_networks=means.std(axis=0),
+    k = len(paths)
+    top = max(int(e.max()) for e in evals)
+    right = np.zeros((k, n), dtype=np.uint8 if n_eval <= 255 else np.uint16 if n_eval < 2 ** 16 else np.uint32)
+    since = np.full((k, n), -1, dtype=np.int16 if top < 2 ** 15 else np.int32)  # epoch the current right run began
+    forget = np.zeros(n, dtype=np.int64)
+    ever = np.zeros(n, dtype=bool)
+    reader = EpochReader()
+    buf = np.empty((k, n), dtype=bool)
+    union = np.unique(np.concatenate(evals))
+    member = np.zeros((len(union), k), dtype=bool)
+    for i, e in enumerate(evals):
+        member[np.searchsorted(union, e), i] = True
+    for epoch, held in zip(union.tolist(), member):
+        who = np.flatnonzero(held)
+        c = reader.read([paths[i] for i in who], [epoch] * len(who), out=buf[:len(who)])
+        run = since[who]
+        forget += ((run >= 0) & ~c).sum(axis=0)  # right at the network's previous evaluation, wrong now
+        since[who] = np.where(c, np.where(run >= 0, run, epoch), -1)
+        right[who] += c
+        ever |= c.any(axis=0)
+    t = np.array([len(e) for e in evals], dtype=np.float64)
+    learned = since >= 0
+    mean, sd = np.empty(n), np.empty(n)
+    q25, med, q75 = np.empty(n), np.empty(n), np.empty(n)
+    step = max(2, 2 ** 21 // k)
+    starts = list(range(0, n, step))
+    if len(starts) > 1 and n - starts[-1] == 1:  # no block of one column: reductions sum as over all
+        starts.pop()
+    for a, b in zip(starts, [*starts[1:], n]):
+        cols = slice(a, b)
+        means = right[:, cols] / t[:, None]  # each network's mean over its evaluations (as c.mean(axis=0))
+        mean[cols], sd[cols] = means.mean(axis=0), means.std(axis=0)
+        firsts = np.where(learned[:, cols], since[:, cols], np.nan).astype(float)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # images no network learns: NaN quantiles
+            q25[cols], med[cols], q75[cols] = np.nanpercentile(firsts, [25, 50, 75], axis=0)
+    frame = empty.assign(mean_correct_epochs=mean, sd_over_networks=sd,
                          first_learned_median=med, first_learned_q25=q25, first_learned_q75=q75,
                          n_networks_never_learned=(~learned).sum(axis=0), forgetting_events=forget,
                          never_forgotten=ever & (forget == 0), n_evaluations=n_eval)
-    frame.attrs["n_networks"] = len(means)
+    frame.attrs["n_networks"] = k
     return frame, n_eval
 
 

@@ -7,8 +7,12 @@ discrimination fixed at 1. b is the image's difficulty on a logit scale.
 
 Why girth and the Rasch model. girth is MIT-licensed and needs only numpy and scipy. py-irt
 (also MIT) needs pyro and torch's autograd for a variational fit, which is far slower for 50,000
-items. girth's Rasch fit takes about 4 s for 50,000 images on 2 cores, while its 2PL fit did not
-finish in minutes. With a study's 10 to 30 decision makers there are too few respondents to
+items. girth's Rasch fit of every image took about 4 s for 50,000 images on 2 cores (33 decision
+makers; about 8 s of CPU at 1,000), while its 2PL fit did not finish in minutes. girth finds each
+difficulty from the image's share right alone (abilities integrated out, discrimination fixed), so
+:func:`rasch_difficulty` fits one image per distinct number right (at most M − 1) and gives the
+others the same estimate: the same numbers in milliseconds, and M x fewer bytes passed to girth.
+With a study's 10 to 30 decision makers there are too few respondents to
 estimate a discrimination per image. Under the Rasch model an image's number right is a
 sufficient statistic for its difficulty, so b orders images exactly as the number right does.
 What it adds is a scale: logits against the decision makers' ability distribution, comparable
@@ -72,9 +76,15 @@ def rasch_difficulty(correct) -> tuple[np.ndarray, np.ndarray, dict]:
 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # log(0) of girth's likelihood at extremes
-                est = np.asarray(rasch_mml(c[:, inner].T.astype(int))["Difficulty"], dtype=float)
-            if est.shape != (int(inner.sum()),) or not np.isfinite(est).all():
+                # girth fits each image's difficulty from its share right alone (abilities integrated
+                # out, discrimination fixed), so one image per distinct number right gives every
+                # image's estimate: at most M - 1 fits instead of N (the same numbers, M x fewer bytes).
+                counts, first, back = np.unique(k[inner], return_index=True, return_inverse=True)
+                reps = np.flatnonzero(inner)[first]
+                fitted = np.asarray(rasch_mml(c[:, reps].T.astype(int))["Difficulty"], dtype=float)
+            if fitted.shape != (len(reps),) or not np.isfinite(fitted).all():
                 raise ValueError("girth returned non-finite or misshapen difficulties")
+            est = fitted[back]
             at_bound = np.abs(est) >= BOUND - _EDGE
             idx = np.flatnonzero(inner)
             difficulty[idx[~at_bound]] = est[~at_bound]
