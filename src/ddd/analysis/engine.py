@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator, Mapping
 from typing import NamedTuple
 
@@ -427,18 +428,21 @@ def all_pairs(makers, *, pairs_path=None, summary_path=None, groups: Mapping | N
             raise ValueError(f"groups has no entry for decision makers {missing[:5]}")
     plan = _plan(makers, subsets=subsets, epochs=epochs, agreement=agreement, n_classes=n_classes)
     labels, of_group = _group_codes(plan.names, groups)
-    parts, t0 = [], time.perf_counter()
-    with PairsWriter(pairs_path) as writer:
+    parts, pending, t0 = [], [], time.perf_counter()
+    with PairsWriter(pairs_path) as writer, ThreadPoolExecutor(max_workers=1) as tables:
         for label, active, counts in _each_epoch(plan):
+            done, pending = pending, []
             for subset, c in counts:
-                if pairs_path is None:  # the summary alone: straight from the counts
-                    parts.append(_summary_of_counts(c, active, of_group, labels, label, subset,
-                                                    undefined=undefined))
+                if pairs_path is None:  # the summary alone, straight from the counts, while the next epoch is read
+                    pending.append(tables.submit(_summary_of_counts, c, active, of_group, labels, label, subset,
+                                                 undefined=undefined))
                     continue
                 frame = _frame(c, active, plan.names, label, subset, undefined=undefined, p_value=p_value,
                                alternative=alternative, bias_corrected=bias_corrected, n_classes=plan.n_classes)
                 writer.write(frame)
                 parts.append(summarize_pairs(frame, groups=groups))
+            parts += [f.result() for f in done]  # the previous epoch's, made while this one was counted
+        parts += [f.result() for f in pending]
         summary = pd.concat(parts, ignore_index=True)
         if summary_path is not None:
             write_pairs_summary(summary, summary_path)
