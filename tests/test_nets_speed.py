@@ -42,7 +42,8 @@ def test_shape_aware_conv_equals_conv(cin, cout, k, stride, pad, bias, size, for
     x_ref, x_ours = x.clone().requires_grad_(), x.clone().requires_grad_()
     calls = []
     conv2d = torch.nn.functional.conv2d
-    monkeypatch.setattr(torch.nn.functional, "conv2d", lambda *a, **kw: calls.append(len(a) + len(kw)) or conv2d(*a, **kw))
+    monkeypatch.setattr(torch.nn.functional, "conv2d",
+                        lambda *a, **kw: calls.append(len(a) + len(kw)) or conv2d(*a, **kw))
     y = ours(x_ours)
     # each form exactly where it applies: no convolution, a stride-1 one (3 arguments), the ordinary one
     assert calls == {"product": [], "subsample": [3], "conv": [7]}[form]

@@ -5,7 +5,7 @@ Device-agnostic and keeping the GPU busy: no ``.item()`` or host copies inside a
 predictions (and decision margins) are gathered on the device and copied once per evaluation.
 Batches go in channels-last memory layout on every device, as the model's weights
 (:func:`ddd.training.run._build`): on a CPU that makes the small ResNets' steps 1.2-1.4x faster
-(config/README.md#speed-and-numerics).
+(config/README.md#speed-and-numerics-of-the-default).
 """
 
 from __future__ import annotations
