@@ -1,6 +1,8 @@
 # Training (ddd.training): one job per network of a training study (13 conditions) or a zoo.
 # `device` is a resource, not a param: where a job runs is no reason to train it again (params
 # changes rerun jobs; `device: auto` and `cpu` give the same networks on a machine without a GPU).
+# One thread per job: on CPUs two single-thread jobs beat one two-thread job, and the longest
+# jobs start first (`priority`); measured in config/README.md, "Speed and numerics of the default".
 
 
 rule train_run:

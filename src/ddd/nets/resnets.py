@@ -13,7 +13,7 @@ from torch import nn
 from torchvision import models as tvm
 from torchvision.models.resnet import BasicBlock, Bottleneck
 
-from ddd.nets.layers import check_stem
+from ddd.nets.layers import channels_last, check_stem, shape_aware_convs
 
 
 class ResNet(nn.Module):
@@ -52,6 +52,7 @@ class ResNet(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+        shape_aware_convs(self)  # exact rewrites of 1x1-pixel and strided 1x1 convs (ddd.nets.layers)
 
     def _stage(self, block, planes: int, n: int, stride: int) -> nn.Sequential:
         downsample = None
@@ -65,8 +66,9 @@ class ResNet(nn.Module):
         return nn.Sequential(*blocks)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """Penultimate activations, shape (batch, channels)."""
-        return torch.flatten(self.pool(self.stages(self.stem(x))), 1)
+        """Penultimate activations, shape (batch, channels). The input is switched to channels-last
+        memory layout first (:func:`~ddd.nets.layers.channels_last`, as the zoo's nets)."""
+        return torch.flatten(self.pool(self.stages(self.stem(channels_last(x)))), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x))
