@@ -303,36 +303,3 @@ def test_kappa_over_max_and_bias_corrected_kappa_by_hand():
     perfect = pairwise(np.stack([np.ones(5, bool), np.ones(5, bool)])).iloc[0]
     assert np.isnan(perfect.kappa_over_max)
     assert "kappa_bias_corrected" not in pairwise(np.stack([a, b])).columns
-
-
-@pytest.mark.parametrize("gram", ["float32", "int8"])
-def test_pair_counts_every_product_gives_the_same_integers(monkeypatch, gram):
-    """Both products (numpy's float32 BLAS, PyTorch's int8) give the counts of a plain loop, for one
-    decision maker, odd sizes, masks (empty ones too) and blocks smaller than the images."""
-    pytest.importorskip("torch")
-    import ddd.analysis.kappa as kappa
-
-    rng = np.random.default_rng(7)
-    monkeypatch.setattr(kappa, "GRAM", gram)
-    for t in range(25):
-        m, n = int(rng.integers(1, 70)), int(rng.integers(1, 2500))
-        c = rng.random((m, n)) < rng.random((m, 1))
-        mask = None if t % 3 == 0 else rng.random(n) < (0.0 if t == 4 else 0.4)
-        sel = c if mask is None else c[:, mask]
-        want = np.array([[int(np.sum(a & b)) for b in sel] for a in sel], dtype=np.int64)
-        got_n, got = kappa.pair_counts(c, mask=mask)
-        assert got_n == sel.shape[1] and got.dtype == np.int64
-        np.testing.assert_array_equal(got, want)
-    monkeypatch.setattr(kappa, "INT8_FROM", 1)  # blocks of the int8 product (2^26 decisions) over many images
-    monkeypatch.setattr(kappa, "GRAM", "auto")
-    c = rng.random((3, 2 ** 20 + 5)) < 0.5  # more images than one int8 block (2^26 decisions of 64 padded rows)
-    f = c.astype(np.float64)
-    np.testing.assert_array_equal(kappa.pair_counts(c)[1], np.rint(f @ f.T).astype(np.int64))
-
-
-def test_pair_counts_refuses_an_unknown_product(monkeypatch):
-    import ddd.analysis.kappa as kappa
-
-    monkeypatch.setattr(kappa, "GRAM", "bf16")
-    with pytest.raises(ValueError, match="GRAM must be 'auto', 'float32' or 'int8'"):
-        kappa.pair_counts(np.ones((2, 3), bool))

@@ -140,37 +140,6 @@ def kappa_bounds(p_a, p_b) -> tuple[np.ndarray, np.ndarray]:
     return kappa_from_rates(lo, p_a, p_b), kappa_from_rates(hi, p_a, p_b)
 
 
-GRAM = "auto"
-"""How :func:`pair_counts` multiplies: ``"float32"`` (numpy's BLAS, ``x @ x.T`` of 0/1 float32 blocks,
-exact up to 2^24 images a block), ``"int8"`` (PyTorch's int8 matrix product with int32 sums, on
-CPUs with 8-bit dot-product instructions several times the float32 speed; needs torch) or
-``"auto"`` (int8 for products of at least :data:`INT8_FROM` multiply-adds when torch can be
-imported, else float32). All three give the same integers."""
-
-INT8_FROM = 2 ** 32
-_torch_module = None
-
-
-def _torch():
-    """torch, or None where it is not installed (imported on first use only)."""
-    global _torch_module
-    if _torch_module is None:
-        try:
-            import torch
-        except ImportError:
-            torch = False
-        _torch_module = torch
-    return _torch_module or None
-
-
-def _int8_products(m: int, n: int) -> bool:
-    if GRAM not in ("auto", "float32", "int8"):
-        raise ValueError(f"ddd.analysis.kappa.GRAM must be 'auto', 'float32' or 'int8', got {GRAM!r}")
-    if GRAM == "int8" and _torch() is None:
-        raise ValueError("ddd.analysis.kappa.GRAM = 'int8' needs PyTorch, which is not installed")
-    return GRAM == "int8" or (GRAM == "auto" and m * m * n >= INT8_FROM and _torch() is not None)
-
-
 def pair_counts(correct, *, mask=None) -> tuple[int, np.ndarray]:
     """Exact counts for all pairs with one matrix product: ``(n, both)``.
 
@@ -182,8 +151,7 @@ def pair_counts(correct, *, mask=None) -> tuple[int, np.ndarray]:
     Returns
     -------
     n : number of images counted
-    both : int64 (M, M), ``both[i, j]`` = images right for i and j; the diagonal is each one's number
-        right (products by :data:`GRAM`)
+    both : int64 (M, M), ``both[i, j]`` = images right for i and j; the diagonal is each one's number right
     """
     c = np.asarray(correct)
     if c.ndim != 2 or c.dtype != bool:
@@ -197,52 +165,12 @@ def pair_counts(correct, *, mask=None) -> tuple[int, np.ndarray]:
             raise ValueError(f"mask must be bool ({n_all},), got {mask.dtype} shape {mask.shape}")
         cols = np.flatnonzero(mask)
     n = n_all if cols is None else cols.size
-    if n and _int8_products(m, n):
-        return n, _int8_counts(c, cols, n)
     both = np.zeros((m, m), dtype=np.float64)
     step = int(min(_F32_EXACT, max(1024, 2 ** 24 // max(m, 1))))  # block of <= 64 MiB float32
     for s in range(0, n, step):
         x = (c[:, s:s + step] if cols is None else c[:, cols[s:s + step]]).astype(np.float32)
         both += x @ x.T
     return n, np.rint(both).astype(np.int64)
-
-
-def _int8_counts(c: np.ndarray, cols, n: int) -> np.ndarray:
-    """``both`` of :func:`pair_counts` with PyTorch's int8 product (0/1 bytes: a bool block is its own
-    int8 matrix), int32 sums per block of <= 2^26 decisions, int64 over blocks. Rows and columns are
-    padded with zeros to multiples of 64 (zeros add nothing; ``torch._int_mm`` gives wrong sums for
-    some small shapes), and the first use in a process is checked against the float32 product."""
-    torch = _torch()
-    if not _int8_checked():
-        raise ValueError("PyTorch's int8 product disagrees with the float32 product on this machine; "
-                         "set ddd.analysis.kappa.GRAM = 'float32'")
-    m = c.shape[0]
-    rows = -(-max(m, 1) // 64) * 64
-    both = torch.zeros((rows, rows), dtype=torch.int64)
-    step = int(max(1024, 2 ** 26 // rows)) // 64 * 64
-    for s in range(0, n, step):
-        x = c[:, s:s + step] if cols is None else c[:, cols[s:s + step]]
-        block = np.zeros((rows, -(-x.shape[1] // 64) * 64), dtype=np.int8)
-        block[:m, :x.shape[1]] = x
-        t = torch.from_numpy(block)
-        both += torch._int_mm(t, t.T.contiguous())
-    return both.numpy()[:m, :m]
-
-
-_int8_ok = None
-
-
-def _int8_checked() -> bool:
-    """Once per process: the int8 product of a random 0/1 matrix equals the float32 one."""
-    global _int8_ok
-    if _int8_ok is None:
-        torch = _torch()
-        x = (np.random.default_rng(0).random((128, 4096)) < 0.5)
-        t = torch.from_numpy(x.view(np.int8))
-        got = torch._int_mm(t, t.T.contiguous()).numpy()
-        f = x.astype(np.float32)
-        _int8_ok = bool(np.array_equal(got, np.rint(f @ f.T).astype(np.int64)))
-    return _int8_ok
 
 
 def pair_table(n, k_a, k_b, k_ab, *, undefined: str = "nan", bias_corrected: bool = False,
