@@ -72,9 +72,12 @@ def venvs(venv_factory):
 
 # --- a run that uses every rule once ------------------------------------------------------------
 
-TINY_DATA = {"kind": "gaussian", "n_classes": 5, "image_size": 4, "train_per_class": 40, "val_per_class": 10,
-             "encoding": "signed_log"}
-RECIPE = {"epochs": 2, "batch_size": 32, "lr": 0.05, "arch_options": {"width": 4, "stem": "cifar"}}
+# the psychophysics job needs trivial and impossible images in this tiny study's split: with these
+# settings 6 and 25 of 50 (all_but_one); with the earlier signed_log, 40 images and lr 0.05 none
+# were trivial once the ResNets' convolutions were rewritten (issue 19), a change of rounding only
+TINY_DATA = {"kind": "gaussian", "n_classes": 5, "image_size": 4, "train_per_class": 80, "val_per_class": 10,
+             "encoding": "log_abs"}
+RECIPE = {"epochs": 2, "batch_size": 32, "lr": 0.1, "arch_options": {"width": 4, "stem": "cifar"}}
 
 
 def _every_rule_config(root: Path) -> dict:
