@@ -19,6 +19,7 @@ Everything is linear in N, so ``--images 5000`` at 1,000 decision makers (files 
 extrapolates to 50,000 by x10 (``extrapolated_50000_images_s``).
 
     python benchmarks/images.py [--makers 33|1000] [--images 50000] [--epochs 91] [--workdir D] [--reference]
+    python benchmarks/images.py --files D --workdir D2   # the 1,000 x 50,000 x 91 files of benchmarks/consistency.py
 
 Prints JSON and writes it to ``benchmarks/results/images.json`` (key ``makers_<M>_images_<N>``).
 """
@@ -63,6 +64,27 @@ def write_study(root: str, makers: int, images: int, epochs: int, seed: int = 0)
     return entries
 
 
+def study_of_files(root: str, files: str) -> list:
+    """Entries and split for existing decisions files (``files/*.h5``, e.g. ``benchmarks/consistency.py
+    --part b-generate --workdir files``), each decision maker at its file's last stored epoch."""
+    import glob
+
+    from ddd.analysis.summary import summarize
+    from ddd.results.decisions import read_file_info
+    from ddd.results.study import write_split
+
+    entries = []
+    for path in sorted(glob.glob(os.path.join(files, "*.h5"))):
+        name = os.path.splitext(os.path.basename(path))[0]
+        entries.append({"name": name, "condition": name, "path": os.path.abspath(path),
+                        "epoch": int(read_file_info(path).epochs.max())})
+    if len(entries) < 2:
+        raise SystemExit(f"--files {files}: need at least 2 decisions files (*.h5), found {len(entries)}")
+    _, split, _ = summarize(entries, study="benchmark")
+    write_split(split, os.path.join(root, "split.tsv"))
+    return entries
+
+
 def child(root: str, what: str) -> dict:
     """Run ``what`` (images | read | reference) in this process and report time and peak memory."""
     with open(os.path.join(root, "entries.json")) as fh:
@@ -102,6 +124,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=91)
     ap.add_argument("--workdir", help="folder for the synthetic files (default: a temporary one, removed); "
                                       "files of the same size already there are reused")
+    ap.add_argument("--files", help="time existing decisions files (*.h5 in this folder, e.g. benchmarks/"
+                                    "consistency.py's 1,000 x 50,000 x 91 of --part b-generate) instead of "
+                                    "writing synthetic ones; --makers, --images, --epochs are then theirs")
     ap.add_argument("--reference", action="store_true", help="also time the implementation before issue 19")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -111,13 +136,17 @@ def main() -> None:
     root = args.workdir or tempfile.mkdtemp(prefix="ddd-images-")
     os.makedirs(root, exist_ok=True)
     stamp = os.path.join(root, "generated.json")
-    size = [args.makers, args.images, args.epochs]
+    from ddd.results.decisions import FORMAT_VERSION, read_file_info
+    size = [args.makers, args.images, args.epochs, FORMAT_VERSION, os.path.abspath(args.files or "")]
     try:
         if os.path.exists(stamp) and json.load(open(stamp))["size"] == size:
             written = json.load(open(stamp))["seconds"]
         else:
             t0 = time.perf_counter()
-            entries = write_study(root, args.makers, args.images, args.epochs)
+            if args.files:
+                entries = study_of_files(root, args.files)
+            else:
+                entries = write_study(root, args.makers, args.images, args.epochs)
             written = time.perf_counter() - t0
             with open(os.path.join(root, "entries.json"), "w") as fh:
                 json.dump(entries, fh)
@@ -136,6 +165,10 @@ def main() -> None:
     finally:
         if not args.workdir:
             shutil.rmtree(root, ignore_errors=True)
+    if args.files:  # the study's size is the files'
+        entries = json.load(open(os.path.join(root, "entries.json")))
+        info = read_file_info(entries[0]["path"])
+        args.makers, args.images, args.epochs = len(entries), info.n_images, int(info.epochs.max())
     img, read = runs["images"], runs["read"]
     result = {"makers": args.makers, "images": args.images, "epochs": args.epochs,
               "seconds_writing_files": round(written, 1),

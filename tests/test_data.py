@@ -301,6 +301,28 @@ def test_encode_unknown():
         GaussianNoise(TINY, "val", encoding="zscore")
 
 
+def test_gaussian_images_are_the_per_image_streams():
+    """gaussian_images (one re-seeded generator, arithmetic once) gives exactly the pixels of drawing each
+    image from its own generator, as the dataset was defined."""
+    from ddd.data.gaussian import _image_seed, gaussian_images
+
+    spec = GaussianSpec(n_classes=7, image_size=5, train_per_class=30, val_per_class=4, seed=9)
+    for split, idx in (("train", [0, 29, 30, 209, 17, 17]), ("val", list(range(28)))):
+        want = []
+        for i in idx:
+            gen = torch.Generator().manual_seed(_image_seed(spec.seed, split, i))
+            z = torch.randn((3, 5, 5), generator=gen, dtype=torch.float32)
+            label = i // spec.per_class(split)
+            want.append(torch.round(128.0 + float(label + 1) * z).clamp_(0, 255).to(torch.uint8).numpy())
+        got = gaussian_images(spec, split, idx)
+        assert got.dtype == np.uint8 and got.shape == (len(idx), 3, 5, 5)
+        np.testing.assert_array_equal(got, np.stack(want))
+        np.testing.assert_array_equal(gaussian_image(spec, split, idx[1]), want[1])
+    assert gaussian_images(spec, "val", []).shape == (0, 3, 5, 5)
+    with pytest.raises(IndexError, match="index 28 out of range for the val split of 28 images"):
+        gaussian_images(spec, "val", [0, 28])
+
+
 # --- the torch Dataset -------------------------------------------------------------------------------
 
 

@@ -634,3 +634,31 @@ def test_ids_digest_stands_for_the_ids(tmp_path):
     write_decisions(c, preds, targets, list(ids)[::-1], recipe=RECIPE)
     (da, ea), (db, eb), (dc, _) = read_ids_digest(a), read_ids_digest(b), read_ids_digest(c)
     assert da == db != dc and len(ea) == len(preds) and len(eb) == 2
+
+
+def test_epoch_reader_words_are_the_packed_correctness(tmp_path, monkeypatch):
+    """EpochReader.words: bit-packed rows (uint64, zero-padded) equal to packing read()'s, for format 4's
+    stored bits and for a version-1 file's predictions, within bands smaller than the epochs."""
+    from ddd.analysis.bitcount import pack
+
+    rng = np.random.default_rng(8)
+    n = 77  # not a multiple of 8 or 64
+    preds, targets = rng.integers(0, 3, (12, n)), rng.integers(0, 3, n)
+    ids = np.array([f"i{q}" for q in range(n)])
+    paths = [tmp_path / "a.h5", tmp_path / "b.h5", tmp_path / "old.h5"]
+    write_decisions(paths[0], preds, targets, ids, recipe=RECIPE)
+    write_decisions(paths[1], preds[::-1].copy(), targets, ids, recipe=RECIPE)
+    _write_v1(paths[2], preds, targets, ids)
+    monkeypatch.setattr(EpochReader, "BITS_CACHE_BYTES", 3 * 10 * 4)
+    reader, plain = EpochReader(), EpochReader()
+    out = np.full((3, 2), np.uint64(2 ** 64 - 1))
+    for e in range(12):
+        words = reader.words(paths, [e] * 3, out=out)
+        assert words is out and words.dtype == np.uint64 and words.shape == (3, 2)
+        np.testing.assert_array_equal(words, pack(plain.read(paths, [e] * 3)))
+    with pytest.raises(ValueError, match=r"out must be uint64 \(3, 2\)"):
+        reader.words(paths, [0] * 3, out=np.zeros((3, 3), np.uint64))
+    short = tmp_path / "short.h5"
+    write_decisions(short, preds[:, :70], targets[:70], ids[:70], recipe=RECIPE)
+    with pytest.raises(ValueError, match="holds 70 images"):
+        reader.words([paths[0], short], [0, 0])

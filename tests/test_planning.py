@@ -2,7 +2,7 @@
 
 A cluster's login node may hold only Snakemake and its Slurm plugin: reading the Snakefile (dry
 run, lint, DAG) must then work. Every config in ``config/`` and ``.test/`` is planned in a process
-where torch, torchvision, matplotlib, scipy, h5py and the optional extras cannot be imported
+where torch, torchvision, matplotlib, scipy, h5py, numba and the optional extras cannot be imported
 (numpy and pandas stay: the Slurm plugin itself imports them).
 """
 
@@ -18,7 +18,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "workflow" / "Snakefile"
 HEAVY = ("torch", "torchvision", "matplotlib", "scipy", "h5py", "seaborn", "PIL", "timm", "open_clip",
-         "cleanlab", "rsatoolbox", "sklearn")
+         "cleanlab", "rsatoolbox", "sklearn", "numba", "llvmlite")
 
 # Runs Snakemake's command line with a finder in front of every other that refuses the heavy
 # packages, so that any import of them while the Snakefile is read fails loudly.

@@ -9,29 +9,32 @@ Decision makers are :class:`ddd.experiment.makers.DecisionMaker` objects (or the
 contributes every epoch its decisions file stores up to its own ``epoch`` (its learning history;
 a model evaluated once contributes epoch 0). At every epoch shared by at least two decision
 makers, every pair of them is compared on the whole set (subset ``"all"``) and on each named
-subset of images, with one matrix product per (epoch, subset) instead of a loop over pairs
-(:func:`ddd.analysis.kappa.pair_counts`; exact integer counts, so the numbers equal
+subset of images, with one population count over bit-packed rows per (epoch, subset) instead of a
+loop over pairs (:mod:`ddd.analysis.bitcount`; exact integer counts, so the numbers equal
 :func:`ddd.analysis.uncertainty.pairwise` to the last bit).
 
-Memory: one epoch's correctness (M x N bool; with agreement also predictions int16 and margins
-float16, 5 bytes per decision) and the reader's read-ahead (:class:`ddd.results.decisions.EpochReader`:
-``correct_bits`` of decisions format 4, at most 320 MiB for all files, i.e. 53 epochs of 1,000 x
-50,000; with agreement one row per file of predictions and margins), plus column blocks as float32
-(<= 64 MiB), the blocks of :func:`ddd.analysis.agreement.same_wrong_counts` (<= 2^22 decisions), a
-few (M, M) matrices per subset and the M (M-1) / 2 rows of one block.
-Cost per epoch and subset: κ's product O(M² N) (BLAS; ``x @ x.T`` of one buffer, i.e. the symmetric
-rank-k update, half a general product), the margins' product the same (only where margins are
-stored), CAPA's counting of equal wrong answers O(M N) plus M² per (image, class) that many decision
-makers chose (:func:`ddd.analysis.agreement.same_wrong_counts`). ``agreement=False`` skips the last
-two and reads ``correct_bits`` only (older files: predictions). Without a ``pairs_path`` only the
-summary is made, straight from the counts (κ, its undefined flag, c_obs and c_exp: no bounds, no
-per-pair table), with the same numbers as summarising the pairs table.
+Memory: one epoch's correctness (``agreement=False``: M x N / 8 bytes, bit-packed; with agreement
+M x N bool, predictions int16 and margins float16, 5 bytes per decision) and the reader's read-ahead
+(:class:`ddd.results.decisions.EpochReader`: ``correct_bits`` of decisions format 4, at most 320 MiB
+for all files, i.e. 53 epochs of 1,000 x 50,000; with agreement one row per file of predictions and
+margins), the blocks of :func:`ddd.analysis.agreement.same_wrong_counts` (<= 2^22 decisions), a few
+(M, M) matrices per subset and the M (M-1) / 2 rows of one block.
+Cost per epoch and subset: κ's counts M (M + 1) / 2 x ceil(N / 64) AND + POPCNT on numba's threads
+(:func:`ddd.analysis.bitcount.both_counts`, about 0.02 s for 1,000 x 50,000 on 2 cores; a subset is
+counted through its packed mask, as costly as the whole set), the margins' float32 product O(M² N)
+(only where margins are stored), CAPA's counting of equal wrong answers O(M N) plus M² per (image,
+class) that many decision makers chose (:func:`ddd.analysis.agreement.same_wrong_counts`).
+``agreement=False`` skips the last two and reads ``correct_bits`` only, without unpacking them
+(:meth:`ddd.results.decisions.EpochReader.words`; older files: predictions). Without a ``pairs_path``
+only the summary is made, straight from the counts (κ, its undefined flag, c_obs and c_exp: no
+bounds, no per-pair table), with the same numbers as summarising the pairs table, in a second
+thread while the next epoch is read and counted.
 Image ids of every file are checked against the first file's before anything is compared
 (a file whose stored SHA-256 of its ids equals the first file's holds the same ids and is not read;
 identical arrays are accepted at once, anything else goes through
 :func:`ddd.results.decisions.check_same_images` and is refused with its message); they are not
-kept. Disjoint subsets (e.g. the ``condition=<value>`` subsets of imported data) cost no extra
-pass: the whole set's counts are their sum plus the rest's.
+kept. With agreement, disjoint subsets (e.g. the ``condition=<value>`` subsets of imported data)
+cost no extra pass: the whole set's counts are their sum plus the rest's.
 
 Output (:func:`all_pairs`, written through :mod:`ddd.results.pairs`): ``pairs.tsv``, one row per
 pair, epoch and subset (:data:`COLUMNS`, + ``p_value``), streamed block by block; ``summary.tsv``,
@@ -59,6 +62,7 @@ import pandas as pd
 
 from ddd.analysis.agreement import (MarginMoments, agreement_table, margin_moments, margin_table,
                                      same_wrong_counts)
+from ddd.analysis.bitcount import both_counts, pack
 from ddd.analysis.kappa import pair_counts, pair_table
 from ddd.analysis.uncertainty import ALTERNATIVES, p_values_from_counts
 from ddd.experiment.makers import as_decision_makers
@@ -162,16 +166,23 @@ class _Counts(NamedTuple):
 
 
 def _part_counts(rows, masks: list, n_keys: int | None, with_margins: bool) -> list:
-    if isinstance(rows, np.ndarray):  # correctness only (agreement=False)
-        return [_Counts(*pair_counts(rows, mask=mask), None, None) for mask in masks]
     same = same_wrong_counts(rows.predictions, rows.correct, masks, n_keys=n_keys)
     moments = margin_moments(rows.margins, masks) if with_margins else [None] * len(masks)
     return [_Counts(*pair_counts(rows.correct, mask=mask), s, mo) for mask, s, mo in zip(masks, same, moments)]
 
 
-def _counts(rows, masks: dict, disjoint: bool, n_keys: int | None):
-    """``(subset, _Counts)`` for "all" and every subset; disjoint subsets give "all" as their sum plus the rest."""
-    with_margins = not isinstance(rows, np.ndarray) and bool(rows.has_margins.any())
+def _counts(rows, masks: dict, disjoint: bool, n_keys: int | None, words_masks: dict):
+    """``(subset, _Counts)`` for "all" and every subset; disjoint subsets give "all" as their sum plus the rest.
+
+    ``rows``: :class:`~ddd.results.decisions.EpochRows` (agreement), or the bit-packed correctness uint64
+    (M, W) of :meth:`~ddd.results.decisions.EpochReader.words` (κ only), counted by population count on
+    the whole set and on each subset (``words_masks``: the subsets packed alike), each pass as costly as
+    the whole set's."""
+    if isinstance(rows, np.ndarray):
+        for subset, (n, words) in words_masks.items():
+            yield subset, _Counts(n, both_counts(rows, mask=words), None, None)
+        return
+    with_margins = bool(rows.has_margins.any())
     if not disjoint:
         yield from zip(masks, _part_counts(rows, list(masks.values()), n_keys, with_margins))
         return
@@ -230,6 +241,7 @@ class _Plan(NamedTuple):
     agreement: bool
     n_classes: int | None
     n_keys: int | None
+    words_masks: dict  #: {subset: (images in it, uint64 (W,) mask of bitcount.pack or None for "all")}
 
 
 def _plan(makers, *, subsets, epochs, agreement: bool, n_classes) -> _Plan:
@@ -238,8 +250,9 @@ def _plan(makers, *, subsets, epochs, agreement: bool, n_classes) -> _Plan:
     masks = _subset_masks(subsets, ids)
     named = [m for s, m in masks.items() if s != "all"]
     disjoint = bool(named) and int(np.sum(named, axis=0, dtype=np.int64).max()) <= 1
+    words_masks = {s: (len(ids), None) if m is None else (int(np.count_nonzero(m)), pack(m)) for s, m in masks.items()}
     return _Plan(makers, [m.name for m in makers], held, masks, _labels(held, epochs), disjoint, agreement, c,
-                 n_keys)
+                 n_keys, words_masks)
 
 
 def _each_epoch(plan: _Plan) -> Iterator[tuple]:
@@ -250,9 +263,9 @@ def _each_epoch(plan: _Plan) -> Iterator[tuple]:
         t0 = time.perf_counter()
         paths = [plan.makers[k].path for k in active]
         epochs = [label] * active.size
-        rows = reader.rows(paths, epochs) if plan.agreement else reader.read(paths, epochs)
+        rows = reader.rows(paths, epochs) if plan.agreement else reader.words(paths, epochs)
         t1 = time.perf_counter()
-        parts = list(_counts(rows, plan.masks, plan.disjoint, plan.n_keys))
+        parts = list(_counts(rows, plan.masks, plan.disjoint, plan.n_keys, plan.words_masks))
         t2 = time.perf_counter()
         yield label, active, parts
         log.info("epoch %s: %d decision makers, read %.2fs, counts %.2fs, tables %.2fs", label, active.size,

@@ -141,7 +141,8 @@ def kappa_bounds(p_a, p_b) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pair_counts(correct, *, mask=None) -> tuple[int, np.ndarray]:
-    """Exact counts for all pairs with one matrix product: ``(n, both)``.
+    """Exact counts for all pairs: ``(n, both)``, by population count over bit-packed rows
+    (:func:`ddd.analysis.bitcount.both_counts`; integers throughout, no rounding).
 
     Parameters
     ----------
@@ -153,24 +154,18 @@ def pair_counts(correct, *, mask=None) -> tuple[int, np.ndarray]:
     n : number of images counted
     both : int64 (M, M), ``both[i, j]`` = images right for i and j; the diagonal is each one's number right
     """
+    from ddd.analysis.bitcount import both_counts, pack
+
     c = np.asarray(correct)
     if c.ndim != 2 or c.dtype != bool:
         raise ValueError(f"correct must be a bool (M, N) array, got {c.dtype} shape {c.shape}")
     m, n_all = c.shape
     if mask is None:
-        cols = None
-    else:
-        mask = np.asarray(mask)
-        if mask.shape != (n_all,) or mask.dtype != bool:
-            raise ValueError(f"mask must be bool ({n_all},), got {mask.dtype} shape {mask.shape}")
-        cols = np.flatnonzero(mask)
-    n = n_all if cols is None else cols.size
-    both = np.zeros((m, m), dtype=np.float64)
-    step = int(min(_F32_EXACT, max(1024, 2 ** 24 // max(m, 1))))  # block of <= 64 MiB float32
-    for s in range(0, n, step):
-        x = (c[:, s:s + step] if cols is None else c[:, cols[s:s + step]]).astype(np.float32)
-        both += x @ x.T
-    return n, np.rint(both).astype(np.int64)
+        return n_all, both_counts(pack(c))
+    mask = np.asarray(mask)
+    if mask.shape != (n_all,) or mask.dtype != bool:
+        raise ValueError(f"mask must be bool ({n_all},), got {mask.dtype} shape {mask.shape}")
+    return int(np.count_nonzero(mask)), both_counts(pack(c), mask=pack(mask))
 
 
 def pair_table(n, k_a, k_b, k_ab, *, undefined: str = "nan", bias_corrected: bool = False,

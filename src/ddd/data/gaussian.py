@@ -121,15 +121,37 @@ def gaussian_image(spec: GaussianSpec, split: str, index: int) -> np.ndarray:
     -------
     uint8 array of shape (3, image_size, image_size).
     """
+    return gaussian_images(spec, split, [index])[0]
+
+
+def gaussian_images(spec: GaussianSpec, split: str, indices) -> np.ndarray:
+    """Generate many images: the same pixels as :func:`gaussian_image` of each index (each image has its
+    own seeded stream), with one generator re-seeded per image and the arithmetic done once for all
+    (about 3x faster for the 105,000 images of the laptop default).
+
+    Parameters
+    ----------
+    indices : int (K,), each in ``[0, n_classes * per_class(split))``
+
+    Returns
+    -------
+    uint8 array (K, 3, image_size, image_size)
+    """
+    indices = np.asarray(indices, dtype=np.int64).reshape(-1)
     n = spec.n_classes * spec.per_class(split)
-    if not 0 <= index < n:
-        raise IndexError(f"index {index} out of range for the {split} split of {n} images")
+    bad = indices[(indices < 0) | (indices >= n)]
+    if bad.size:
+        raise IndexError(f"index {int(bad[0])} out of range for the {split} split of {n} images")
     import torch  # the generator that made every image so far: its streams define the dataset
 
-    label = index // spec.per_class(split)
-    gen = torch.Generator().manual_seed(_image_seed(spec.seed, split, index))
-    z = torch.randn((3, spec.image_size, spec.image_size), generator=gen, dtype=torch.float32)
-    pixels = torch.round(128.0 + float(sigma_of_label(label)) * z).clamp_(0, 255)
+    size = spec.image_size
+    z = torch.empty((len(indices), 3, size, size), dtype=torch.float32)
+    gen = torch.Generator()
+    for k, index in enumerate(indices.tolist()):
+        gen.manual_seed(_image_seed(spec.seed, split, index))
+        torch.randn((3, size, size), generator=gen, dtype=torch.float32, out=z[k])
+    sigma = torch.from_numpy(sigma_of_label(indices // spec.per_class(split)).astype(np.float32))
+    pixels = torch.round(128.0 + sigma[:, None, None, None] * z).clamp_(0, 255)
     return pixels.to(torch.uint8).numpy()
 
 

@@ -15,7 +15,8 @@ import torch
 from torch.utils.data import Dataset
 
 from ddd.data import KINDS
-from ddd.data.gaussian import ENCODINGS, GaussianSpec, encode, gaussian_image, gaussian_spec, sigma_of_label
+from ddd.data.gaussian import (ENCODINGS, GaussianSpec, encode, gaussian_image, gaussian_images, gaussian_spec,
+                               sigma_of_label)
 
 GAUSSIAN_TRANSFORMS = ("small", "paper")
 MATERIALISE_LIMIT_BYTES = 4 * 2 ** 30  # generate small datasets once into memory (uint8)
@@ -209,7 +210,7 @@ def _gaussian_split(config: dict, split: str, *, subset, num_workers: int, pin_m
     meta = EvalSet(ds.targets, ds.image_ids, ds.class_names,
                    f"{spec.fingerprint()}-{encoding}-{transforms}")
     if transforms == "small" and len(ds) * 3 * spec.image_size ** 2 <= MATERIALISE_LIMIT_BYTES:
-        images = torch.from_numpy(np.stack([gaussian_image(spec, split, int(i)) for i in ds.indices]))
+        images = torch.from_numpy(gaussian_images(spec, split, ds.indices))
         batches = InMemoryBatches(images, torch.from_numpy(ds.targets), encoding=encoding,
                                   flip=split == "train")
     else:

@@ -175,17 +175,49 @@ class EpochReader:
         if not paths or len(epochs) != len(paths):
             raise ValueError(f"need as many epochs as paths (>= 1), got {len(paths)} paths and {len(epochs)} epochs")
         for i, (path, epoch) in enumerate(zip(paths, epochs)):
-            band = self._bands.get(path)
-            row = None if band is None else self._row(path, epoch)
-            if band is None or not band[0] <= row < band[0] + len(band[1]):
-                band = self._bands[path] = self._load(path, epoch, len(paths))
-                row = self._row(path, epoch)
-            first, packed, n = band
+            first, packed, n, row = self._band(path, epoch, len(paths))
             if out is None:
                 out = np.empty((len(paths), n), dtype=bool)
             _check_out(out, len(paths), n, path)
             out[i] = np.unpackbits(packed[row - first], count=n).view(bool)
         return out
+
+    def words(self, paths, epochs, *, out=None) -> np.ndarray:
+        """Like :meth:`read`, bit-packed: uint64 (M, ceil(N / 64)), row ``i`` the correctness of ``paths[i]``
+        at ``epochs[i]`` as ``np.packbits`` bytes (big-endian bits, ``correct_bits`` of format 4) padded
+        with zeros to whole words (:func:`ddd.analysis.bitcount.pad_words`): M N / 8 bytes, no unpacking.
+        ``out`` (optional) is filled in place."""
+        paths = [os.fspath(p) for p in paths]
+        if not paths or len(epochs) != len(paths):
+            raise ValueError(f"need as many epochs as paths (>= 1), got {len(paths)} paths and {len(epochs)} epochs")
+        view, n0 = None, None
+        for i, (path, epoch) in enumerate(zip(paths, epochs)):
+            first, packed, n, row = self._band(path, epoch, len(paths))
+            if view is None:
+                n0, w = n, -(-n // 64)
+                if out is None:
+                    out = np.empty((len(paths), w), dtype=np.uint64)
+                if out.shape != (len(paths), w) or out.dtype != np.uint64:
+                    raise _CallerError(f"out must be uint64 ({len(paths)}, {w}), got {out.dtype} {out.shape}; "
+                                       f"{path} has N={n} images")
+                view = out.view(np.uint8)
+                view[:, packed.shape[1]:] = 0
+            elif n != n0:
+                raise _CallerError(f"{path} holds {n} images, {paths[0]} {n0}: the files of one study hold the "
+                                   "same images")
+            view[i, :packed.shape[1]] = packed[row - first]
+        if n0 % 8:  # bits past N are 0 in every file written by ddd; enforced, so that they are never counted
+            view[:, n0 // 8] &= np.uint8((0xFF << (8 - n0 % 8)) & 0xFF)
+        return out
+
+    def _band(self, path: str, epoch, m: int):
+        """``(first row, packed rows, N, row of epoch)`` of ``path``'s band holding ``epoch`` (read if needed)."""
+        band = self._bands.get(path)
+        row = None if band is None else self._row(path, epoch)
+        if band is None or not band[0] <= row < band[0] + len(band[1]):
+            band = self._bands[path] = self._load(path, epoch, m)
+            row = self._row(path, epoch)
+        return (*band, row)
 
     def _row(self, path: str, epoch: int) -> int:
         return _row_of(self._epochs[path], int(epoch), path)
