@@ -9,8 +9,8 @@ holds files of the same size), a split table for them, and times ``ddd.analysis.
 a child process, whose peak resident memory (``ru_maxrss``) and peak traced allocations
 (``tracemalloc``) are its own. The reference, in the same run and its own child, is the bare read
 the table needs: every network's correctness at every evaluation through
-``ddd.results.decisions.EpochReader.read`` (what the learning dynamics read) plus the final
-predictions (``read_final``). ``--reference`` also times the implementation before issue 19
+``ddd.results.decisions.EpochReader.words`` (bit-packed, what the learning dynamics read) plus the
+final predictions (``read_final``). ``--reference`` also times the implementation before issue 19
 (``tests/reference/images_v1.py``) on the same files and checks that the tables are equal.
 
 Cost: reading is O(M E N); the dynamics O(M E N) with a few bytes per network and image; the most
@@ -110,7 +110,7 @@ def child(root: str, what: str) -> dict:
         reader = EpochReader()
         for epoch in sorted({x for v in stored.values() for x in v}):
             held = [p for p in paths if epoch in stored[p]]
-            reader.read(held, [epoch] * len(held))
+            reader.words(held, [epoch] * len(held))
     seconds = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     return {"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -132,7 +132,7 @@ def write_networks(root, n_networks: int, n_images: int, epochs: int, seed: int 
     return entries
 
 
-@pytest.mark.parametrize("n_networks,n_images,epochs", [(6, 200, 5), (40, 1500, 12)])
+@pytest.mark.parametrize("n_networks,n_images,epochs", [(6, 200, 5), (40, 1500, 12), (5, 9001, 4)])
 def test_image_table_equals_the_reference(tmp_path, n_networks, n_images, epochs):
     from ddd.results.study import read_split
 

@@ -43,7 +43,6 @@ implementation before (``tests/test_scale_equality.py``).
 from __future__ import annotations
 
 import logging
-import warnings
 
 import numpy as np
 import pandas as pd
@@ -162,7 +161,7 @@ def image_table(makers, split: pd.DataFrame, *, irt: bool = True) -> tuple[pd.Da
         networks), ``irt`` (the fit's summary) and ``notes``.
     """
     makers = as_decision_makers(makers)
-    final = read_final(makers)
+    final = read_final(makers, stored_dtype=True)
     ids = final.image_ids.astype(str)
     by_id = split.set_index(split["image_id"].astype(str))
     missing = [i for i in ids[:1000] if i not in by_id.index]
@@ -171,9 +170,9 @@ def image_table(makers, split: pd.DataFrame, *, irt: bool = True) -> tuple[pd.Da
                          f"{len(by_id)} rows for {len(ids)} images)")
     split = by_id.loc[ids]
     targets = final.targets
-    p = final.predictions  # int64 (M, N): kept narrow from here on (1,000 x 50,000: 100 MB, not 400)
+    p = final.predictions  # the files' int16 (M, N) as a rule: kept narrow (1,000 x 50,000: 100 MB, not 400)
     narrow = np.int16 if p.size == 0 or (p.min() >= -2 ** 15 and p.max() < 2 ** 15) else np.int32
-    p = p.astype(narrow)
+    p = p.astype(narrow, copy=False)
     final = final._replace(predictions=None)
     preds, kept, _ = merge_identical(p, [m.name for m in makers])
     del p
@@ -216,10 +215,13 @@ def _dynamics(makers, targets, ids, notes) -> tuple[pd.DataFrame, int]:
     """The learning-dynamics columns, epoch by epoch over all networks (decisions files).
 
     Each epoch's correctness of the networks that evaluated it comes from
-    :meth:`ddd.results.decisions.EpochReader.read`; per network and image only the number of right
-    evaluations and the epoch its current run of right answers began are kept (a few bytes per
-    network and image), the same quantities as :func:`learning_dynamics` of each network's
-    (T, N) history. Targets and image ids were checked against the study's by ``read_final``.
+    :meth:`ddd.results.decisions.EpochReader.words` (bit-packed, not unpacked); per network and image
+    only the number of right evaluations and the epoch its current run of right answers began are kept
+    (a few bytes per network and image), updated by one compiled pass per evaluation
+    (:func:`ddd.analysis._dynamics.step`), the same quantities as :func:`learning_dynamics` of each
+    network's (T, N) history. The quartiles of the first-learned epochs are counted per image
+    (:func:`ddd.analysis._dynamics.first_learned_quantiles`, equal to ``np.nanpercentile``). Targets and
+    image ids were checked against the study's by ``read_final``.
     """
     from ddd.results.decisions import EpochReader, read_file_info
 
@@ -251,38 +253,32 @@ def _dynamics(makers, targets, ids, notes) -> tuple[pd.DataFrame, int]:
     forget = np.zeros(n, dtype=np.int64)
     ever = np.zeros(n, dtype=bool)
     reader = EpochReader()
-    buf = np.empty((k, n), dtype=bool)
+    words = np.empty((k, -(-n // 64)), dtype=np.uint64)  # one evaluation of every network, bit-packed
     union = np.unique(np.concatenate(evals))
     member = np.zeros((len(union), k), dtype=bool)
     for i, e in enumerate(evals):
         member[np.searchsorted(union, e), i] = True
+    from ddd.analysis._dynamics import first_learned_quantiles, step
+
     for epoch, held in zip(union.tolist(), member):
         who = np.flatnonzero(held)
-        c = reader.read([paths[i] for i in who], [epoch] * len(who), out=buf[:len(who)])
-        run = since[who]
-        forget += ((run >= 0) & ~c).sum(axis=0)  # right at the network's previous evaluation, wrong now
-        since[who] = np.where(c, np.where(run >= 0, run, epoch), -1)
-        right[who] += c
-        ever |= c.any(axis=0)
+        bits = reader.words([paths[i] for i in who], [epoch] * len(who), out=words[:len(who)])
+        step(bits.view(np.uint8), who.astype(np.int64), epoch, right, since, forget, ever)
     t = np.array([len(e) for e in evals], dtype=np.float64)
-    learned = since >= 0
     mean, sd = np.empty(n), np.empty(n)
     q25, med, q75 = np.empty(n), np.empty(n), np.empty(n)
-    step = max(2, 2 ** 21 // k)
-    starts = list(range(0, n, step))
+    first_learned_quantiles(since, top, q25, med, q75)
+    width = max(2, 2 ** 21 // k)
+    starts = list(range(0, n, width))
     if len(starts) > 1 and n - starts[-1] == 1:  # no block of one column: reductions sum as over all
         starts.pop()
     for a, b in zip(starts, [*starts[1:], n]):
         cols = slice(a, b)
         means = right[:, cols] / t[:, None]  # each network's mean over its evaluations (as c.mean(axis=0))
         mean[cols], sd[cols] = means.mean(axis=0), means.std(axis=0)
-        firsts = np.where(learned[:, cols], since[:, cols], np.nan).astype(float)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # images no network learns: NaN quantiles
-            q25[cols], med[cols], q75[cols] = np.nanpercentile(firsts, [25, 50, 75], axis=0)
     frame = empty.assign(mean_correct_epochs=mean, sd_over_networks=sd,
                          first_learned_median=med, first_learned_q25=q25, first_learned_q75=q75,
-                         n_networks_never_learned=(~learned).sum(axis=0), forgetting_events=forget,
+                         n_networks_never_learned=(since < 0).sum(axis=0), forgetting_events=forget,
                          never_forgotten=ever & (forget == 0), n_evaluations=n_eval)
     frame.attrs["n_networks"] = k
     return frame, n_eval
