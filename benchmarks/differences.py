@@ -72,7 +72,7 @@ def synthetic_study(n_images: int, seed: int = 0, makers: int = 33):
             rng.random(n_images) < 0.3)
 
 
-def bare_products(c, in_between, n_boot: int, n_perm: int, runs: int) -> dict:
+def bare_products(c, in_between, n_boot: int, n_perm: int, runs: int, pairs: int) -> dict:
     """Seconds of the float32 products of the study, from GEMMs of its shapes timed here."""
     from ddd.analysis.differences import _CHUNK_CELLS
 
@@ -87,9 +87,9 @@ def bare_products(c, in_between, n_boot: int, n_perm: int, runs: int) -> dict:
         times.append(time.perf_counter() - t0)
     per_fma = min(times) / (chunk * n * m)
     n_in = int(in_between.sum())
-    # bootstrap: singles (M) + every pair (M^2/2, in_between_vs_all) + the base's R partners, per image
-    # and resample; swap test: two products per permutation over the R runs, per subset.
-    fma = n_boot * n * (m + m * (m - 1) / 2 + runs) + n_perm * 2 * runs * (n + n_in)
+    # bootstrap: singles (M) + the in_between_vs_all pairs (every pair, M^2/2, or the R compared ones) + the
+    # base's R partners, per image and resample; swap test: two products per permutation over the R runs, per subset.
+    fma = n_boot * n * (m + pairs + runs) + n_perm * 2 * runs * (n + n_in)
     return {"bare_products_s": round(fma * per_fma, 3), "multiply_adds": float(fma),
             "gemm_gflops": round(2 / per_fma / 1e9, 1)}
 
@@ -99,7 +99,8 @@ def child(args) -> dict:
     c, names, comps, in_between = synthetic_study(args.images, makers=args.makers)
     tracemalloc.start()
     t0 = time.perf_counter()
-    table, per = study_differences(c, names, comps, in_between=in_between, n_boot=args.boot, n_perm=args.perm)
+    table, per = study_differences(c, names, comps, in_between=in_between, n_boot=args.boot, n_perm=args.perm,
+                                   scope=args.scope)
     seconds = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -132,18 +133,22 @@ def main() -> None:
     ap.add_argument("--boot", type=int, default=1000)
     ap.add_argument("--perm", type=int, default=1000)
     ap.add_argument("--loop-sample", type=int, default=3)
+    ap.add_argument("--scope", default="auto", choices=["auto", "all", "focused"],
+                    help="study_differences' scope of the decision-maker rows (auto: all up to 100 decision makers)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args)))
         return
     cmd = [sys.executable, __file__, "--child", "--makers", str(args.makers), "--images", str(args.images),
-           "--boot", str(args.boot), "--perm", str(args.perm)]
+           "--boot", str(args.boot), "--perm", str(args.perm), "--scope", args.scope]
     run = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
     c, names, comps, in_between = synthetic_study(args.images, makers=args.makers)
     runs = int((comps["name"] != comps["other"]).sum())
-    bare = bare_products(c, in_between, args.boot, args.perm, runs)
+    pairs = run["by_family"].get("decision_maker/in_between_vs_all", 0)
+    bare = bare_products(c, in_between, args.boot, args.perm, runs, pairs)
     result = {"decision_makers": len(names), "images": args.images, "n_boot": args.boot, "n_perm": args.perm,
+              "scope": args.scope,
               **run, **bare, "ratio_to_bare_products": round(run["seconds"] / bare["bare_products_s"], 2),
               "goal": "<= 60 s and <= 1 GB where the products allow",
               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end"}

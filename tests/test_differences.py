@@ -160,3 +160,46 @@ def test_study_without_base_compares_every_pair_on_subsets_only():
     assert set(d.comparison) == {"in_between_vs_all"} and len(d) == 6 and per.empty
     d, _ = study_differences(c, ["a", "b", "c", "d"], None, in_between=None, n_boot=50)
     assert d.empty
+
+
+def test_scope_all_focused_and_auto(monkeypatch, caplog):
+    """scope: every pair, or focused rows (vs_base within a condition, in_between_vs_all for the compared
+    pairs) that equal those rows of "all"; "auto" switches at AUTO_ALL_MAX decision makers with a log line;
+    studies without comparisons get no focused in_between_vs_all rows (logged); bad values are refused."""
+    import ddd.analysis.differences as differences
+
+    rng = np.random.default_rng(7)
+    c, names, comparisons = _toy_study(rng)
+    counts = c.sum(axis=0)
+    in_between = (counts > 1) & (counts < len(names) - 1)
+    kw = dict(in_between=in_between, n_boot=60, n_perm=40)
+    every, _ = study_differences(c, names, comparisons, scope="all", **kw)
+    some, per = study_differences(c, names, comparisons, scope="focused", **kw)
+    ib = lambda d: d[(d.level == "decision_maker") & (d.comparison == "in_between_vs_all")]
+    vs = lambda d: d[(d.level == "decision_maker") & (d.comparison == "vs_base")]
+    pairs = {tuple(sorted((a, b))) for a, b in zip(comparisons["name"], comparisons["other"]) if a != b}
+    assert len(ib(every)) == len(names) * (len(names) - 1) // 2 == 45 and len(ib(some)) == len(pairs) == 10
+    # runs per condition: init 5, optimizer 1, architecture 1, half_data 2, different_data 1 -> C(5,2) + C(2,2)
+    assert len(vs(every)) == 2 * 45 and len(vs(some)) == 2 * (10 + 1)
+    cond = {f"{n} vs {o}": k for k, n, o in zip(comparisons["condition"], comparisons["name"], comparisons["other"])}
+    assert all(cond[a] == cond[b] for a, b in zip(vs(some)["first"], vs(some)["second"]))
+    key = ["comparison", "first", "first_subset", "second", "second_subset"]
+    want = every.set_index(key).loc[some[some.level == "decision_maker"].set_index(key).index]
+    got = some[some.level == "decision_maker"]
+    for col in ("kappa_first", "kappa_second", "delta", "ci_low", "ci_high", "p_bootstrap"):  # the same resamples
+        np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy())
+    assert got["p_swap"].notna().sum() == want["p_swap"].notna().sum() > 0  # its own draws: fewer groups
+    cond_rows = lambda d: d[d.level == "condition"].drop(columns=["p_holm", "significant"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(cond_rows(every), cond_rows(some))  # conditions: always all
+    auto, _ = study_differences(c, names, comparisons, **kw)
+    assert len(auto) == len(every)  # 10 decision makers: all
+    monkeypatch.setattr(differences, "AUTO_ALL_MAX", 5)
+    with caplog.at_level("WARNING", logger="ddd.analysis.differences"):
+        auto, _ = study_differences(c, names, comparisons, **kw)
+    assert len(auto) == len(some) and "10 decision makers (more than 5)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="ddd.analysis.differences"):
+        none, _ = study_differences(c, names, None, in_between=in_between, n_boot=20, scope="focused")
+    assert none.empty and "compares none" in caplog.text
+    with pytest.raises(ValueError, match=r"scope must be one of \('auto', 'all', 'focused'\)"):
+        study_differences(c, names, comparisons, scope="some", **kw)

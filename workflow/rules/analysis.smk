@@ -91,6 +91,7 @@ rule study_consistency:
         alpha=CFG.alpha,
         alternative=CFG.p_alternative,
         bias_corrected=CFG.bias_corrected_kappa,
+        differences_scope=CFG.differences_scope,
     script:
         "../scripts/study_consistency.py"
 

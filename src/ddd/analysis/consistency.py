@@ -46,12 +46,14 @@ __all__ = ["study_consistency", "uncertainty_table", "differences_tables"]
 def study_consistency(makers, split_tsv, *, pairs_path, summary_path, uncertainty_path, differences_path,
                       conditions_path, undefined: str = "nan", ci: float = 0.95, n_boot: int = 1000,
                       n_perm: int = 1000, alpha: float = ALPHA, alternative: str = "greater",
-                      bias_corrected: bool = False, seed: int = 1312) -> None:
+                      bias_corrected: bool = False, seed: int = 1312, differences_scope: str = "auto") -> None:
     """Write ``pairs.tsv``, ``summary.tsv``, ``uncertainty.tsv``, ``differences.tsv`` and
     ``conditions.tsv`` of a study (module docstring).
 
     ``makers``: the study's decision makers; ``split_tsv``: its ``split.tsv``; ``n_perm``:
-    permutations of the swap test; ``alpha``: level of the ``significant`` column (Holm-adjusted).
+    permutations of the swap test; ``alpha``: level of the ``significant`` column (Holm-adjusted);
+    ``differences_scope``: the decision-maker rows of the differences (``scope`` of
+    :func:`~ddd.analysis.differences.study_differences`).
     """
     makers = as_decision_makers(makers)
     networks = [m for m in one_per_file(makers) if m.owns_file]
@@ -71,13 +73,15 @@ def study_consistency(makers, split_tsv, *, pairs_path, summary_path, uncertaint
                                         alternative=alternative, bias_corrected=bias_corrected, final=final),
                       uncertainty_path)
     differences, conditions = differences_tables(makers, split, undefined=undefined, ci=ci, n_boot=n_boot,
-                                                 n_perm=n_perm, alpha=alpha, seed=seed, final=final)
+                                                 n_perm=n_perm, alpha=alpha, seed=seed, final=final,
+                                                 scope=differences_scope)
     write_differences(differences, differences_path)
     write_conditions(conditions, conditions_path)
 
 
 def differences_tables(makers, split, *, undefined: str = "nan", ci: float = 0.95, n_boot: int = 1000,
-                       n_perm: int = 1000, alpha: float = ALPHA, seed: int = 1312, final=None):
+                       n_perm: int = 1000, alpha: float = ALPHA, seed: int = 1312, final=None,
+                       scope: str = "auto"):
     """``(differences, conditions)`` of a study at the final epoch (:func:`~ddd.analysis.differences.study_differences`).
 
     ``split``: the study's split table (``read_split``); its ``all_but_one`` column, when present,
@@ -95,7 +99,8 @@ def differences_tables(makers, split, *, undefined: str = "nan", ci: float = 0.9
             raise ValueError(f"split.tsv does not cover the decisions' images (e.g. {missing[:3]})")
         in_between = np.array([category[i] == "in_between" for i in final.image_ids.astype(str)])
     return study_differences(final.correct, names, comparisons, in_between=in_between, ci=ci, n_boot=n_boot,
-                             n_perm=n_perm, seed=seed, alpha=alpha, undefined=undefined)
+                             n_perm=n_perm, seed=seed, alpha=alpha, undefined=undefined,
+                             scope=scope)
 
 
 def uncertainty_table(makers, *, undefined: str = "nan", ci: float = 0.95, n_boot: int = 1000,

@@ -65,6 +65,7 @@ draws, exact integer counts, κ by the same operations, and column reductions in
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -78,7 +79,11 @@ from ddd.results.pairs import CONDITION_COLUMNS, DIFFERENCE_COLUMNS
 __all__ = ["holm", "kappa_differences", "condition_differences", "study_differences", "DIFFERENCE_COLUMNS",
            "CONDITION_COLUMNS", "ALPHA"]
 
+log = logging.getLogger(__name__)
 ALPHA = 0.05
+SCOPES = ("auto", "all", "focused")
+AUTO_ALL_MAX = 100
+"""``scope="auto"`` of :func:`study_differences` is ``"all"`` up to this many decision makers, ``"focused"`` above."""
 _CHUNK_CELLS = 2 ** 23  # resample weights held at once: <= 32 MiB float32
 _BLOCK_CELLS = 2 ** 21  # resampled or permuted κ (or Δκ) held at once per block: <= 16 MiB float64
 _JOINT_CELLS = 2 ** 23  # joint correctness of a block of pairs as float32: <= 32 MiB
@@ -604,7 +609,7 @@ def condition_differences(correct, conditions: Mapping[str, Sequence], *, subset
 def study_differences(correct, names: Sequence[str], comparisons: pd.DataFrame, *, in_between=None,
                       base: str = "base", ci: float = 0.95, n_boot: int = 1000, n_perm: int = 1000,
                       seed: int = 1312, alpha: float = ALPHA, undefined: str = "nan",
-                      epoch="final") -> tuple[pd.DataFrame, pd.DataFrame]:
+                      epoch="final", scope: str = "auto") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every difference of a study at its final epoch (the rows of ``differences.tsv``).
 
     Parameters
@@ -616,6 +621,13 @@ def study_differences(correct, names: Sequence[str], comparisons: pd.DataFrame, 
         Empty for studies without a base.
     in_between : bool (N,), the in-between images (all-but-one rule), or None.
     alpha : level of ``significant`` (Holm-adjusted p < alpha).
+    scope : the decision-maker rows. ``"all"``: ``vs_base`` for every two runs (R (R − 1) / 2 per
+        subset) and ``in_between_vs_all`` for every pair of decision makers (M (M − 1) / 2, whose
+        resampled counts cost n_boot N M² / 2 multiply-adds). ``"focused"``: ``vs_base`` for every two
+        runs of the same condition, ``in_between_vs_all`` for the pairs of ``comparisons`` (each run and
+        its reference; none in studies without comparisons, which the log says). ``"auto"`` (default): ``"all"`` up to
+        :data:`AUTO_ALL_MAX` decision makers, ``"focused"`` above, with a log line. The condition rows
+        always compare every two conditions.
 
     Returns
     -------
@@ -639,6 +651,8 @@ def study_differences(correct, names: Sequence[str], comparisons: pd.DataFrame, 
         raise ValueError(f"names must be {c.shape[0]} unique names, got {len(names)}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
     idx = {nm: k for k, nm in enumerate(names)}
     subsets = {} if in_between is None else {"in_between": np.asarray(in_between, dtype=bool)}
     subset_names = ["all", *subsets]
@@ -648,18 +662,32 @@ def study_differences(correct, names: Sequence[str], comparisons: pd.DataFrame, 
     if missing:
         raise ValueError(f"comparisons name decision makers not in names: {missing}")
     # Decision makers: every run's comparison against every other's (distinct pairs), per subset.
-    runs = [(idx[a], idx[b]) for a, b in zip(comparisons["name"], comparisons["other"]) if a != b]
-    runs = list(dict.fromkeys(runs))
+    of_run = {}
+    for cond, a, b in zip(comparisons["condition"], comparisons["name"], comparisons["other"]):
+        if a != b:
+            of_run.setdefault((idx[a], idx[b]), str(cond))
+    runs = list(of_run)
+    focused = scope == "focused" or (scope == "auto" and len(names) > AUTO_ALL_MAX)
+    if focused and scope == "auto":
+        log.warning("%d decision makers (more than %d): decision-maker differences are focused "
+                    "(analysis.decision_maker_differences: all gives every pair): vs_base between runs of the "
+                    "same condition, in_between_vs_all for each run and its reference", len(names), AUTO_ALL_MAX)
     f, s, fs, ss, kind = [], [], [], [], []
     for sub in subset_names:
         for x, p in enumerate(runs):
             for q in runs[x + 1:]:
-                f.append(p), s.append(q), fs.append(sub), ss.append(sub), kind.append("vs_base")
+                if not focused or of_run[p] == of_run[q]:
+                    f.append(p), s.append(q), fs.append(sub), ss.append(sub), kind.append("vs_base")
+    if subsets and focused and not runs:
+        log.warning("no decision-maker in_between_vs_all rows: focused differences compare each run with its "
+                    "reference, and this study compares none (analysis.decision_maker_differences: all gives "
+                    "every pair of its %d decision makers)", len(names))
     if subsets:
-        for i in range(len(names)):
-            for j in range(i + 1, len(names)):
-                f.append((i, j)), s.append((i, j)), fs.append("in_between"), ss.append("all")
-                kind.append("in_between_vs_all")
+        pairs = (tuple(sorted(p)) for p in runs) if focused else \
+            ((i, j) for i in range(len(names)) for j in range(i + 1, len(names)))
+        for p in dict.fromkeys(pairs):
+            f.append(p), s.append(p), fs.append("in_between"), ss.append("all")
+            kind.append("in_between_vs_all")
     if f:
         d = kappa_differences(c, f, s, first_subset=fs, second_subset=ss, subsets=subsets, ci=ci, n_boot=n_boot,
                               n_perm=n_perm, seed=seed, undefined=undefined)
