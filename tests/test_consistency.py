@@ -303,3 +303,37 @@ def test_kappa_over_max_and_bias_corrected_kappa_by_hand():
     perfect = pairwise(np.stack([np.ones(5, bool), np.ones(5, bool)])).iloc[0]
     assert np.isnan(perfect.kappa_over_max)
     assert "kappa_bias_corrected" not in pairwise(np.stack([a, b])).columns
+
+
+def test_uncertainty_intervals_focused_on_the_compared_pairs(tmp_path, caplog):
+    """scope="focused": every pair keeps κ and its exact p-value, only the compared pairs (each run and its
+    reference) get intervals, equal to those of scope="all"; the log says so."""
+    from synthetic_study import make_study
+
+    import pandas as pd
+
+    from ddd.analysis.consistency import uncertainty_table
+
+    study = make_study(tmp_path)
+    kw = dict(n_boot=80, seed=3)
+    every = uncertainty_table(study["entries"], scope="all", **kw)
+    with caplog.at_level("WARNING", logger="ddd.analysis.consistency"):
+        some = uncertainty_table(study["entries"], scope="focused", **kw)
+    assert "compared pairs only" in caplog.text
+    assert list(some.columns) == list(every.columns) and len(some) == len(every)
+    pairs_all, pairs_some = every[every.kind == "pair"], some[some.kind == "pair"]
+    for col in ("a", "b", "kappa", "p_value", "kappa_min", "kappa_max"):
+        pd.testing.assert_series_equal(pairs_all[col], pairs_some[col])
+    with_ci = pairs_some.kappa_ci_low.notna() | pairs_some.kappa_boot_undefined.notna()
+    compared = {tuple(sorted(p)) for p in [("init/1", "base"), ("init/2", "base"), ("architecture", "base"),
+                                            ("different_data/1", "base"), ("different_data/2", "base"),
+                                            ("different_data/1", "different_data/2"), ("plus_1_epoch", "base"),
+                                            ("plus_10_epochs", "base")]}
+    got = {tuple(sorted((a, b))) for a, b in zip(pairs_some.a[with_ci], pairs_some.b[with_ci])}
+    assert got and got <= compared
+    for col in ("kappa_ci_low", "kappa_ci_high", "kappa_sd"):
+        np.testing.assert_array_equal(pairs_some[col][with_ci].to_numpy(), pairs_all[col][with_ci].to_numpy())
+    assert pairs_some.kappa_ci_low[~with_ci].isna().all()
+    pd.testing.assert_frame_equal(every[every.kind == "spread"], some[some.kind == "spread"])
+    with pytest.raises(ValueError, match="scope must be one of"):
+        uncertainty_table(study["entries"], scope="pairs", **kw)

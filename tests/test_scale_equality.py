@@ -186,3 +186,30 @@ def test_rasch_difficulty_equals_the_reference_fit_of_every_image():
     fitted = status[inner] == "fitted"
     np.testing.assert_array_equal(diff[inner][fitted], every[fitted])
     assert fitted.sum() > 500
+
+
+# ---------------------------------------------------------------- pair bootstrap (uncertainty.tsv)
+
+@pytest.mark.parametrize("cells", [None, 3 * 57, 5 * 57])
+@pytest.mark.parametrize("m,n,undefined", [(2, 300, "nan"), (9, 700, "nan"), (13, 2000, "mvh"), (7, 90_001, "nan")])
+def test_pair_bootstrap_by_blocks_equals_the_reference(monkeypatch, cells, m, n, undefined):
+    """pairwise(ci=...) summarises the resampled kappas a block of pairs at a time (blocks of 2 to 5 pairs
+    here, and the default): the same numbers as holding them all, including undefined kappas."""
+    from reference import uncertainty_v1 as ref_unc
+
+    from ddd.analysis import uncertainty
+
+    if cells is not None:
+        monkeypatch.setattr(uncertainty, "_BOOT_CELLS", cells)
+    rng = np.random.default_rng(m * n)
+    c = rng.random((m, n)) < rng.uniform(0.2, 0.9, (m, 1))
+    c[1] = True  # 100 % right: undefined with another 100 % right resample, 0 otherwise
+    if m > 2:
+        c[2] = c[1]
+    n_boot = 57 if n < 10_000 else 12
+    got = uncertainty.pairwise(c, ci=0.9, n_boot=n_boot, seed=4, undefined=undefined)
+    i, j = np.triu_indices(m, k=1)
+    want = ref_unc._summarise_boot(ref_unc._bootstrap_kappas(c, i, j, n_boot=n_boot, seed=4, undefined=undefined),
+                                   0.9)
+    for col, values in want.items():
+        np.testing.assert_array_equal(got[col].to_numpy(), values, err_msg=col)

@@ -91,7 +91,7 @@ rule study_consistency:
         alpha=CFG.alpha,
         alternative=CFG.p_alternative,
         bias_corrected=CFG.bias_corrected_kappa,
-        differences_scope=CFG.differences_scope,
+        pair_resampling=CFG.pair_resampling,
     script:
         "../scripts/study_consistency.py"
 

@@ -23,5 +23,5 @@ study_consistency(
     alpha=snakemake.params.alpha,
     alternative=snakemake.params.alternative,
     bias_corrected=snakemake.params.bias_corrected,
-    differences_scope=snakemake.params.differences_scope,
+    pair_resampling=snakemake.params.pair_resampling,
 )

@@ -27,6 +27,8 @@ written beside each in ``p_alternative``. ``bias_corrected`` adds Klein et al.'s
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
@@ -40,19 +42,21 @@ from ddd.results.imports import read_condition_subsets
 from ddd.results.pairs import write_conditions, write_differences, write_empty, write_uncertainty
 from ddd.results.study import read_split
 
+log = logging.getLogger(__name__)
+
 __all__ = ["study_consistency", "uncertainty_table", "differences_tables"]
 
 
 def study_consistency(makers, split_tsv, *, pairs_path, summary_path, uncertainty_path, differences_path,
                       conditions_path, undefined: str = "nan", ci: float = 0.95, n_boot: int = 1000,
                       n_perm: int = 1000, alpha: float = ALPHA, alternative: str = "greater",
-                      bias_corrected: bool = False, seed: int = 1312, differences_scope: str = "auto") -> None:
+                      bias_corrected: bool = False, seed: int = 1312, pair_resampling: str = "auto") -> None:
     """Write ``pairs.tsv``, ``summary.tsv``, ``uncertainty.tsv``, ``differences.tsv`` and
     ``conditions.tsv`` of a study (module docstring).
 
     ``makers``: the study's decision makers; ``split_tsv``: its ``split.tsv``; ``n_perm``:
     permutations of the swap test; ``alpha``: level of the ``significant`` column (Holm-adjusted);
-    ``differences_scope``: the decision-maker rows of the differences (``scope`` of
+    ``pair_resampling``: the decision-maker rows of the differences (``scope`` of
     :func:`~ddd.analysis.differences.study_differences`).
     """
     makers = as_decision_makers(makers)
@@ -70,11 +74,12 @@ def study_consistency(makers, split_tsv, *, pairs_path, summary_path, uncertaint
         write_empty(pairs_path, summary_path)
     final = read_final(makers)
     write_uncertainty(uncertainty_table(makers, undefined=undefined, ci=ci, n_boot=n_boot, seed=seed,
-                                        alternative=alternative, bias_corrected=bias_corrected, final=final),
+                                        alternative=alternative, bias_corrected=bias_corrected, final=final,
+                                        scope=pair_resampling),
                       uncertainty_path)
     differences, conditions = differences_tables(makers, split, undefined=undefined, ci=ci, n_boot=n_boot,
                                                  n_perm=n_perm, alpha=alpha, seed=seed, final=final,
-                                                 scope=differences_scope)
+                                                 scope=pair_resampling)
     write_differences(differences, differences_path)
     write_conditions(conditions, conditions_path)
 
@@ -103,18 +108,57 @@ def differences_tables(makers, split, *, undefined: str = "nan", ci: float = 0.9
                              scope=scope)
 
 
+def _focused_intervals(frame, correct, makers, names, *, undefined, ci, n_boot, seed, summary) -> pd.DataFrame:
+    """``frame`` (pairwise without intervals) with the bootstrap interval columns, filled for the compared
+    pairs only (the same numbers as bootstrapping every pair: the resamples do not depend on the pairs)."""
+    idx = {nm: k for k, nm in enumerate(names)}
+    compared = set()
+    if "base" in names:
+        comps = kappa_vs_base(correct, makers, undefined=undefined)
+        compared = {tuple(sorted((idx[a], idx[b]))) for a, b in zip(comps["name"], comps["other"]) if a != b}
+    i, j = np.triu_indices(len(names), k=1)
+    rows = np.flatnonzero([(a, b) in compared for a, b in zip(i.tolist(), j.tolist())])
+    log.warning("%d decision makers: bootstrap intervals of κ for the %d compared pairs only (each run and the "
+                "decision maker it is compared with), not all %d pairs; the others keep κ and its exact p-value "
+                "(analysis.pair_resampling: all gives every pair an interval)", len(names), len(rows), len(i))
+    cols = {key: np.full(len(i), np.nan) for key in ("kappa_ci_low", "kappa_ci_high", "kappa_sd",
+                                                     "kappa_boot_undefined")}  # NaN: no interval computed
+    if len(rows):
+        got = summary(correct, i[rows], j[rows], n_boot=int(n_boot), seed=seed, undefined=undefined, ci=ci)
+        for key, value in got.items():
+            cols[key][rows] = value
+    extra = [c for c in frame.columns if c in ("p_value", "p_alternative")]  # after the intervals, as in pairwise
+    out = frame.drop(columns=extra).assign(**cols)
+    return pd.concat([out, frame[extra]], axis=1)
+
+
 def uncertainty_table(makers, *, undefined: str = "nan", ci: float = 0.95, n_boot: int = 1000,
                       seed: int = 1312, alternative: str = "greater", bias_corrected: bool = False,
-                      final=None) -> pd.DataFrame:
+                      final=None, scope: str = "auto") -> pd.DataFrame:
     """Every pair at its final epoch with a bootstrap interval and p-value (``kind = pair``), and the
-    spread of κ over each condition's runs against the spread over images (``kind = spread``)."""
+    spread of κ over each condition's runs against the spread over images (``kind = spread``).
+
+    ``scope`` (as :func:`ddd.analysis.differences.study_differences`'): ``"all"`` bootstraps every pair
+    (n_boot N M² / 2 multiply-adds); ``"focused"`` only the pairs of ``kappa_vs_base.tsv`` (each run and the
+    decision maker it is compared with), every other pair keeping κ and its exact p-value with empty
+    interval columns; ``"auto"``: ``"all"`` up to :data:`ddd.analysis.differences.AUTO_ALL_MAX` decision
+    makers, ``"focused"`` above (logged). The intervals computed are the same either way."""
+    from ddd.analysis.differences import AUTO_ALL_MAX, SCOPES
+    from ddd.analysis.uncertainty import _bootstrap_summary
+
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
     makers = as_decision_makers(makers)
     correct = (read_final(makers) if final is None else final).correct
     names = [m.name for m in makers]
     frames = []
+    focused = scope == "focused" or (scope == "auto" and len(makers) > AUTO_ALL_MAX)
     if len(makers) >= 2:
-        final = pairwise(correct, names=names, undefined=undefined, ci=ci, n_boot=n_boot, seed=seed, p_value=True,
-                         alternative=alternative, bias_corrected=bias_corrected)
+        final = pairwise(correct, names=names, undefined=undefined, ci=None if focused else ci, n_boot=n_boot,
+                         seed=seed, p_value=True, alternative=alternative, bias_corrected=bias_corrected)
+        if focused:
+            final = _focused_intervals(final, correct, makers, names, undefined=undefined, ci=ci, n_boot=n_boot,
+                                       seed=seed, summary=_bootstrap_summary)
         frames.append(final.assign(kind="pair"))
     base = names.index("base") if "base" in names else None
     by_condition: dict[str, list[int]] = {}

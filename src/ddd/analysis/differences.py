@@ -670,7 +670,7 @@ def study_differences(correct, names: Sequence[str], comparisons: pd.DataFrame, 
     focused = scope == "focused" or (scope == "auto" and len(names) > AUTO_ALL_MAX)
     if focused and scope == "auto":
         log.warning("%d decision makers (more than %d): decision-maker differences are focused "
-                    "(analysis.decision_maker_differences: all gives every pair): vs_base between runs of the "
+                    "(analysis.pair_resampling: all gives every pair): vs_base between runs of the "
                     "same condition, in_between_vs_all for each run and its reference", len(names), AUTO_ALL_MAX)
     f, s, fs, ss, kind = [], [], [], [], []
     for sub in subset_names:
@@ -680,7 +680,7 @@ def study_differences(correct, names: Sequence[str], comparisons: pd.DataFrame, 
                     f.append(p), s.append(q), fs.append(sub), ss.append(sub), kind.append("vs_base")
     if subsets and focused and not runs:
         log.warning("no decision-maker in_between_vs_all rows: focused differences compare each run with its "
-                    "reference, and this study compares none (analysis.decision_maker_differences: all gives "
+                    "reference, and this study compares none (analysis.pair_resampling: all gives "
                     "every pair of its %d decision makers)", len(names))
     if subsets:
         pairs = (tuple(sorted(p)) for p in runs) if focused else \

@@ -59,10 +59,11 @@ def p_values_from_counts(n, k_a, k_b, k_ab, *, alternative: str = "greater") -> 
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative must be one of {ALTERNATIVES}, got {alternative!r}")
     n, k_a, k_b, k_ab = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64) for v in (n, k_a, k_b, k_ab)))
-    greater = stats.hypergeom.sf(k_ab - 1, n, k_a, k_b)
-    less = stats.hypergeom.cdf(k_ab, n, k_a, k_b)
+    greater = stats.hypergeom.sf(k_ab - 1, n, k_a, k_b) if alternative != "less" else None  # only the tails asked
+    less = stats.hypergeom.cdf(k_ab, n, k_a, k_b) if alternative != "greater" else None     # for (each ~0.1 ms)
     p = {"greater": greater, "less": less,
-         "two-sided": np.minimum(1.0, 2 * np.minimum(greater, less))}[alternative]
+         "two-sided": None if greater is None or less is None else np.minimum(1.0, 2 * np.minimum(greater, less))
+         }[alternative]
     undefined = (n == 0) | ((k_a == k_b) & ((k_a == 0) | (k_a == n)))
     return np.where(undefined, np.nan, np.clip(p, 0.0, 1.0))
 
@@ -126,31 +127,58 @@ def _check_boot(ci, n_boot) -> None:
         raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
 
 
-def _bootstrap_kappas(c: np.ndarray, i: np.ndarray, j: np.ndarray, *, n_boot: int, seed,
-                      undefined: str) -> np.ndarray:
-    """Kappa of pairs ``(i[p], j[p])`` of bool ``c`` (M, N) on ``n_boot`` image resamples: float64 (n_boot, P)."""
+_BOOT_CELLS = 2 ** 22      # resampled kappas of one block of pairs (n_boot x pairs float64): <= 32 MiB
+_JOINT_BOOT_CELLS = 2 ** 25  # joint correctness of one block of pairs as float32 (pairs x N): <= 128 MiB
+
+
+def _bootstrap_summary(c: np.ndarray, i: np.ndarray, j: np.ndarray, *, n_boot: int, seed, undefined: str,
+                       ci: float) -> dict:
+    """:func:`_summarise_boot` of the κ of pairs ``(i[p], j[p])`` of bool ``c`` (M, N) on ``n_boot`` image
+    resamples, a block of pairs at a time: dict of (P,) arrays.
+
+    The resamples are drawn as always (``numpy.random.default_rng(seed)``, chunks of ``2^22 // N``
+    resamples: the same draws for any set of pairs) and kept as small integers (n_boot x N bytes); each
+    block of pairs builds its joint correctness once and multiplies it with every resample's weights
+    (exact integer counts from float32 products), then summarises its columns. Memory: the weights, one
+    block's joint correctness (<= 128 MiB) and its resampled κ (<= 32 MiB), whatever the number of pairs
+    (1,000 decision makers: 499,500 pairs). The numbers are those of summarising all resampled κ at once
+    (every statistic is per column; no block is a single column unless there is only one pair).
+    """
     m, n = c.shape
     if n > _F32_EXACT:
         raise ValueError(f"bootstrap supports at most {_F32_EXACT} images, got {n}")
-    if n_boot * len(i) > 2 ** 27:
-        raise ValueError(f"n_boot x pairs = {n_boot} x {len(i)} is too large for one bootstrap (limit 2**27 "
-                         f"kappas, 1 GiB); use fewer resamples or fewer decision makers")
     undefined = "nan" if undefined == "raise" else undefined
     rng = np.random.default_rng(seed)
-    chunk = max(1, 2 ** 22 // n)  # resamples per chunk: depends on N only (same draws for any set of pairs)
+    chunk = max(1, 2 ** 22 // n)  # resamples per draw: depends on N only (same draws for any set of pairs)
     used = np.unique(np.concatenate([i, j]))
     cf = c[used].astype(np.float32)
     pos = np.searchsorted(used, np.arange(m))
-    out = np.empty((n_boot, len(i)))
-    step = 256
+    k = np.empty((n_boot, len(used)), dtype=np.int64)  # images right for each decision maker in each resample
+    weights = []
     for s in range(0, n_boot, chunk):
-        r = min(chunk, n_boot - s)
-        w = resample_weights(rng, r, n)
-        k = np.rint(w @ cf.T).astype(np.int64)  # (r, used): images right in each resample
-        for p in range(0, len(i), step):
-            ii, jj = i[p:p + step], j[p:p + step]
-            kab = np.rint(w @ (c[ii] & c[jj]).T.astype(np.float32)).astype(np.int64)
-            out[s:s + r, p:p + step] = pair_table(n, k[:, pos[ii]], k[:, pos[jj]], kab, undefined=undefined)["kappa"]
+        w = resample_weights(rng, min(chunk, n_boot - s), n)
+        k[s:s + len(w)] = np.rint(w @ cf.T)
+        weights.append(w.astype(np.uint8 if w.max() < 256 else np.uint16 if w.max() < 2 ** 16 else np.uint32))
+    del cf
+    step = int(max(2, min(_BOOT_CELLS // n_boot, _JOINT_BOOT_CELLS // max(n, 1))))
+    starts = list(range(0, len(i), step))
+    if len(starts) > 1 and len(i) - starts[-1] == 1:  # no block of one pair: its columns reduce as in a wide block
+        starts.pop()
+    out = {key: np.empty(len(i)) for key in ("kappa_ci_low", "kappa_ci_high", "kappa_sd")}
+    out["kappa_boot_undefined"] = np.empty(len(i), dtype=np.int64)
+    for a, b in zip(starts, [*starts[1:], len(i)]):
+        ii, jj = i[a:b], j[a:b]
+        joint = (c[ii] & c[jj]).astype(np.float32)  # (pairs, N)
+        kappas = np.empty((n_boot, b - a))
+        s = 0
+        for w in weights:
+            kab = np.rint(w.astype(np.float32) @ joint.T).astype(np.int64)
+            kappas[s:s + len(w)] = pair_table(n, k[s:s + len(w), pos[ii]], k[s:s + len(w), pos[jj]], kab,
+                                              undefined=undefined, bounds=False)["kappa"]
+            s += len(w)
+        del joint
+        for key, value in _summarise_boot(kappas, ci).items():
+            out[key][a:b] = value
     return out
 
 
@@ -175,9 +203,8 @@ def bootstrap_kappa(a, b, *, ci: float = 0.95, n_boot: int = 1000, seed=0, undef
     """
     _check_boot(ci, n_boot)
     a, b = _pair_vectors(a, b)
-    kappas = _bootstrap_kappas(np.stack([a, b]), np.array([0]), np.array([1]), n_boot=int(n_boot), seed=seed,
-                               undefined=undefined)
-    s = _summarise_boot(kappas, ci)
+    s = _bootstrap_summary(np.stack([a, b]), np.array([0]), np.array([1]), n_boot=int(n_boot), seed=seed,
+                           undefined=undefined, ci=ci)
     return {"kappa": error_consistency(a, b, undefined=undefined), "ci_low": float(s["kappa_ci_low"][0]),
             "ci_high": float(s["kappa_ci_high"][0]), "sd": float(s["kappa_sd"][0]), "n_boot": int(n_boot),
             "n_boot_undefined": int(s["kappa_boot_undefined"][0])}
@@ -200,8 +227,8 @@ def _pair_frame(c, i, j, names, *, undefined, ci, n_boot, seed, p_value, alterna
     cols = pair_table(n, k[i], k[j], both[i, j], undefined=undefined, bias_corrected=bias_corrected)
     frame = pd.DataFrame({"a": [names[x] for x in i], "b": [names[x] for x in j], **cols})
     if ci is not None:
-        frame = frame.assign(**_summarise_boot(
-            _bootstrap_kappas(c, i, j, n_boot=int(n_boot), seed=seed, undefined=undefined), ci))
+        frame = frame.assign(**_bootstrap_summary(c, i, j, n_boot=int(n_boot), seed=seed, undefined=undefined,
+                                                  ci=ci))
     if p_value:
         frame["p_value"] = _p_values(n, k[i], k[j], both[i, j], alternative=alternative, method="exact",
                                      n_sim=1, seed=None)

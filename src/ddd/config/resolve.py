@@ -41,7 +41,7 @@ class Config:
     alpha: float = 0.05                              # level of differences' `significant` (Holm-adjusted)
     p_alternative: str = "greater"                   # alternative of the p-values against independence
     bias_corrected_kappa: bool = False               # add Klein et al.'s kappa' to the pair tables
-    differences_scope: str = "auto"                  # decision-maker differences: all, focused, auto
+    pair_resampling: str = "auto"                  # decision-maker differences: all, focused, auto
     export_correctness: bool = False                 # every study's export/ (py-irt JSON lines, long table)
     device: str = "auto"
     rsa_images: int = 1000                           # Figure 7's image subset size and seed
@@ -117,7 +117,7 @@ def resolve_config(config: dict) -> Config:
                  n_boot=analysis.get("bootstrap_resamples", 1000), n_perm=analysis.get("permutations", 1000),
                  alpha=analysis.get("alpha", 0.05), p_alternative=analysis.get("p_alternative", "greater"),
                  bias_corrected_kappa=analysis.get("bias_corrected_kappa", False),
-                 differences_scope=analysis.get("decision_maker_differences", "auto"),
+                 pair_resampling=analysis.get("pair_resampling", "auto"),
                  export_correctness=analysis.get("export_correctness", False), device=config.get("device", "auto"),
                  rsa_images=analysis.get("rsa_images", 1000), rsa_seed=analysis.get("rsa_seed", 1312))
     studies = _selected(config)
