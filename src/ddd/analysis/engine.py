@@ -27,8 +27,8 @@ class) that many decision makers chose (:func:`ddd.analysis.agreement.same_wrong
 ``agreement=False`` skips the last two and reads ``correct_bits`` only, without unpacking them
 (:meth:`ddd.results.decisions.EpochReader.words`; older files: predictions). Without a ``pairs_path``
 only the summary is made, straight from the counts (κ, its undefined flag, c_obs and c_exp: no
-bounds, no per-pair table), with the same numbers as summarising the pairs table, in a second
-thread while the next epoch is read and counted.
+bounds, no per-pair table), with the same numbers as summarising the pairs table, in two worker
+threads (one per subset, as a rule) while the next epoch is read and counted.
 Image ids of every file are checked against the first file's before anything is compared
 (a file whose stored SHA-256 of its ids equals the first file's holds the same ids and is not read;
 identical arrays are accepted at once, anything else goes through
@@ -442,7 +442,7 @@ def all_pairs(makers, *, pairs_path=None, summary_path=None, groups: Mapping | N
     plan = _plan(makers, subsets=subsets, epochs=epochs, agreement=agreement, n_classes=n_classes)
     labels, of_group = _group_codes(plan.names, groups)
     parts, pending, t0 = [], [], time.perf_counter()
-    with PairsWriter(pairs_path) as writer, ThreadPoolExecutor(max_workers=1) as tables:
+    with PairsWriter(pairs_path) as writer, ThreadPoolExecutor(max_workers=2) as tables:
         for label, active, counts in _each_epoch(plan):
             done, pending = pending, []
             for subset, c in counts:
