@@ -253,12 +253,12 @@ def _rewrite(path, name, change):
 @pytest.mark.parametrize("name, change, readers", [
     # correctness readers of version 4 read correct_bits, not predictions and targets
     ("predictions", lambda p: np.where(np.arange(p.size).reshape(p.shape) == 3, (p + 1) % 5, p),
-     ("read_decisions", "read_final", "epoch_rows")),
-    ("targets", lambda t: (t + 1) % 5, ("read_decisions", "read_final", "epoch_rows")),
+     ("read_decisions", "read_final", "read_final_stored", "epoch_rows")),
+    ("targets", lambda t: (t + 1) % 5, ("read_decisions", "read_final", "read_final_stored", "epoch_rows")),
     ("correct_bits", lambda b: b ^ np.uint8(1), ("read_decisions", "read_correct", "read_correct_rows",
-                                                 "epoch_reader")),
+                                                 "epoch_reader", "epoch_words")),
     ("epochs", lambda e: e + 1, ("read_decisions", "read_correct", "read_ids_epochs", "read_correct_rows",
-                                 "epoch_reader", "read_final")),
+                                 "epoch_reader", "epoch_words", "read_final")),
     ("image_ids", lambda i: i[::-1], ("read_decisions", "read_correct", "read_ids_epochs", "read_final")),
     ("probabilities", lambda p: p * 0.5, ("read_decisions",)),
     ("image_info/level", lambda x: x + 1, ("read_decisions", "read_image_info")),
@@ -275,6 +275,8 @@ def test_changed_data_is_refused_by_every_reader(tmp_path, name, change, readers
              "read_final": lambda: read_final([DecisionMaker("m", "c", str(path), 0)]),
              "read_correct_rows": lambda: read_correct_rows([path], [0]),
              "epoch_reader": lambda: EpochReader().read([path], [0]),
+             "epoch_words": lambda: EpochReader().words([path], [0]),
+             "read_final_stored": lambda: read_final([DecisionMaker("m", "c", str(path), 0)], stored_dtype=True),
              "read_margins": lambda: read_margins(path, 0), "epoch_rows": lambda: EpochReader().rows([path], [0])}
     for reader in readers:
         with pytest.raises(DecisionsFormatError, match=f"{path}.*(checksum|corrupt)"):
