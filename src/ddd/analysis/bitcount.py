@@ -11,7 +11,7 @@ the last byte padded with zeros), the same as ``correct_bits`` of decisions form
 rows are counted without unpacking; the rows are padded with zero bytes to whole 64-bit words.
 Bit order does not matter for the counts as long as rows and masks are packed alike.
 
-The kernel (``_gram``) is compiled with numba on first use (cached on disk next to this module or
+The kernel (:func:`ddd.analysis._popcount.gram`) is compiled with numba on first use (cached on disk next to this module or
 in numba's user cache) and runs on numba's threads (``NUMBA_NUM_THREADS``, default: every CPU).
 It keeps 4 rows ``a`` in registers against each row ``b``, the upper triangle only (the matrix is
 symmetric), with the blocks of rows handed out so that both ends of the triangle are mixed.
@@ -26,8 +26,6 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["pack", "pad_words", "both_counts"]
-
-_KERNEL = None
 
 
 def pack(correct) -> np.ndarray:
@@ -101,16 +99,9 @@ def both_counts(words, *, mask=None) -> np.ndarray:
     m = x.shape[0]
     out = np.zeros((m, m), dtype=np.int64)
     if m and x.shape[1]:
-        _kernel()(x, out)
+        from ddd.analysis._popcount import gram  # numba: imported (and the kernel compiled or loaded) on first use
+
+        gram(x, out)
     upper = np.triu(out)
     return upper + np.triu(out, 1).T
 
-
-def _kernel():
-    """The compiled kernel (:mod:`ddd.analysis._popcount`: numba imported, the function compiled or loaded
-    from its cache, once per process)."""
-    global _KERNEL
-    if _KERNEL is None:
-        from ddd.analysis._popcount import gram
-        _KERNEL = gram
-    return _KERNEL

@@ -32,10 +32,10 @@ import logging
 import numpy as np
 import pandas as pd
 
-from ddd.analysis.differences import ALPHA, study_differences
+from ddd.analysis.differences import ALPHA, is_focused, study_differences
 from ddd.analysis.engine import all_pairs
 from ddd.analysis.summary import kappa_vs_base
-from ddd.analysis.uncertainty import condition_spread, pairwise
+from ddd.analysis.uncertainty import _bootstrap_summary, condition_spread, pairwise
 from ddd.experiment.makers import as_decision_makers, one_per_file
 from ddd.results.decisions import read_final
 from ddd.results.imports import read_condition_subsets
@@ -108,7 +108,7 @@ def differences_tables(makers, split, *, undefined: str = "nan", ci: float = 0.9
                              scope=scope)
 
 
-def _focused_intervals(frame, correct, makers, names, *, undefined, ci, n_boot, seed, summary) -> pd.DataFrame:
+def _focused_intervals(frame, correct, makers, names, *, undefined, ci, n_boot, seed) -> pd.DataFrame:
     """``frame`` (pairwise without intervals) with the bootstrap interval columns, filled for the compared
     pairs only (the same numbers as bootstrapping every pair: the resamples do not depend on the pairs)."""
     idx = {nm: k for k, nm in enumerate(names)}
@@ -124,7 +124,8 @@ def _focused_intervals(frame, correct, makers, names, *, undefined, ci, n_boot, 
     cols = {key: np.full(len(i), np.nan) for key in ("kappa_ci_low", "kappa_ci_high", "kappa_sd",
                                                      "kappa_boot_undefined")}  # NaN: no interval computed
     if len(rows):
-        got = summary(correct, i[rows], j[rows], n_boot=int(n_boot), seed=seed, undefined=undefined, ci=ci)
+        got = _bootstrap_summary(correct, i[rows], j[rows], n_boot=int(n_boot), seed=seed, undefined=undefined,
+                                 ci=ci)
         for key, value in got.items():
             cols[key][rows] = value
     extra = [c for c in frame.columns if c in ("p_value", "p_alternative")]  # after the intervals, as in pairwise
@@ -143,22 +144,17 @@ def uncertainty_table(makers, *, undefined: str = "nan", ci: float = 0.95, n_boo
     decision maker it is compared with), every other pair keeping κ and its exact p-value with empty
     interval columns; ``"auto"``: ``"all"`` up to :data:`ddd.analysis.differences.AUTO_ALL_MAX` decision
     makers, ``"focused"`` above (logged). The intervals computed are the same either way."""
-    from ddd.analysis.differences import AUTO_ALL_MAX, SCOPES
-    from ddd.analysis.uncertainty import _bootstrap_summary
-
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    focused = is_focused(scope, len(makers))
     makers = as_decision_makers(makers)
     correct = (read_final(makers) if final is None else final).correct
     names = [m.name for m in makers]
     frames = []
-    focused = scope == "focused" or (scope == "auto" and len(makers) > AUTO_ALL_MAX)
     if len(makers) >= 2:
         final = pairwise(correct, names=names, undefined=undefined, ci=None if focused else ci, n_boot=n_boot,
                          seed=seed, p_value=True, alternative=alternative, bias_corrected=bias_corrected)
         if focused:
             final = _focused_intervals(final, correct, makers, names, undefined=undefined, ci=ci, n_boot=n_boot,
-                                       seed=seed, summary=_bootstrap_summary)
+                                       seed=seed)
         frames.append(final.assign(kind="pair"))
     base = names.index("base") if "base" in names else None
     by_condition: dict[str, list[int]] = {}

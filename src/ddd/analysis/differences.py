@@ -79,7 +79,7 @@ from ddd.analysis.kappa import _F32_EXACT, _as_correct, _check_undefined
 from ddd.analysis.uncertainty import resample_weights
 from ddd.results.pairs import CONDITION_COLUMNS, DIFFERENCE_COLUMNS
 
-__all__ = ["holm", "kappa_differences", "condition_differences", "study_differences", "DIFFERENCE_COLUMNS",
+__all__ = ["holm", "is_focused", "kappa_differences", "condition_differences", "study_differences", "DIFFERENCE_COLUMNS",
            "CONDITION_COLUMNS", "ALPHA"]
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,13 @@ ALPHA = 0.05
 SCOPES = ("auto", "all", "focused")
 AUTO_ALL_MAX = 100
 """``scope="auto"`` of :func:`study_differences` is ``"all"`` up to this many decision makers, ``"focused"`` above."""
+
+
+def is_focused(scope: str, n_makers: int) -> bool:
+    """Whether per-pair resampling of ``n_makers`` decision makers is focused (``scope`` one of :data:`SCOPES`)."""
+    if scope not in SCOPES:
+        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    return scope == "focused" or (scope == "auto" and n_makers > AUTO_ALL_MAX)
 _CHUNK_CELLS = 2 ** 23  # resample weights held at once: <= 32 MiB float32
 _BLOCK_CELLS = 2 ** 21  # resampled or permuted κ (or Δκ) held at once per block: <= 16 MiB float64
 _JOINT_CELLS = 2 ** 23  # joint correctness of a block of pairs as float32: <= 32 MiB
@@ -654,8 +661,7 @@ def study_differences(correct, names: Sequence[str], comparisons: pd.DataFrame, 
         raise ValueError(f"names must be {c.shape[0]} unique names, got {len(names)}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
-    if scope not in SCOPES:
-        raise ValueError(f"scope must be one of {SCOPES}, got {scope!r}")
+    focused = is_focused(scope, len(names))
     idx = {nm: k for k, nm in enumerate(names)}
     subsets = {} if in_between is None else {"in_between": np.asarray(in_between, dtype=bool)}
     subset_names = ["all", *subsets]
@@ -670,7 +676,6 @@ def study_differences(correct, names: Sequence[str], comparisons: pd.DataFrame, 
         if a != b:
             of_run.setdefault((idx[a], idx[b]), str(cond))
     runs = list(of_run)
-    focused = scope == "focused" or (scope == "auto" and len(names) > AUTO_ALL_MAX)
     if focused and scope == "auto":
         log.warning("%d decision makers (more than %d): decision-maker differences are focused "
                     "(analysis.pair_resampling: all gives every pair): vs_base between runs of the "
